@@ -1,0 +1,176 @@
+"""Label maps and brush strokes: validation, rasterisation and PNG coding. Pure, no Django.
+
+A label map is a (height, width) uint16 array: 0 = unknown, v > 0 = the class with index v.
+A stroke is a round brush dragged along a polyline; class_index 0 erases.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+
+from labeling.errors import InvalidInput
+
+MAX_STROKE_POINTS = 10_000
+MAX_STROKES_PER_SAVE = 1_000
+MAX_RADIUS = 512.0
+
+
+class LabelMapError(InvalidInput):
+    pass
+
+
+def empty_map(*, width: int, height: int) -> np.ndarray:
+    return np.zeros((height, width), dtype=np.uint16)
+
+
+def decode_label_map(data: bytes, *, width: int, height: int, allowed: set[int]) -> np.ndarray:
+    """A PNG label map of exactly (height, width) whose values are 0 or class indices."""
+    array = decode_png_map(data, what="label map")
+    if array.shape != (height, width):
+        raise LabelMapError(
+            f"the label map is {array.shape[1]}x{array.shape[0]} but the image is "
+            f"{width}x{height}; send a map of the image's size"
+        )
+    unknown = sorted(set(np.unique(array).tolist()) - allowed - {0})
+    if unknown:
+        raise LabelMapError(
+            f"the label map uses class indices {unknown[:10]} that this project does not have "
+            f"(it has {sorted(allowed)}; 0 means unknown)"
+        )
+    return array
+
+
+def decode_instance_map(data: bytes, *, width: int, height: int) -> np.ndarray:
+    array = decode_png_map(data, what="instance map")
+    if array.shape != (height, width):
+        raise LabelMapError(
+            f"the instance map is {array.shape[1]}x{array.shape[0]} but the image is "
+            f"{width}x{height}"
+        )
+    return array
+
+
+def decode_png_map(data: bytes, *, what: str) -> np.ndarray:
+    try:
+        image = PILImage.open(io.BytesIO(data))
+        if image.format != "PNG":
+            raise LabelMapError(f"the {what} must be a PNG file")
+        image.load()
+    except LabelMapError:
+        raise
+    except Exception as error:
+        raise LabelMapError(f"the {what} is not a readable PNG ({error})") from None
+    if image.mode in ("L", "P", "1"):
+        return np.asarray(image).astype(np.uint16)
+    if image.mode.startswith("I"):
+        array = np.asarray(image)
+        if array.min() < 0 or array.max() > 65535:
+            raise LabelMapError(f"the {what} has values outside 0..65535")
+        return array.astype(np.uint16)
+    raise LabelMapError(f"the {what} must be a single-channel PNG (it is {image.mode})")
+
+
+def encode_map(array: np.ndarray) -> bytes:
+    """PNG of a label or instance map: 8-bit when the values fit, else 16-bit."""
+    buffer = io.BytesIO()
+    if int(array.max(initial=0)) < 256:
+        PILImage.fromarray(array.astype(np.uint8)).save(buffer, format="PNG")
+    else:
+        PILImage.fromarray(array.astype(np.uint16)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def validate_strokes(
+    raw: Any, *, width: int, height: int, allowed: set[int]
+) -> list[dict[str, Any]]:
+    """Normalised strokes, or LabelMapError naming the first thing wrong."""
+    if not isinstance(raw, list):
+        raise LabelMapError("strokes must be a list")
+    if len(raw) > MAX_STROKES_PER_SAVE:
+        raise LabelMapError(f"at most {MAX_STROKES_PER_SAVE} strokes per save")
+    return [_validate_stroke(s, n, width, height, allowed) for n, s in enumerate(raw)]
+
+
+def _validate_stroke(
+    stroke: Any, n: int, width: int, height: int, allowed: set[int]
+) -> dict[str, Any]:
+    if not isinstance(stroke, dict):
+        raise LabelMapError(f"stroke {n} must be an object")
+    class_index = stroke.get("class_index")
+    if not isinstance(class_index, int) or isinstance(class_index, bool):
+        raise LabelMapError(f"stroke {n}: class_index must be an integer")
+    if class_index != 0 and class_index not in allowed:
+        raise LabelMapError(
+            f"stroke {n}: class index {class_index} does not exist in this project "
+            f"(it has {sorted(allowed)}; 0 erases)"
+        )
+    radius = stroke.get("radius")
+    if not isinstance(radius, (int, float)) or not 0.5 <= float(radius) <= MAX_RADIUS:
+        raise LabelMapError(f"stroke {n}: radius must be a number from 0.5 to {MAX_RADIUS}")
+    points = stroke.get("points")
+    if not isinstance(points, list) or not 1 <= len(points) <= MAX_STROKE_POINTS:
+        raise LabelMapError(f"stroke {n}: points must be a list of 1 to {MAX_STROKE_POINTS} [x, y]")
+    clean: list[list[float]] = []
+    for point in points:
+        if (
+            not isinstance(point, list)
+            or len(point) != 2
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in point)
+        ):
+            raise LabelMapError(f"stroke {n}: every point must be [x, y] with finite numbers")
+        x, y = float(point[0]), float(point[1])
+        if not (-radius <= x <= width + radius and -radius <= y <= height + radius):
+            raise LabelMapError(f"stroke {n}: point ({x}, {y}) lies outside the {width}x{height} image")
+        clean.append([x, y])
+    return {"class_index": class_index, "radius": float(radius), "points": clean}
+
+
+def rasterize_strokes(label_map: np.ndarray, strokes: Iterable[dict[str, Any]]) -> None:
+    """Paint strokes onto label_map in place, in order; later strokes win.
+
+    A pixel is covered when its centre lies within `radius` of the stroke's polyline, so a stroke
+    of one point paints a disc.
+    """
+    height, width = label_map.shape
+    for stroke in strokes:
+        radius = float(stroke["radius"])
+        value = int(stroke["class_index"])
+        points = stroke["points"]
+        segments = zip(points, points[1:]) if len(points) > 1 else [(points[0], points[0])]
+        for (x0, y0), (x1, y1) in segments:
+            _paint_segment(label_map, x0, y0, x1, y1, radius, value, width, height)
+
+
+def _paint_segment(
+    label_map: np.ndarray,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    radius: float,
+    value: int,
+    width: int,
+    height: int,
+) -> None:
+    left = max(0, int(math.floor(min(x0, x1) - radius)))
+    right = min(width, int(math.ceil(max(x0, x1) + radius)) + 1)
+    top = max(0, int(math.floor(min(y0, y1) - radius)))
+    bottom = min(height, int(math.ceil(max(y0, y1) + radius)) + 1)
+    if left >= right or top >= bottom:
+        return
+    ys, xs = np.mgrid[top:bottom, left:right]
+    px, py = xs + 0.5, ys + 0.5
+    dx, dy = x1 - x0, y1 - y0
+    length2 = dx * dx + dy * dy
+    if length2 == 0:
+        t = np.zeros_like(px, dtype=np.float64)
+    else:
+        t = np.clip(((px - x0) * dx + (py - y0) * dy) / length2, 0.0, 1.0)
+    distance2 = (px - (x0 + t * dx)) ** 2 + (py - (y0 + t * dy)) ** 2
+    label_map[top:bottom, left:right][distance2 <= radius * radius] = value

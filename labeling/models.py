@@ -1,0 +1,252 @@
+"""Projects, members, images, label classes and annotations.
+
+Label maps everywhere use one convention: 0 means "unknown / not labelled" and a value v > 0 is
+the LabelClass with index v. Background is an ordinary class (index 1 in a new project), so a
+scribble map can say "this is background" and "nobody said anything here" apart.
+
+Annotations are never changed in place. An Annotation is the head of one label layer (one tag,
+the scribble layer, the dense mask, ... of one image) and every save appends an
+AnnotationRevision; the head's `version` moves forward only through `annotation_save`, which
+refuses a write based on a stale version. Deleting is a revision too, so every label can be
+restored and attributed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MANAGER = "manager", "Manager"
+    ANNOTATOR = "annotator", "Annotator"
+    VIEWER = "viewer", "Viewer"
+
+
+# Each role can do everything the roles after it can.
+ROLE_RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.MANAGER: 2, Role.OWNER: 3}
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def role_of(self, user: Any) -> Role | None:
+        membership = self.memberships.filter(user=user).first()
+        return Role(membership.role) if membership else None
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")
+        ]
+        ordering = ["project_id", "user_id"]
+
+    def allows(self, needed: Role) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[needed]
+
+
+class LabelClass(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classes")
+    name = models.CharField(max_length=100)
+    color = models.CharField(max_length=7, help_text="#rrggbb")
+    index = models.PositiveSmallIntegerField(help_text="value of this class in label maps (>= 1)")
+    countable = models.BooleanField(
+        default=False, help_text="objects of this class are counted and scored as instances"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "index"], name="unique_class_index"),
+            models.UniqueConstraint(fields=["project", "name"], name="unique_class_name"),
+            models.CheckConstraint(condition=Q(index__gte=1), name="class_index_positive"),
+        ]
+        ordering = ["project_id", "index"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.index})"
+
+
+class Split(models.TextChoices):
+    TRAIN = "train", "Train"
+    VALIDATION = "validation", "Validation"
+    UNASSIGNED = "unassigned", "Unassigned"
+
+
+class Image(models.Model):
+    """One field of view: one or more channels of the same width and height."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images")
+    name = models.CharField(max_length=255)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    dtype = models.CharField(max_length=16, help_text="widest numpy dtype of its channels")
+    split = models.CharField(max_length=16, choices=Split.choices, default=Split.UNASSIGNED)
+    thumbnail = models.FileField(upload_to="thumbnails/", blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                condition=Q(archived_at__isnull=True),
+                name="unique_live_image_name",
+            )
+        ]
+        ordering = ["project_id", "name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SourceFile(models.Model):
+    """An uploaded file, kept byte for byte as it arrived."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="sources")
+    file = models.FileField(upload_to="originals/")
+    original_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["image_id", "id"]
+
+
+class Channel(models.Model):
+    """A named channel of an image: one page (or colour plane) of one source file."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=64)
+    index = models.PositiveSmallIntegerField()
+    source = models.ForeignKey(SourceFile, on_delete=models.PROTECT, related_name="channels")
+    page = models.PositiveSmallIntegerField(default=0, help_text="page or plane in the source")
+    dtype = models.CharField(max_length=16, help_text="numpy dtype of the original pixels")
+    display = models.FileField(
+        upload_to="display/", help_text="8-bit PNG rendition with percentile contrast"
+    )
+    display_low = models.FloatField(help_text="original value shown as black")
+    display_high = models.FloatField(help_text="original value shown as white")
+    minimum = models.FloatField()
+    maximum = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "name"], name="unique_channel_name"),
+            models.UniqueConstraint(fields=["image", "index"], name="unique_channel_index"),
+        ]
+        ordering = ["image_id", "index"]
+
+
+class AnnotationKind(models.TextChoices):
+    TAG = "tag", "Image-level tag"
+    SCRIBBLE = "scribble", "Sparse scribbles"
+    DENSE = "dense", "Dense mask"
+    POINTS = "points", "Points"
+    DERIVED = "derived", "Derived pseudo-mask"
+
+
+# Kinds whose revisions describe a label map of the image's size.
+MAP_KINDS = {AnnotationKind.SCRIBBLE, AnnotationKind.DENSE, AnnotationKind.DERIVED}
+
+
+class Annotation(models.Model):
+    """The head of one label layer of one image; its content lives in its revisions.
+
+    `key` tells layers of the same kind apart: the class id for a tag, the provenance source
+    for a derived mask (for example "fluorescence-teacher"), empty for the rest.
+    """
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations")
+    kind = models.CharField(max_length=16, choices=AnnotationKind.choices)
+    key = models.CharField(max_length=100, blank=True, default="")
+    label_class = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="tags"
+    )
+    version = models.PositiveIntegerField(default=0)
+    is_deleted = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "kind", "key"], name="one_layer_per_key")
+        ]
+        ordering = ["image_id", "kind", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key} of image {self.image_id} v{self.version}"
+
+
+class AnnotationRevision(models.Model):
+    """One immutable step in the history of an annotation.
+
+    `data` holds what the step says, by kind:
+    - tag: {"present": bool}
+    - points: {"points": [[x, y, class_index], ...]} (the whole set)
+    - scribble / dense / derived: {"strokes": [...]} appended to the layer, where each stroke is
+      {"class_index": int (0 erases), "radius": float, "points": [[x, y], ...]}; and/or `mask`,
+      a PNG label map of the image's size that replaces the layer before the strokes apply.
+    - derived also records {"provenance": {...}}: which channel or model and parameters made it.
+    - any kind: {"restored_from": version} when a restore made this revision.
+    A revision with `is_deleted` says the layer was deleted at that version.
+    `snapshot`, when set, is the whole map after this revision (a cache of the replay).
+    """
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    data = models.JSONField(default=dict)
+    mask = models.FileField(upload_to="labelmaps/", blank=True)
+    instances = models.FileField(
+        upload_to="labelmaps/", blank=True, help_text="optional 16-bit instance map (dense)"
+    )
+    snapshot = models.FileField(
+        upload_to="labelmaps/",
+        blank=True,
+        help_text="the layer's whole label map after this revision, written every few saves "
+        "so that reading a layer never replays more than a few revisions",
+    )
+    is_deleted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotation", "version"], name="unique_revision")
+        ]
+        ordering = ["annotation_id", "version"]

@@ -1,0 +1,206 @@
+"""Input and output shapes of the labeling API. They parse and present; services decide."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from labeling.models import (
+    MAP_KINDS,
+    Annotation,
+    AnnotationKind,
+    AnnotationRevision,
+    Channel,
+    Image,
+    LabelClass,
+    Membership,
+    Project,
+    Role,
+    Split,
+)
+
+
+class ProjectOut(serializers.ModelSerializer[Project]):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "created_at", "role"]
+
+    def get_role(self, project: Project) -> str | None:
+        roles: dict[int, str] = self.context.get("roles", {})
+        return roles.get(project.pk)
+
+
+class ProjectIn(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ProjectPatch(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class MembershipOut(serializers.ModelSerializer[Membership]):
+    username = serializers.CharField(source="user.username", read_only=True)
+    user_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user_id", "username", "role", "created_at"]
+
+
+class MembershipIn(serializers.Serializer[Any]):
+    username = serializers.CharField()
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    def validate_username(self, value: str) -> Any:
+        user = get_user_model().objects.filter(username=value).first()
+        if user is None:
+            raise serializers.ValidationError(f"There is no user named {value!r}.")
+        return user
+
+
+class RoleIn(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class LabelClassOut(serializers.ModelSerializer[LabelClass]):
+    class Meta:
+        model = LabelClass
+        fields = ["id", "name", "color", "index", "countable"]
+
+
+class LabelClassIn(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+    color = serializers.CharField(max_length=7, required=False)
+    countable = serializers.BooleanField(required=False, default=False)
+
+
+class LabelClassPatch(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, required=False)
+    color = serializers.CharField(max_length=7, required=False)
+    countable = serializers.BooleanField(required=False)
+
+
+class ChannelOut(serializers.ModelSerializer[Channel]):
+    display_url = serializers.SerializerMethodField()
+    original_name = serializers.CharField(source="source.original_name", read_only=True)
+
+    class Meta:
+        model = Channel
+        fields = [
+            "name", "index", "original_name", "page", "dtype", "display_low", "display_high",
+            "minimum", "maximum", "display_url",
+        ]
+
+    def get_display_url(self, channel: Channel) -> str:
+        return f"/api/images/{channel.image_id}/channels/{channel.name}/display.png"
+
+
+class ImageOut(serializers.ModelSerializer[Image]):
+    channels = ChannelOut(many=True, read_only=True)
+    thumbnail_url = serializers.SerializerMethodField()
+    uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
+
+    class Meta:
+        model = Image
+        fields = [
+            "id", "project", "name", "width", "height", "dtype", "split", "channels",
+            "thumbnail_url", "uploaded_by", "created_at",
+        ]
+
+    def get_thumbnail_url(self, image: Image) -> str:
+        return f"/api/images/{image.pk}/thumbnail.png"
+
+
+class ImageUploadIn(serializers.Serializer[Any]):
+    files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
+    channels = serializers.CharField(
+        required=False,
+        help_text="comma-separated channel names: one per file to pair files as channels of one "
+        "image, or one per page of a multi-page TIFF",
+    )
+    name = serializers.CharField(required=False, max_length=255)
+    split = serializers.ChoiceField(choices=Split.choices, default=Split.UNASSIGNED)
+
+
+class ImagePatch(serializers.Serializer[Any]):
+    name = serializers.CharField(required=False, max_length=255)
+    split = serializers.ChoiceField(choices=Split.choices, required=False)
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object, also accepted as a string (multipart requests carry JSON as text)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                raise serializers.ValidationError("Not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return data
+
+
+class AnnotationIn(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=AnnotationKind.choices)
+    base_version = serializers.IntegerField(min_value=0)
+    label_class = serializers.IntegerField(required=False, allow_null=True)
+    data = JSONObjectField(required=False, default=dict)
+    mask = serializers.FileField(required=False, help_text="PNG label map (0 = unknown)")
+    instances = serializers.FileField(required=False, help_text="16-bit PNG instance map (dense)")
+
+
+class VersionIn(serializers.Serializer[Any]):
+    base_version = serializers.IntegerField(min_value=0)
+
+
+class RestoreIn(VersionIn):
+    version = serializers.IntegerField(min_value=1)
+
+
+class AnnotationOut(serializers.ModelSerializer[Annotation]):
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    updated_by = serializers.CharField(source="updated_by.username", read_only=True)
+    data = serializers.SerializerMethodField()
+    mask_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id", "image", "kind", "key", "label_class", "version", "is_deleted",
+            "created_by", "created_at", "updated_by", "updated_at", "data", "mask_url",
+        ]
+
+    def get_data(self, annotation: Annotation) -> dict[str, Any]:
+        """Tags and points: their current value; map layers: their provenance if any."""
+        latest = annotation.revisions.order_by("-version").first()
+        if latest is None or latest.is_deleted:
+            return {}
+        if annotation.kind in MAP_KINDS:
+            provenance = latest.data.get("provenance")
+            return {"provenance": provenance} if provenance else {}
+        return {k: v for k, v in latest.data.items() if k != "restored_from"}
+
+    def get_mask_url(self, annotation: Annotation) -> str | None:
+        if annotation.kind not in MAP_KINDS:
+            return None
+        return f"/api/annotations/{annotation.pk}/mask.png?version={annotation.version}"
+
+
+class RevisionOut(serializers.ModelSerializer[AnnotationRevision]):
+    author = serializers.CharField(source="author.username", read_only=True)
+    has_mask = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AnnotationRevision
+        fields = ["version", "author", "created_at", "data", "has_mask", "is_deleted"]
+
+    def get_has_mask(self, revision: AnnotationRevision) -> bool:
+        return bool(revision.mask)

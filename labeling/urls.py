@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from labeling import views
+
+urlpatterns = [
+    path("projects/", views.ProjectList.as_view(), name="project-list"),
+    path("projects/<int:project_id>/", views.ProjectDetail.as_view(), name="project-detail"),
+    path("projects/<int:project_id>/members/", views.MemberList.as_view(), name="member-list"),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/",
+        views.MemberDetail.as_view(),
+        name="member-detail",
+    ),
+    path("projects/<int:project_id>/classes/", views.ClassList.as_view(), name="class-list"),
+    path(
+        "projects/<int:project_id>/classes/<int:class_id>/",
+        views.ClassDetail.as_view(),
+        name="class-detail",
+    ),
+    path("projects/<int:project_id>/images/", views.ImageList.as_view(), name="image-list"),
+    path("images/<int:image_id>/", views.ImageDetail.as_view(), name="image-detail"),
+    path("images/<int:image_id>/thumbnail.png", views.ImageThumbnail.as_view(), name="image-thumbnail"),
+    path(
+        "images/<int:image_id>/channels/<str:channel>/display.png",
+        views.ChannelDisplay.as_view(),
+        name="channel-display",
+    ),
+    path(
+        "images/<int:image_id>/channels/<str:channel>/original",
+        views.ChannelOriginal.as_view(),
+        name="channel-original",
+    ),
+    path("images/<int:image_id>/annotations/", views.AnnotationList.as_view(), name="annotation-list"),
+    path("annotations/<int:annotation_id>/", views.AnnotationDetail.as_view(), name="annotation-detail"),
+    path(
+        "annotations/<int:annotation_id>/revisions/",
+        views.AnnotationRevisions.as_view(),
+        name="annotation-revisions",
+    ),
+    path(
+        "annotations/<int:annotation_id>/restore/",
+        views.AnnotationRestore.as_view(),
+        name="annotation-restore",
+    ),
+    path("annotations/<int:annotation_id>/mask.png", views.AnnotationMask.as_view(), name="annotation-mask"),
+]

@@ -1,0 +1,348 @@
+"""The labeling REST API. Each view parses, checks access, calls one service and replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling import labelmaps, selectors, services
+from labeling.access import annotation_for, image_for, project_for
+from labeling.errors import InvalidInput
+from labeling.parsers import StrictMultiPartParser
+from labeling.models import MAP_KINDS, Annotation, Image, LabelClass, Membership, Project, Role
+from labeling.serializers import (
+    AnnotationIn,
+    AnnotationOut,
+    ImageOut,
+    ImagePatch,
+    ImageUploadIn,
+    LabelClassIn,
+    LabelClassOut,
+    LabelClassPatch,
+    MembershipIn,
+    MembershipOut,
+    ProjectIn,
+    ProjectOut,
+    ProjectPatch,
+    RestoreIn,
+    RevisionOut,
+    RoleIn,
+    VersionIn,
+)
+
+PNG = {(200, "image/png"): OpenApiTypes.BINARY}
+
+
+def _valid(serializer_class: type[Any], request: Request, **kwargs: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _file_response(field: FieldFile, content_type: str) -> FileResponse:
+    if not field:
+        raise NotFound("This file does not exist.")
+    response = FileResponse(field.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _roles(user: Any) -> dict[int, str]:
+    return dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+
+
+# Projects ----------------------------------------------------------------------------------
+
+
+class ProjectList(generics.ListAPIView[Project]):
+    serializer_class = ProjectOut
+
+    def get_queryset(self) -> QuerySet[Project]:
+        return selectors.projects_for(self.request.user).distinct()
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "roles": _roles(self.request.user)}
+
+    @extend_schema(request=ProjectIn, responses={201: ProjectOut})
+    def post(self, request: Request) -> Response:
+        project = services.project_create(owner=request.user, **_valid(ProjectIn, request))
+        out = ProjectOut(project, context={"roles": _roles(request.user)})
+        return Response(out.data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetail(APIView):
+    serializer_class = ProjectOut
+
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id)
+        return Response(ProjectOut(project, context={"roles": _roles(request.user)}).data)
+
+    @extend_schema(request=ProjectPatch, responses=ProjectOut)
+    def patch(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        project = services.project_update(project=project, **_valid(ProjectPatch, request))
+        return Response(ProjectOut(project, context={"roles": _roles(request.user)}).data)
+
+    def delete(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.OWNER)
+        services.project_archive(project=project)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberList(APIView):
+    serializer_class = MembershipOut
+
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id)
+        members = project.memberships.select_related("user")
+        return Response(MembershipOut(members, many=True).data)
+
+    @extend_schema(request=MembershipIn, responses={201: MembershipOut})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.OWNER)
+        fields = _valid(MembershipIn, request)
+        membership = services.membership_set(project=project, user=fields["username"], role=fields["role"])
+        return Response(MembershipOut(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetail(APIView):
+    serializer_class = MembershipOut
+
+    def _membership(self, request: Request, project_id: int, user_id: int) -> Membership:
+        project = project_for(request.user, project_id, needs=Role.OWNER)
+        membership = project.memberships.filter(user_id=user_id).select_related("user").first()
+        if membership is None:
+            raise NotFound("This user is not a member of the project.")
+        return membership
+
+    @extend_schema(request=RoleIn, responses=MembershipOut)
+    def patch(self, request: Request, project_id: int, user_id: int) -> Response:
+        membership = self._membership(request, project_id, user_id)
+        membership = services.membership_set(
+            project=membership.project, user=membership.user, role=_valid(RoleIn, request)["role"]
+        )
+        return Response(MembershipOut(membership).data)
+
+    def delete(self, request: Request, project_id: int, user_id: int) -> Response:
+        services.membership_remove(membership=self._membership(request, project_id, user_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Label classes -----------------------------------------------------------------------------
+
+
+class ClassList(APIView):
+    serializer_class = LabelClassOut
+
+    def get(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id)
+        return Response(LabelClassOut(project.classes.all(), many=True).data)
+
+    @extend_schema(request=LabelClassIn, responses={201: LabelClassOut})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        label_class = services.label_class_create(project=project, **_valid(LabelClassIn, request))
+        return Response(LabelClassOut(label_class).data, status=status.HTTP_201_CREATED)
+
+
+class ClassDetail(APIView):
+    serializer_class = LabelClassOut
+
+    def _label_class(self, request: Request, project_id: int, class_id: int) -> LabelClass:
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        label_class = project.classes.filter(pk=class_id).first()
+        if label_class is None:
+            raise NotFound("No such class in this project.")
+        return label_class
+
+    @extend_schema(request=LabelClassPatch, responses=LabelClassOut)
+    def patch(self, request: Request, project_id: int, class_id: int) -> Response:
+        label_class = self._label_class(request, project_id, class_id)
+        label_class = services.label_class_update(label_class=label_class, **_valid(LabelClassPatch, request))
+        return Response(LabelClassOut(label_class).data)
+
+    def delete(self, request: Request, project_id: int, class_id: int) -> Response:
+        services.label_class_delete(label_class=self._label_class(request, project_id, class_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Images ------------------------------------------------------------------------------------
+
+
+class ImageList(generics.ListAPIView[Image]):
+    serializer_class = ImageOut
+    parser_classes = [StrictMultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Image]:
+        project = project_for(self.request.user, self.kwargs["project_id"])
+        images = selectors.images_of(project).prefetch_related("channels__source")
+        if split := self.request.query_params.get("split"):
+            images = images.filter(split=split)
+        return images.select_related("uploaded_by")
+
+    @extend_schema(parameters=[OpenApiParameter("split", str, required=False)])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=ImageUploadIn, responses={201: ImageOut(many=True)})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        fields = _valid(ImageUploadIn, request)
+        uploads = [services.Upload(name=f.name or "", data=f.read()) for f in fields["files"]]
+        channels = [c.strip() for c in fields.get("channels", "").split(",") if c.strip()]
+        images = services.image_ingest(
+            project=project, uploader=request.user, uploads=uploads,
+            channel_names=channels or None, name=fields.get("name"), split=fields["split"],
+        )
+        return Response(ImageOut(images, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class ImageDetail(APIView):
+    serializer_class = ImageOut
+
+    def get(self, request: Request, image_id: int) -> Response:
+        return Response(ImageOut(image_for(request.user, image_id)).data)
+
+    @extend_schema(request=ImagePatch, responses=ImageOut)
+    def patch(self, request: Request, image_id: int) -> Response:
+        image = image_for(request.user, image_id, needs=Role.MANAGER)
+        image = services.image_update(image=image, **_valid(ImagePatch, request))
+        return Response(ImageOut(image).data)
+
+    def delete(self, request: Request, image_id: int) -> Response:
+        services.image_archive(image=image_for(request.user, image_id, needs=Role.MANAGER))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageThumbnail(APIView):
+    @extend_schema(responses=PNG)
+    def get(self, request: Request, image_id: int) -> FileResponse:
+        return _file_response(image_for(request.user, image_id).thumbnail, "image/png")
+
+
+class ChannelDisplay(APIView):
+    @extend_schema(responses=PNG)
+    def get(self, request: Request, image_id: int, channel: str) -> FileResponse:
+        image = image_for(request.user, image_id)
+        row = image.channels.filter(name=channel).first()
+        if row is None:
+            raise NotFound(f"This image has no channel {channel!r}.")
+        return _file_response(row.display, "image/png")
+
+
+class ChannelOriginal(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, image_id: int, channel: str) -> FileResponse:
+        image = image_for(request.user, image_id)
+        row = image.channels.filter(name=channel).select_related("source").first()
+        if row is None:
+            raise NotFound(f"This image has no channel {channel!r}.")
+        response = _file_response(row.source.file, "application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{row.source.original_name}"'
+        return response
+
+
+# Annotations -------------------------------------------------------------------------------
+
+
+class AnnotationList(APIView):
+    serializer_class = AnnotationOut
+    parser_classes = [JSONParser, StrictMultiPartParser, FormParser]
+
+    def get(self, request: Request, image_id: int) -> Response:
+        image = image_for(request.user, image_id)
+        annotations = image.annotations.select_related("created_by", "updated_by")
+        return Response(AnnotationOut(annotations, many=True).data)
+
+    @extend_schema(request=AnnotationIn, responses={201: AnnotationOut, 409: OpenApiTypes.OBJECT})
+    def post(self, request: Request, image_id: int) -> Response:
+        image = image_for(request.user, image_id, needs=Role.ANNOTATOR)
+        fields = _valid(AnnotationIn, request)
+        label_class = None
+        if fields.get("label_class") is not None:
+            label_class = image.project.classes.filter(pk=fields["label_class"]).first()
+            if label_class is None:
+                raise InvalidInput(f"Class {fields['label_class']} does not exist in this project.")
+        annotation = services.annotation_save(
+            image=image, author=request.user, kind=fields["kind"], base_version=fields["base_version"],
+            data=fields["data"], label_class=label_class,
+            mask=fields["mask"].read() if fields.get("mask") else None,
+            instances=fields["instances"].read() if fields.get("instances") else None,
+        )
+        return Response(AnnotationOut(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class AnnotationDetail(APIView):
+    serializer_class = AnnotationOut
+
+    def get(self, request: Request, annotation_id: int) -> Response:
+        return Response(AnnotationOut(annotation_for(request.user, annotation_id)).data)
+
+    @extend_schema(parameters=[OpenApiParameter("base_version", int, required=True)])
+    def delete(self, request: Request, annotation_id: int) -> Response:
+        annotation = annotation_for(request.user, annotation_id, needs=Role.ANNOTATOR)
+        base_version = VersionIn(data=request.query_params)
+        base_version.is_valid(raise_exception=True)
+        annotation = services.annotation_delete(
+            annotation=annotation, author=request.user, base_version=base_version.validated_data["base_version"]
+        )
+        return Response(AnnotationOut(annotation).data)
+
+
+class AnnotationRevisions(APIView):
+    serializer_class = RevisionOut
+
+    def get(self, request: Request, annotation_id: int) -> Response:
+        annotation = annotation_for(request.user, annotation_id)
+        return Response(RevisionOut(annotation.revisions.select_related("author"), many=True).data)
+
+
+class AnnotationRestore(APIView):
+    @extend_schema(request=RestoreIn, responses=AnnotationOut)
+    def post(self, request: Request, annotation_id: int) -> Response:
+        annotation = annotation_for(request.user, annotation_id, needs=Role.ANNOTATOR)
+        fields = _valid(RestoreIn, request)
+        annotation = services.annotation_restore(annotation=annotation, author=request.user, **fields)
+        return Response(AnnotationOut(annotation).data)
+
+
+class AnnotationMask(APIView):
+    @extend_schema(parameters=[OpenApiParameter("version", int, required=False)], responses=PNG)
+    def get(self, request: Request, annotation_id: int) -> HttpResponse:
+        annotation = annotation_for(request.user, annotation_id)
+        if annotation.kind not in MAP_KINDS:
+            raise InvalidInput(f"A {annotation.kind} annotation has no mask.")
+        version = _version_param(request, annotation)
+        png = labelmaps.encode_map(selectors.label_map_at(annotation, version))
+        response = HttpResponse(png, content_type="image/png")
+        if "version" in request.query_params:
+            # A given version's map never changes, so it may be cached for good.
+            response["Cache-Control"] = "private, max-age=31536000, immutable"
+        else:
+            response["Cache-Control"] = "private, no-cache"
+        return response
+
+
+def _version_param(request: Request, annotation: Annotation) -> int:
+    raw = request.query_params.get("version")
+    if raw is None:
+        return annotation.version
+    try:
+        version = int(raw)
+    except ValueError:
+        raise InvalidInput("version must be an integer.") from None
+    if not 0 <= version <= annotation.version:
+        raise InvalidInput(f"This layer has versions 0 to {annotation.version}.")
+    return version
+

@@ -1,0 +1,48 @@
+"""Output shapes of the training API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from training.models import ModelVersion, Prediction, RunMetric, TrainingRun
+
+
+class TrainingRunOut(serializers.ModelSerializer[TrainingRun]):
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id", "project", "created_by", "config", "warm_start", "state", "cancel_requested",
+            "created_at", "started_at", "finished_at", "heartbeat_at", "error", "progress",
+        ]
+
+
+class TrainingRunIn(serializers.Serializer[Any]):
+    config = serializers.JSONField(required=False, default=dict)
+    warm_start = serializers.IntegerField(required=False, allow_null=True)
+
+
+class RunMetricOut(serializers.ModelSerializer[RunMetric]):
+    class Meta:
+        model = RunMetric
+        fields = ["seq", "kind", "step", "epoch", "values", "created_at"]
+
+
+class ModelVersionOut(serializers.ModelSerializer[ModelVersion]):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "project", "run", "parent", "kind", "config", "metrics", "created_at"]
+
+
+class PredictionOut(serializers.ModelSerializer[Prediction]):
+    mask_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Prediction
+        fields = ["id", "model_version", "image", "uncertainty", "created_at", "mask_url"]
+
+    def get_mask_url(self, prediction: Prediction) -> str:
+        return f"/api/predictions/{prediction.pk}/mask.png"

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from training import views
+
+urlpatterns = [
+    path("projects/<int:project_id>/runs/", views.RunList.as_view(), name="run-list"),
+    path("runs/<int:run_id>/", views.RunDetail.as_view(), name="run-detail"),
+    path("runs/<int:run_id>/cancel/", views.RunCancel.as_view(), name="run-cancel"),
+    path("runs/<int:run_id>/metrics/", views.RunMetrics.as_view(), name="run-metrics"),
+    path(
+        "projects/<int:project_id>/model-versions/",
+        views.ModelVersionList.as_view(),
+        name="model-version-list",
+    ),
+    path(
+        "projects/<int:project_id>/predictions/",
+        views.PredictionList.as_view(),
+        name="prediction-list",
+    ),
+    path("predictions/<int:prediction_id>/mask.png", views.PredictionMask.as_view(), name="prediction-mask"),
+]

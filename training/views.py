@@ -1,0 +1,126 @@
+"""The training REST API: runs, their curves, model versions and predictions.
+
+Starting and cancelling runs needs the workers of issue #4; until they exist these endpoints
+answer 503 after the access check, so clients can already be written against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.access import project_for, require_role
+from labeling.models import Role
+from labeling.selectors import projects_for
+from training.models import ModelVersion, Prediction, TrainingRun
+from training.serializers import (
+    ModelVersionOut,
+    PredictionOut,
+    RunMetricOut,
+    TrainingRunIn,
+    TrainingRunOut,
+)
+
+
+class TrainingUnavailable(APIException):
+    status_code = 503
+    default_detail = "Training workers are not part of this version yet (issue #4)."
+    default_code = "training_unavailable"
+
+
+def run_for(user: object, run_id: int, *, needs: Role = Role.VIEWER) -> TrainingRun:
+    run = TrainingRun.objects.filter(project__in=projects_for(user), pk=run_id).first()
+    if run is None:
+        raise NotFound("No such training run.")
+    require_role(user, run.project, needs)
+    return run
+
+
+class RunList(generics.ListAPIView[TrainingRun]):
+    serializer_class = TrainingRunOut
+
+    def get_queryset(self) -> QuerySet[TrainingRun]:
+        project = project_for(self.request.user, self.kwargs["project_id"])
+        return project.runs.select_related("created_by")
+
+    @extend_schema(request=TrainingRunIn, responses={201: TrainingRunOut, 503: OpenApiTypes.OBJECT})
+    def post(self, request: Request, project_id: int) -> Response:
+        project_for(request.user, project_id, needs=Role.MANAGER)
+        raise TrainingUnavailable()
+
+
+class RunDetail(APIView):
+    serializer_class = TrainingRunOut
+
+    def get(self, request: Request, run_id: int) -> Response:
+        return Response(TrainingRunOut(run_for(request.user, run_id)).data)
+
+
+class RunCancel(APIView):
+    @extend_schema(request=None, responses={200: TrainingRunOut, 503: OpenApiTypes.OBJECT})
+    def post(self, request: Request, run_id: int) -> Response:
+        run_for(request.user, run_id, needs=Role.MANAGER)
+        raise TrainingUnavailable()
+
+
+class RunMetrics(APIView):
+    serializer_class = RunMetricOut
+
+    @extend_schema(parameters=[OpenApiParameter("after", int, required=False)])
+    def get(self, request: Request, run_id: int) -> Response:
+        """The run's curve points so far, in order; `after` gives those past a known seq."""
+        run = run_for(request.user, run_id)
+        metrics = run.metrics.all()
+        after = request.query_params.get("after")
+        if after is not None and after.isdigit():
+            metrics = metrics.filter(seq__gt=int(after))
+        return Response(RunMetricOut(metrics, many=True).data)
+
+
+class ModelVersionList(generics.ListAPIView[ModelVersion]):
+    serializer_class = ModelVersionOut
+
+    def get_queryset(self) -> QuerySet[ModelVersion]:
+        return project_for(self.request.user, self.kwargs["project_id"]).model_versions.all()
+
+
+class PredictionList(generics.ListAPIView[Prediction]):
+    serializer_class = PredictionOut
+
+    def get_queryset(self) -> QuerySet[Prediction]:
+        project = project_for(self.request.user, self.kwargs["project_id"])
+        predictions = Prediction.objects.filter(model_version__project=project)
+        for name in ("image", "model_version"):
+            value = self.request.query_params.get(name)
+            if value is not None and value.isdigit():
+                predictions = predictions.filter(**{f"{name}_id": int(value)})
+        return predictions
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("image", int, required=False),
+            OpenApiParameter("model_version", int, required=False),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class PredictionMask(APIView):
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request: Request, prediction_id: int) -> FileResponse:
+        prediction = Prediction.objects.filter(
+            model_version__project__in=projects_for(request.user), pk=prediction_id
+        ).first()
+        if prediction is None:
+            raise NotFound("No such prediction.")
+        return FileResponse(prediction.mask.open("rb"), content_type="image/png")
