@@ -85,7 +85,7 @@ def _check_budget(filename: str, pixels: int, max_pixels: int) -> None:
 
 def _read_pillow(data: bytes, *, filename: str, max_pixels: int) -> Planes:
     try:
-        image = PILImage.open(io.BytesIO(data))
+        image: PILImage.Image = PILImage.open(io.BytesIO(data))
         bands = len(image.getbands())
         _check_budget(filename, image.width * image.height * bands, max_pixels)
         image.load()
@@ -116,9 +116,9 @@ def _read_tiff(data: bytes, *, filename: str, max_pixels: int) -> Planes:
             pages = [page for page in tif.pages if page is not None]
             if not pages:
                 raise ImageReadError(f"{filename}: the TIFF file holds no image")
-            total = sum(int(np.prod(page.shape)) for page in pages)  # type: ignore[union-attr]
+            total = sum(int(np.prod(page.shape)) for page in pages)
             _check_budget(filename, total, max_pixels)
-            arrays = [page.asarray() for page in pages]  # type: ignore[union-attr]
+            arrays = [page.asarray() for page in pages]
     except ImageReadError:
         raise
     except Exception as error:

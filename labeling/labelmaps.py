@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -50,8 +51,7 @@ def decode_instance_map(data: bytes, *, width: int, height: int) -> np.ndarray:
     array = decode_png_map(data, what="instance map")
     if array.shape != (height, width):
         raise LabelMapError(
-            f"the instance map is {array.shape[1]}x{array.shape[0]} but the image is "
-            f"{width}x{height}"
+            f"the instance map is {array.shape[1]}x{array.shape[0]} but the image is {width}x{height}"
         )
     return array
 
@@ -86,9 +86,7 @@ def encode_map(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def validate_strokes(
-    raw: Any, *, width: int, height: int, allowed: set[int]
-) -> list[dict[str, Any]]:
+def validate_strokes(raw: Any, *, width: int, height: int, allowed: set[int]) -> list[dict[str, Any]]:
     """Normalised strokes, or LabelMapError naming the first thing wrong."""
     if not isinstance(raw, list):
         raise LabelMapError("strokes must be a list")
@@ -97,9 +95,7 @@ def validate_strokes(
     return [_validate_stroke(s, n, width, height, allowed) for n, s in enumerate(raw)]
 
 
-def _validate_stroke(
-    stroke: Any, n: int, width: int, height: int, allowed: set[int]
-) -> dict[str, Any]:
+def _validate_stroke(stroke: Any, n: int, width: int, height: int, allowed: set[int]) -> dict[str, Any]:
     if not isinstance(stroke, dict):
         raise LabelMapError(f"stroke {n} must be an object")
     class_index = stroke.get("class_index")
@@ -142,7 +138,7 @@ def rasterize_strokes(label_map: np.ndarray, strokes: Iterable[dict[str, Any]]) 
         radius = float(stroke["radius"])
         value = int(stroke["class_index"])
         points = stroke["points"]
-        segments = zip(points, points[1:]) if len(points) > 1 else [(points[0], points[0])]
+        segments = pairwise(points) if len(points) > 1 else [(points[0], points[0])]
         for (x0, y0), (x1, y1) in segments:
             _paint_segment(label_map, x0, y0, x1, y1, radius, value, width, height)
 
@@ -158,10 +154,10 @@ def _paint_segment(
     width: int,
     height: int,
 ) -> None:
-    left = max(0, int(math.floor(min(x0, x1) - radius)))
-    right = min(width, int(math.ceil(max(x0, x1) + radius)) + 1)
-    top = max(0, int(math.floor(min(y0, y1) - radius)))
-    bottom = min(height, int(math.ceil(max(y0, y1) + radius)) + 1)
+    left = max(0, math.floor(min(x0, x1) - radius))
+    right = min(width, math.ceil(max(x0, x1) + radius) + 1)
+    top = max(0, math.floor(min(y0, y1) - radius))
+    bottom = min(height, math.ceil(max(y0, y1) + radius) + 1)
     if left >= right or top >= bottom:
         return
     ys, xs = np.mgrid[top:bottom, left:right]

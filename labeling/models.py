@@ -34,14 +34,10 @@ ROLE_RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.MANAGER: 2, Role.OWNER: 3}
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
-    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
 
     class Meta:
         ordering = ["name", "id"]
@@ -56,16 +52,12 @@ class Project(models.Model):
 
 class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")]
         ordering = ["project_id", "user_id"]
 
     def allows(self, needed: Role) -> bool:
@@ -109,9 +101,7 @@ class Image(models.Model):
     dtype = models.CharField(max_length=16, help_text="widest numpy dtype of its channels")
     split = models.CharField(max_length=16, choices=Split.choices, default=Split.UNASSIGNED)
     thumbnail = models.FileField(upload_to="thumbnails/", blank=True)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 
@@ -151,9 +141,7 @@ class Channel(models.Model):
     source = models.ForeignKey(SourceFile, on_delete=models.PROTECT, related_name="channels")
     page = models.PositiveSmallIntegerField(default=0, help_text="page or plane in the source")
     dtype = models.CharField(max_length=16, help_text="numpy dtype of the original pixels")
-    display = models.FileField(
-        upload_to="display/", help_text="8-bit PNG rendition with percentile contrast"
-    )
+    display = models.FileField(upload_to="display/", help_text="8-bit PNG rendition with percentile contrast")
     display_low = models.FloatField(help_text="original value shown as black")
     display_high = models.FloatField(help_text="original value shown as white")
     minimum = models.FloatField()
@@ -194,19 +182,13 @@ class Annotation(models.Model):
     )
     version = models.PositiveIntegerField(default=0)
     is_deleted = models.BooleanField(default=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["image", "kind", "key"], name="one_layer_per_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["image", "kind", "key"], name="one_layer_per_key")]
         ordering = ["image_id", "kind", "key"]
 
     def __str__(self) -> str:
@@ -246,7 +228,5 @@ class AnnotationRevision(models.Model):
     is_deleted = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["annotation", "version"], name="unique_revision")
-        ]
+        constraints = [models.UniqueConstraint(fields=["annotation", "version"], name="unique_revision")]
         ordering = ["annotation_id", "version"]

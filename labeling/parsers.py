@@ -8,6 +8,7 @@ name like "plate1/A01.tif" usually means the client sent something it did not in
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from typing import Any
 
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
@@ -20,15 +21,13 @@ class StrictNameParser(DjangoMultiPartParser):
     def sanitize_file_name(self, file_name: str) -> str | None:
         name = html.unescape(file_name)
         if "/" in name or "\\" in name or name in {"", ".", ".."}:
-            raise MultiPartParserError(
-                f"File name {name!r} must be a plain name without path separators."
-            )
+            raise MultiPartParserError(f"File name {name!r} must be a plain name without path separators.")
         return super().sanitize_file_name(name)
 
 
 class StrictMultiPartParser(MultiPartParser):
     def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None
+        self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> DataAndFiles[Any, Any]:
         context = parser_context or {}
         request = context["request"]

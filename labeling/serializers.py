@@ -94,8 +94,16 @@ class ChannelOut(serializers.ModelSerializer[Channel]):
     class Meta:
         model = Channel
         fields = [
-            "name", "index", "original_name", "page", "dtype", "display_low", "display_high",
-            "minimum", "maximum", "display_url",
+            "name",
+            "index",
+            "original_name",
+            "page",
+            "dtype",
+            "display_low",
+            "display_high",
+            "minimum",
+            "maximum",
+            "display_url",
         ]
 
     def get_display_url(self, channel: Channel) -> str:
@@ -110,8 +118,17 @@ class ImageOut(serializers.ModelSerializer[Image]):
     class Meta:
         model = Image
         fields = [
-            "id", "project", "name", "width", "height", "dtype", "split", "channels",
-            "thumbnail_url", "uploaded_by", "created_at",
+            "id",
+            "project",
+            "name",
+            "width",
+            "height",
+            "dtype",
+            "split",
+            "channels",
+            "thumbnail_url",
+            "uploaded_by",
+            "created_at",
         ]
 
     def get_thumbnail_url(self, image: Image) -> str:
@@ -152,7 +169,8 @@ class AnnotationIn(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=AnnotationKind.choices)
     base_version = serializers.IntegerField(min_value=0)
     label_class = serializers.IntegerField(required=False, allow_null=True)
-    data = JSONObjectField(required=False, default=dict)
+    # DRF pops declared fields off the class, so this does not shadow Serializer.data.
+    data = JSONObjectField(required=False, default=dict)  # type: ignore[assignment]
     mask = serializers.FileField(required=False, help_text="PNG label map (0 = unknown)")
     instances = serializers.FileField(required=False, help_text="16-bit PNG instance map (dense)")
 
@@ -168,14 +186,25 @@ class RestoreIn(VersionIn):
 class AnnotationOut(serializers.ModelSerializer[Annotation]):
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     updated_by = serializers.CharField(source="updated_by.username", read_only=True)
-    data = serializers.SerializerMethodField()
+    data = serializers.SerializerMethodField()  # type: ignore[assignment]
     mask_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Annotation
         fields = [
-            "id", "image", "kind", "key", "label_class", "version", "is_deleted",
-            "created_by", "created_at", "updated_by", "updated_at", "data", "mask_url",
+            "id",
+            "image",
+            "kind",
+            "key",
+            "label_class",
+            "version",
+            "is_deleted",
+            "created_by",
+            "created_at",
+            "updated_by",
+            "updated_at",
+            "data",
+            "mask_url",
         ]
 
     def get_data(self, annotation: Annotation) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from labeling import imageio, labelmaps, selectors
 from labeling.errors import Conflict, InvalidInput
 from labeling.models import (
     MAP_KINDS,
-    ROLE_RANK,
     Annotation,
     AnnotationKind,
     AnnotationRevision,
@@ -168,9 +167,7 @@ def label_class_update(
 def label_class_delete(*, label_class: LabelClass) -> None:
     """Only a class that no label can refer to yet may go: labels are never rewritten."""
     if Annotation.objects.filter(image__project=label_class.project_id).exists():
-        raise Conflict(
-            "This project already has labels, which may use this class; rename it instead."
-        )
+        raise Conflict("This project already has labels, which may use this class; rename it instead.")
     label_class.delete()
 
 
@@ -194,9 +191,7 @@ def check_file_name(name: str) -> str:
 def _channel_names(names: list[str]) -> list[str]:
     for name in names:
         if not CHANNEL_NAME_RE.match(name):
-            raise InvalidInput(
-                f"Channel name {name!r} must be 1-64 letters, digits, '_', '.', '+' or '-'."
-            )
+            raise InvalidInput(f"Channel name {name!r} must be 1-64 letters, digits, '_', '.', '+' or '-'.")
     if len(set(names)) != len(names):
         raise InvalidInput(f"Channel names {names} must be different from each other.")
     return names
@@ -228,8 +223,7 @@ def image_ingest(
     for upload in uploads:
         check_file_name(upload.name)
     decoded = [
-        imageio.read_planes(u.data, filename=u.name, max_pixels=settings.MAX_IMAGE_PIXELS)
-        for u in uploads
+        imageio.read_planes(u.data, filename=u.name, max_pixels=settings.MAX_IMAGE_PIXELS) for u in uploads
     ]
     if channel_names and len(uploads) > 1 and len(channel_names) == len(uploads):
         groups = [_paired_group(uploads, decoded, _channel_names(channel_names), name)]
@@ -238,7 +232,7 @@ def image_ingest(
             raise InvalidInput("A name can only be given for a single image.")
         groups = [
             _file_group(upload, planes, channel_names, name)
-            for upload, planes in zip(uploads, decoded)
+            for upload, planes in zip(uploads, decoded, strict=True)
         ]
     names = [group.name for group in groups]
     if len(set(names)) != len(names):
@@ -266,7 +260,7 @@ class _ImageGroup:
 def _paired_group(
     uploads: list[Upload], decoded: list[imageio.Planes], names: list[str], name: str | None
 ) -> _ImageGroup:
-    for upload, planes in zip(uploads, decoded):
+    for upload, planes in zip(uploads, decoded, strict=True):
         if len(planes.arrays) != 1:
             raise InvalidInput(
                 f"{upload.name} has {len(planes.arrays)} channels; when files are paired as "
@@ -277,7 +271,7 @@ def _paired_group(
         raise InvalidInput("Paired channel files must all have the same width and height.")
     channels = [
         _ChannelIn(channel, upload, 0, planes.arrays[0])
-        for channel, upload, planes in zip(names, uploads, decoded)
+        for channel, upload, planes in zip(names, uploads, decoded, strict=True)
     ]
     return _ImageGroup(name or PurePath(uploads[0].name).stem, channels)
 
@@ -287,27 +281,22 @@ def _file_group(
 ) -> _ImageGroup:
     if names and len(names) != len(planes.arrays):
         raise InvalidInput(
-            f"{upload.name} has {len(planes.arrays)} channels but {len(names)} channel names "
-            "were given."
+            f"{upload.name} has {len(planes.arrays)} channels but {len(names)} channel names were given."
         )
     channel_names = _channel_names(names) if names else planes.suggested_names
     channels = [
         _ChannelIn(channel, upload, page, plane)
-        for page, (channel, plane) in enumerate(zip(channel_names, planes.arrays))
+        for page, (channel, plane) in enumerate(zip(channel_names, planes.arrays, strict=True))
     ]
     return _ImageGroup(name or PurePath(upload.name).stem, channels)
 
 
-def _store_groups(
-    *, project: Project, uploader: Any, groups: list[_ImageGroup], split: str
-) -> list[Image]:
+def _store_groups(*, project: Project, uploader: Any, groups: list[_ImageGroup], split: str) -> list[Image]:
     """Write files, then rows; if anything fails, remove the files already written."""
     written: list[str] = []
     try:
         with transaction.atomic():
-            images = [
-                _store_group(project, uploader, group, split, written) for group in groups
-            ]
+            images = [_store_group(project, uploader, group, split, written) for group in groups]
     except IntegrityError:
         _remove_files(written)
         raise Conflict("An image of the same name was added at the same time.") from None
@@ -343,7 +332,7 @@ def _store_group(
                 size=len(channel.upload.data),
             )
             sources[key].file.save(channel.upload.name, ContentFile(channel.upload.data), save=True)
-            written.append(sources[key].file.name)
+            written.append(str(sources[key].file.name))
         low, high = imageio.display_range(channel.plane)
         display = imageio.to_display(channel.plane, low, high)
         row = Channel(
@@ -359,15 +348,13 @@ def _store_group(
             maximum=float(channel.plane.max()),
         )
         row.display.save(f"{image.pk}-{index}.png", ContentFile(imageio.encode_png(display)), save=False)
-        written.append(row.display.name)
+        written.append(str(row.display.name))
         row.save()
         if thumbnail_source is None:
             thumbnail_source = display
     assert thumbnail_source is not None
-    image.thumbnail.save(
-        f"{image.pk}.png", ContentFile(imageio.thumbnail_png(thumbnail_source)), save=False
-    )
-    written.append(image.thumbnail.name)
+    image.thumbnail.save(f"{image.pk}.png", ContentFile(imageio.thumbnail_png(thumbnail_source)), save=False)
+    written.append(str(image.thumbnail.name))
     image.save(update_fields=["thumbnail"])
     return image
 
@@ -431,12 +418,19 @@ def annotation_save(
     saved), nothing is written and Conflict tells the current version, so the client can merge.
     """
     if kind not in AnnotationKind.values:
-        raise InvalidInput(f"Unknown annotation kind {kind!r}; use one of {', '.join(AnnotationKind.values)}.")
+        raise InvalidInput(
+            f"Unknown annotation kind {kind!r}; use one of {', '.join(AnnotationKind.values)}."
+        )
     key = _layer_key(image, kind, label_class, data)
     content = _validate_content(image, kind, data, mask, instances)
     return _append_revision(
-        image=image, author=author, kind=kind, key=key, label_class=label_class,
-        base_version=base_version, content=content,
+        image=image,
+        author=author,
+        kind=kind,
+        key=key,
+        label_class=label_class,
+        base_version=base_version,
+        content=content,
     )
 
 
@@ -478,9 +472,7 @@ def _validate_content(
     )
     label_map = None
     if mask is not None:
-        label_map = labelmaps.decode_label_map(
-            mask, width=image.width, height=image.height, allowed=allowed
-        )
+        label_map = labelmaps.decode_label_map(mask, width=image.width, height=image.height, allowed=allowed)
     instance_map = None
     if instances is not None:
         if kind != AnnotationKind.DENSE or label_map is None:
@@ -500,7 +492,9 @@ def _validate_points(data: dict[str, Any], image: Image, allowed: set[int]) -> l
         raise InvalidInput('Points data is {"points": [[x, y, class_index], ...]}.')
     clean = []
     for point in points:
-        if not (isinstance(point, list) and len(point) == 3 and all(isinstance(v, (int, float)) for v in point)):
+        if not (
+            isinstance(point, list) and len(point) == 3 and all(isinstance(v, (int, float)) for v in point)
+        ):
             raise InvalidInput("Each point is [x, y, class_index].")
         x, y, index = point
         if not (0 <= x < image.width and 0 <= y < image.height):
@@ -525,22 +519,25 @@ def _append_revision(
 ) -> Annotation:
     """The one place a layer moves forward. `content=None` records a deletion."""
     now = timezone.now()
-    head = (
-        Annotation.objects.select_for_update()
-        .filter(image=image, kind=kind, key=key)
-        .first()
-    )
+    head = Annotation.objects.select_for_update().filter(image=image, kind=kind, key=key).first()
     if head is None:
         if base_version != 0:
             raise Conflict("This layer does not exist yet; create it with base_version 0.", current_version=0)
         try:
             with transaction.atomic():
                 head = Annotation.objects.create(
-                    image=image, kind=kind, key=key, label_class=label_class,
-                    created_by=author, updated_by=author, updated_at=now,
+                    image=image,
+                    kind=kind,
+                    key=key,
+                    label_class=label_class,
+                    created_by=author,
+                    updated_by=author,
+                    updated_at=now,
                 )
         except IntegrityError:
-            raise Conflict("Someone created this layer at the same time; reload it.", current_version=None) from None
+            raise Conflict(
+                "Someone created this layer at the same time; reload it.", current_version=None
+            ) from None
     elif head.version != base_version:
         raise Conflict(
             f"This layer is at version {head.version}, not {base_version}: someone saved it "
@@ -583,14 +580,17 @@ def annotation_delete(*, annotation: Annotation, author: Any, base_version: int)
     if annotation.is_deleted:
         raise Conflict("This layer is already deleted.", current_version=annotation.version)
     return _append_revision(
-        image=annotation.image, author=author, kind=annotation.kind, key=annotation.key,
-        label_class=annotation.label_class, base_version=base_version, content=None,
+        image=annotation.image,
+        author=author,
+        kind=annotation.kind,
+        key=annotation.key,
+        label_class=annotation.label_class,
+        base_version=base_version,
+        content=None,
     )
 
 
-def annotation_restore(
-    *, annotation: Annotation, author: Any, version: int, base_version: int
-) -> Annotation:
+def annotation_restore(*, annotation: Annotation, author: Any, version: int, base_version: int) -> Annotation:
     """Make the layer what it was at `version`, as a new revision (history only grows)."""
     if not 1 <= version <= annotation.version:
         raise InvalidInput(f"Version {version} does not exist; this layer has 1 to {annotation.version}.")
@@ -598,19 +598,30 @@ def annotation_restore(
     content: LayerContent | None
     if annotation.kind in MAP_KINDS:
         deleted = selectors.label_map_at(annotation, version) if not old.is_deleted else None
-        data = {"strokes": []}
+        data: dict[str, Any] = {"strokes": []}
         if annotation.kind == AnnotationKind.DERIVED:
             data["provenance"] = _provenance_at(annotation, version)
-        content = None if deleted is None else LayerContent(
-            data=data, mask=deleted, instances=selectors.instance_map_at(annotation, version)
+        content = (
+            None
+            if deleted is None
+            else LayerContent(
+                data=data, mask=deleted, instances=selectors.instance_map_at(annotation, version)
+            )
         )
     else:
-        content = None if old.is_deleted else LayerContent(
-            data={k: v for k, v in old.data.items() if k != "restored_from"}
+        content = (
+            None
+            if old.is_deleted
+            else LayerContent(data={k: v for k, v in old.data.items() if k != "restored_from"})
         )
     return _append_revision(
-        image=annotation.image, author=author, kind=annotation.kind, key=annotation.key,
-        label_class=annotation.label_class, base_version=base_version, content=content,
+        image=annotation.image,
+        author=author,
+        kind=annotation.kind,
+        key=annotation.key,
+        label_class=annotation.label_class,
+        base_version=base_version,
+        content=content,
         restored_from=version,
     )
 

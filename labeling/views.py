@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 from labeling import labelmaps, selectors, services
 from labeling.access import annotation_for, image_for, project_for
 from labeling.errors import InvalidInput
-from labeling.parsers import StrictMultiPartParser
 from labeling.models import MAP_KINDS, Annotation, Image, LabelClass, Membership, Project, Role
+from labeling.parsers import StrictMultiPartParser
 from labeling.serializers import (
     AnnotationIn,
     AnnotationOut,
@@ -202,8 +202,12 @@ class ImageList(generics.ListAPIView[Image]):
         uploads = [services.Upload(name=f.name or "", data=f.read()) for f in fields["files"]]
         channels = [c.strip() for c in fields.get("channels", "").split(",") if c.strip()]
         images = services.image_ingest(
-            project=project, uploader=request.user, uploads=uploads,
-            channel_names=channels or None, name=fields.get("name"), split=fields["split"],
+            project=project,
+            uploader=request.user,
+            uploads=uploads,
+            channel_names=channels or None,
+            name=fields.get("name"),
+            split=fields["split"],
         )
         return Response(ImageOut(images, many=True).data, status=status.HTTP_201_CREATED)
 
@@ -275,8 +279,12 @@ class AnnotationList(APIView):
             if label_class is None:
                 raise InvalidInput(f"Class {fields['label_class']} does not exist in this project.")
         annotation = services.annotation_save(
-            image=image, author=request.user, kind=fields["kind"], base_version=fields["base_version"],
-            data=fields["data"], label_class=label_class,
+            image=image,
+            author=request.user,
+            kind=fields["kind"],
+            base_version=fields["base_version"],
+            data=fields["data"],
+            label_class=label_class,
             mask=fields["mask"].read() if fields.get("mask") else None,
             instances=fields["instances"].read() if fields.get("instances") else None,
         )
@@ -295,7 +303,9 @@ class AnnotationDetail(APIView):
         base_version = VersionIn(data=request.query_params)
         base_version.is_valid(raise_exception=True)
         annotation = services.annotation_delete(
-            annotation=annotation, author=request.user, base_version=base_version.validated_data["base_version"]
+            annotation=annotation,
+            author=request.user,
+            base_version=base_version.validated_data["base_version"],
         )
         return Response(AnnotationOut(annotation).data)
 
@@ -345,4 +355,3 @@ def _version_param(request: Request, annotation: Annotation) -> int:
     if not 0 <= version <= annotation.version:
         raise InvalidInput(f"This layer has versions 0 to {annotation.version}.")
     return version
-

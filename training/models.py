@@ -26,9 +26,7 @@ FINISHED_STATES = {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED}
 
 class TrainingRun(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     config = models.JSONField(default=dict, help_text="the frozen strategy and TrainConfig")
     label_snapshot = models.JSONField(
         default=list, help_text="[[annotation_id, version], ...] the run trains from"
@@ -78,9 +76,7 @@ class RunMetric(models.Model):
 
 class ModelVersion(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
-    run = models.OneToOneField(
-        TrainingRun, on_delete=models.PROTECT, related_name="model_version"
-    )
+    run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="model_version")
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
@@ -97,9 +93,7 @@ class ModelVersion(models.Model):
 
 
 class Prediction(models.Model):
-    model_version = models.ForeignKey(
-        ModelVersion, on_delete=models.CASCADE, related_name="predictions"
-    )
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="predictions")
     mask = models.FileField(upload_to="predictions/")
     uncertainty_map = models.FileField(upload_to="predictions/", blank=True)
@@ -107,7 +101,5 @@ class Prediction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["model_version", "image"], name="one_prediction")
-        ]
+        constraints = [models.UniqueConstraint(fields=["model_version", "image"], name="one_prediction")]
         ordering = ["model_version_id", "image_id"]

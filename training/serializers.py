@@ -15,8 +15,19 @@ class TrainingRunOut(serializers.ModelSerializer[TrainingRun]):
     class Meta:
         model = TrainingRun
         fields = [
-            "id", "project", "created_by", "config", "warm_start", "state", "cancel_requested",
-            "created_at", "started_at", "finished_at", "heartbeat_at", "error", "progress",
+            "id",
+            "project",
+            "created_by",
+            "config",
+            "warm_start",
+            "state",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "error",
+            "progress",
         ]
 
 

@@ -14,7 +14,5 @@ def exception_handler(error: Exception, context: dict[str, Any]) -> Response | N
     if isinstance(error, InvalidInput):
         return Response({"detail": str(error)}, status=400)
     if isinstance(error, Conflict):
-        return Response(
-            {"detail": str(error), "current_version": error.current_version}, status=409
-        )
+        return Response({"detail": str(error), "current_version": error.current_version}, status=409)
     return drf_exception_handler(error, context)

@@ -28,9 +28,12 @@ def _free_port() -> int:
 
 
 os.environ.setdefault("LESSLABEL_VAR_DIR", tempfile.mkdtemp(prefix="lesslabel-test-"))
-if not os.environ.get("DATABASE_URL") and os.environ.get("TEST_DATABASE") != "sqlite":
-    if _reachable("127.0.0.1", 5432):
-        os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/lesslabel"
+if (
+    not os.environ.get("DATABASE_URL")
+    and os.environ.get("TEST_DATABASE") != "sqlite"
+    and _reachable("127.0.0.1", 5432)
+):
+    os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/lesslabel"
 if not os.environ.get("REDIS_URL"):
     if _reachable("127.0.0.1", 6379) and os.environ.get("TEST_REDIS") != "embedded":
         os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/14"

@@ -45,7 +45,9 @@ def test_a_tag_is_saved_and_versioned(client_for, image, nucleus):
     assert first.status_code == 201, first.content
     body = first.json()
     assert (body["version"], body["data"], body["created_by"]) == (1, {"present": True}, "annotator")
-    second = save(annotator, image, kind="tag", label_class=nucleus.pk, base_version=1, data={"present": False})
+    second = save(
+        annotator, image, kind="tag", label_class=nucleus.pk, base_version=1, data={"present": False}
+    )
     assert second.json()["version"] == 2 and second.json()["data"] == {"present": False}
 
 
@@ -54,7 +56,9 @@ def test_a_stale_write_gets_409_and_changes_nothing(client_for, image, nucleus):
     body = {"kind": "scribble", "base_version": 0, "data": {"strokes": [stroke(2, [[5, 5], [20, 5]])]}}
     created = save(annotator, image, **body).json()
     assert save(owner, image, **{**body, "base_version": 1}).status_code == 201
-    stale = save(annotator, image, **{**body, "base_version": 1, "data": {"strokes": [stroke(1, [[40, 40]])]}})
+    stale = save(
+        annotator, image, **{**body, "base_version": 1, "data": {"strokes": [stroke(1, [[40, 40]])]}}
+    )
     assert stale.status_code == 409
     assert stale.json()["current_version"] == 2
     assert AnnotationRevision.objects.filter(annotation_id=created["id"]).count() == 2
@@ -69,10 +73,20 @@ def test_creating_a_layer_that_exists_conflicts(client_for, image):
 
 def test_strokes_are_stored_as_deltas_and_rendered_in_order(client_for, image, nucleus):
     annotator = client_for("annotator")
-    first = save(annotator, image, kind="scribble", base_version=0,
-                 data={"strokes": [stroke(nucleus.index, [[10, 10], [30, 10]], radius=3)]}).json()
-    save(annotator, image, kind="scribble", base_version=1,
-         data={"strokes": [stroke(1, [[50, 50]], radius=4), stroke(0, [[20, 10]], radius=2)]})
+    first = save(
+        annotator,
+        image,
+        kind="scribble",
+        base_version=0,
+        data={"strokes": [stroke(nucleus.index, [[10, 10], [30, 10]], radius=3)]},
+    ).json()
+    save(
+        annotator,
+        image,
+        kind="scribble",
+        base_version=1,
+        data={"strokes": [stroke(1, [[50, 50]], radius=4), stroke(0, [[20, 10]], radius=2)]},
+    )
     revisions = AnnotationRevision.objects.filter(annotation_id=first["id"]).order_by("version")
     assert [bool(r.mask) for r in revisions] == [False, False]  # no full map written per stroke
     label_map = mask_of(annotator, first["id"])
@@ -131,16 +145,24 @@ def test_bad_strokes_are_refused(client_for, image, data, words):
 
 
 def test_a_tag_of_an_unknown_class_is_refused(client_for, image):
-    response = save(client_for("annotator"), image, kind="tag", label_class=999999, base_version=0,
-                    data={"present": True})
+    response = save(
+        client_for("annotator"), image, kind="tag", label_class=999999, base_version=0, data={"present": True}
+    )
     assert response.status_code == 400
 
 
 def test_delete_keeps_history_and_restore_brings_it_back(client_for, image, nucleus):
     annotator = client_for("annotator")
-    created = save(annotator, image, kind="scribble", base_version=0,
-                   data={"strokes": [stroke(nucleus.index, [[10, 10]], radius=3)]}).json()
-    save(annotator, image, kind="scribble", base_version=1, data={"strokes": [stroke(1, [[40, 40]], radius=3)]})
+    created = save(
+        annotator,
+        image,
+        kind="scribble",
+        base_version=0,
+        data={"strokes": [stroke(nucleus.index, [[10, 10]], radius=3)]},
+    ).json()
+    save(
+        annotator, image, kind="scribble", base_version=1, data={"strokes": [stroke(1, [[40, 40]], radius=3)]}
+    )
     url = f"/api/annotations/{created['id']}/"
     assert annotator.delete(url + "?base_version=1").status_code == 409
     deleted = annotator.delete(url + "?base_version=2")
@@ -155,18 +177,23 @@ def test_delete_keeps_history_and_restore_brings_it_back(client_for, image, nucl
 
     history = annotator.get(url + "revisions/").json()
     assert [(r["version"], r["author"], r["is_deleted"]) for r in history] == [
-        (1, "annotator", False), (2, "annotator", False), (3, "annotator", True), (4, "annotator", False),
+        (1, "annotator", False),
+        (2, "annotator", False),
+        (3, "annotator", True),
+        (4, "annotator", False),
     ]
     assert history[3]["data"]["restored_from"] == 1
 
 
 def test_restoring_a_tag_brings_back_its_value(client_for, image, nucleus):
     annotator = client_for("annotator")
-    created = save(annotator, image, kind="tag", label_class=nucleus.pk, base_version=0,
-                   data={"present": True}).json()
+    created = save(
+        annotator, image, kind="tag", label_class=nucleus.pk, base_version=0, data={"present": True}
+    ).json()
     save(annotator, image, kind="tag", label_class=nucleus.pk, base_version=1, data={"present": False})
-    restored = annotator.post(f"/api/annotations/{created['id']}/restore/", {"version": 1, "base_version": 2},
-                              format="json")
+    restored = annotator.post(
+        f"/api/annotations/{created['id']}/restore/", {"version": 1, "base_version": 2}, format="json"
+    )
     assert restored.json()["data"] == {"present": True}
 
 
@@ -176,7 +203,10 @@ def test_long_histories_are_snapshotted_and_replay_the_same(users, image, nucleu
     for version in range(services.SNAPSHOT_EVERY + 3):
         x, y = (float(v) for v in rng.integers(2, 62, size=2))
         annotation = services.annotation_save(
-            image=image, author=users["annotator"], kind="scribble", base_version=version,
+            image=image,
+            author=users["annotator"],
+            kind="scribble",
+            base_version=version,
             data={"strokes": [stroke(int(rng.integers(1, 3)), [[x, y]], radius=2)]},
         )
     assert annotation is not None
@@ -191,19 +221,36 @@ def test_long_histories_are_snapshotted_and_replay_the_same(users, image, nucleu
 
 
 def test_derived_masks_need_provenance(client_for, image):
-    response = save(client_for("annotator"), image, kind="derived", base_version=0,
-                    data={"strokes": [stroke(1, [[5, 5]])]})
+    response = save(
+        client_for("annotator"),
+        image,
+        kind="derived",
+        base_version=0,
+        data={"strokes": [stroke(1, [[5, 5]])]},
+    )
     assert response.status_code == 400 and "provenance" in response.json()["detail"]
-    ok = save(client_for("annotator"), image, kind="derived", base_version=0,
-              data={"strokes": [stroke(1, [[5, 5]])], "provenance": {"source": "fluorescence-teacher",
-                                                                      "channel": "fluorescence"}})
+    ok = save(
+        client_for("annotator"),
+        image,
+        kind="derived",
+        base_version=0,
+        data={
+            "strokes": [stroke(1, [[5, 5]])],
+            "provenance": {"source": "fluorescence-teacher", "channel": "fluorescence"},
+        },
+    )
     assert ok.status_code == 201 and ok.json()["key"] == "fluorescence-teacher"
     assert ok.json()["data"]["provenance"]["channel"] == "fluorescence"
 
 
 def test_points_are_saved_whole(client_for, image, nucleus):
-    response = save(client_for("annotator"), image, kind="points", base_version=0,
-                    data={"points": [[3, 4, nucleus.index], [10.5, 20, 1]]})
+    response = save(
+        client_for("annotator"),
+        image,
+        kind="points",
+        base_version=0,
+        data={"points": [[3, 4, nucleus.index], [10.5, 20, 1]]},
+    )
     assert response.status_code == 201
     assert response.json()["data"]["points"] == [[3.0, 4.0, nucleus.index], [10.5, 20.0, 1]]
     bad = save(client_for("annotator"), image, kind="points", base_version=1, data={"points": [[3, 4, 42]]})

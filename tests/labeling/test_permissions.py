@@ -42,14 +42,26 @@ ACTIONS = [
     Action("rename project", "patch", "/api/projects/{project}/", Role.MANAGER, {"name": "Renamed"}),
     Action("archive project", "delete", "/api/projects/{project}/", Role.OWNER),
     Action("list members", "get", "/api/projects/{project}/members/", Role.VIEWER),
-    Action("add member", "post", "/api/projects/{project}/members/", Role.OWNER,
-           {"username": "newcomer", "role": "annotator"}),
-    Action("change role", "patch", "/api/projects/{project}/members/{viewer}/", Role.OWNER, {"role": "annotator"}),
+    Action(
+        "add member",
+        "post",
+        "/api/projects/{project}/members/",
+        Role.OWNER,
+        {"username": "newcomer", "role": "annotator"},
+    ),
+    Action(
+        "change role", "patch", "/api/projects/{project}/members/{viewer}/", Role.OWNER, {"role": "annotator"}
+    ),
     Action("remove member", "delete", "/api/projects/{project}/members/{viewer}/", Role.OWNER),
     Action("list classes", "get", "/api/projects/{project}/classes/", Role.VIEWER),
     Action("add class", "post", "/api/projects/{project}/classes/", Role.MANAGER, {"name": "artifact"}),
-    Action("recolour class", "patch", "/api/projects/{project}/classes/{nucleus}/", Role.MANAGER,
-           {"color": "#00ff00"}),
+    Action(
+        "recolour class",
+        "patch",
+        "/api/projects/{project}/classes/{nucleus}/",
+        Role.MANAGER,
+        {"color": "#00ff00"},
+    ),
     Action("list images", "get", "/api/projects/{project}/images/", Role.VIEWER),
     Action("upload image", "post", "/api/projects/{project}/images/", Role.MANAGER, upload_body, "multipart"),
     Action("read image", "get", "/api/images/{image}/", Role.VIEWER),
@@ -59,14 +71,27 @@ ACTIONS = [
     Action("display", "get", "/api/images/{image}/channels/gray/display.png", Role.VIEWER),
     Action("original", "get", "/api/images/{image}/channels/gray/original", Role.VIEWER),
     Action("list annotations", "get", "/api/images/{image}/annotations/", Role.VIEWER),
-    Action("save annotation", "post", "/api/images/{image}/annotations/", Role.ANNOTATOR,
-           {"kind": "scribble", "base_version": 1,
-            "data": {"strokes": [{"class_index": 1, "radius": 2, "points": [[3, 3]]}]}}),
+    Action(
+        "save annotation",
+        "post",
+        "/api/images/{image}/annotations/",
+        Role.ANNOTATOR,
+        {
+            "kind": "scribble",
+            "base_version": 1,
+            "data": {"strokes": [{"class_index": 1, "radius": 2, "points": [[3, 3]]}]},
+        },
+    ),
     Action("read annotation", "get", "/api/annotations/{annotation}/", Role.VIEWER),
     Action("revisions", "get", "/api/annotations/{annotation}/revisions/", Role.VIEWER),
     Action("label map", "get", "/api/annotations/{annotation}/mask.png", Role.VIEWER),
-    Action("restore", "post", "/api/annotations/{annotation}/restore/", Role.ANNOTATOR,
-           {"version": 1, "base_version": 1}),
+    Action(
+        "restore",
+        "post",
+        "/api/annotations/{annotation}/restore/",
+        Role.ANNOTATOR,
+        {"version": 1, "base_version": 1},
+    ),
     Action("delete annotation", "delete", "/api/annotations/{annotation}/?base_version=1", Role.ANNOTATOR),
     Action("list runs", "get", "/api/projects/{project}/runs/", Role.VIEWER),
     Action("start run", "post", "/api/projects/{project}/runs/", Role.MANAGER, {}, allowed_status=(503,)),
@@ -83,11 +108,19 @@ def world(project, users, nucleus) -> dict[str, int]:
         project=project, uploader=users["manager"], uploads=[services.Upload("f.png", field_png(size=32))]
     )
     annotation = services.annotation_save(
-        image=image, author=users["annotator"], kind="scribble", base_version=0,
+        image=image,
+        author=users["annotator"],
+        kind="scribble",
+        base_version=0,
         data={"strokes": [{"class_index": nucleus.index, "radius": 2, "points": [[5, 5]]}]},
     )
-    return {"project": project.pk, "image": image.pk, "annotation": annotation.pk,
-            "nucleus": nucleus.pk, "viewer": users["viewer"].pk}
+    return {
+        "project": project.pk,
+        "image": image.pk,
+        "annotation": annotation.pk,
+        "nucleus": nucleus.pk,
+        "viewer": users["viewer"].pk,
+    }
 
 
 def call(client: APIClient, action: Action, world: dict[str, int]) -> Any:

@@ -1,0 +1,50 @@
+# Lesslabel: `make run` starts the app at http://127.0.0.1:8000, `make test` runs every test.
+# Both install what is missing first (a .venv, the front-end build) and reuse it after.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.requirements-installed
+NPM_STAMP := frontend/node_modules/.installed
+FRONTEND_BUILD := frontend/dist/app.js
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
+
+.PHONY: run test install frontend lint typecheck clean
+
+run: install frontend
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) -m webapp.launcher
+
+# The suite runs on the machine's PostgreSQL and Redis when they are reachable (as on CI), then
+# its fast part again on the embedded defaults (SQLite, embedded Redis), so both paths stay real.
+test: install frontend lint typecheck
+	$(PY) -m pytest
+	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q -m "not slow" tests/labeling tests/webapp
+
+install: $(PIP_STAMP)
+
+$(PIP_STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+frontend: $(FRONTEND_BUILD)
+
+$(NPM_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+$(FRONTEND_BUILD): $(NPM_STAMP) $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: install
+	$(PY) -m mypy labeling training webapp
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist var
