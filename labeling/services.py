@@ -131,9 +131,13 @@ def label_class_create(
         raise InvalidInput("A project can have at most 255 classes.")
     if color is None:
         color = DEFAULT_CLASS_COLORS[index % len(DEFAULT_CLASS_COLORS)]
-    return LabelClass.objects.create(
-        project=project, name=name, color=_check_color(color), index=index, countable=countable
-    )
+    try:
+        with transaction.atomic():
+            return LabelClass.objects.create(
+                project=project, name=name, color=_check_color(color), index=index, countable=countable
+            )
+    except IntegrityError:
+        raise Conflict("Another class was added at the same time; try again.") from None
 
 
 def label_class_update(
@@ -222,6 +226,8 @@ def image_ingest(
         raise InvalidInput(f"The upload is {total} bytes; at most {settings.MAX_UPLOAD_BYTES}.")
     for upload in uploads:
         check_file_name(upload.name)
+    if name is not None:
+        check_file_name(name)
     decoded = [
         imageio.read_planes(u.data, filename=u.name, max_pixels=settings.MAX_IMAGE_PIXELS) for u in uploads
     ]

@@ -159,3 +159,8 @@ def test_paired_channels_of_different_sizes_are_refused(client_for, project):
         channels="brightfield,fluorescence",
     )
     refused(response, 400, "same width and height")
+
+
+def test_an_image_name_with_a_path_is_refused(client_for, project):
+    response = upload(client_for("manager"), project, named(field_png(), "ok.png"), name="../sneaky")
+    refused(response, 400, "path separators")
