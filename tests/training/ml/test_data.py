@@ -1,0 +1,62 @@
+"""Normalisation, merging human and derived labels, and where patches come from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.ml.config import TrainConfig
+from training.ml.data import PatchSampler, Sample, class_weights, merge_targets, normalize
+
+
+def test_normalize_maps_the_robust_range_to_zero_one_per_channel():
+    rng = np.random.default_rng(0)
+    planes = np.stack([rng.integers(100, 200, (64, 64)), rng.integers(1000, 4000, (64, 64))]).astype(
+        np.uint16
+    )
+    out = normalize(planes)
+    assert out.dtype == np.float32 and out.shape == planes.shape
+    for channel in out:
+        assert -0.05 < np.percentile(channel, 1) < 0.05 and 0.95 < np.percentile(channel, 99.8) < 1.05
+
+
+def test_human_labels_win_over_derived_ones():
+    human = np.array([[-1, 1], [0, -1]])
+    derived = np.array([[1, 0], [1, -1]])
+    target, weight = merge_targets(human, derived, derived_weight=0.3)
+    assert target.tolist() == [[1, 1], [0, -1]]
+    assert np.allclose(weight, [[0.3, 1.0], [1.0, 0.0]])
+
+
+def test_class_weights_favour_the_rare_class():
+    target = np.zeros((10, 10), np.int64)
+    target[0, :4] = 1  # 4 of 100 pixels
+    weights = class_weights([Sample(np.zeros((1, 10, 10), np.float32), target)], 2)
+    assert weights[1] > weights[0] and weights.mean() == pytest.approx(1.0)
+
+
+def test_patches_are_centred_on_labelled_pixels_of_every_class():
+    target = np.full((256, 256), -1, np.int64)
+    target[10, 10] = 1  # a single labelled pixel of a rare class
+    target[200:210, 200:210] = 0
+    image = np.zeros((1, 256, 256), np.float32)
+    config = TrainConfig(patch_size=32, batch_size=64, augment=False, labelled_patch_fraction=1.0)
+    x, y, w = PatchSampler([Sample(image, target)], config, seed=0).batch()
+    assert x.shape == (64, 1, 32, 32) and y.shape == w.shape == (64, 32, 32)
+    with_rare = int(((y == 1).flatten(1).any(dim=1)).sum())
+    assert 20 < with_rare < 44  # about half the patches, by class balancing
+    assert bool(((w > 0) == (y >= 0)).all())
+
+
+def test_sampling_is_reproducible_for_a_seed():
+    target = np.random.default_rng(1).integers(-1, 2, (64, 64))
+    image = np.random.default_rng(2).normal(size=(2, 64, 64)).astype(np.float32)
+    config = TrainConfig(patch_size=32, batch_size=4, in_channels=2)
+    first = PatchSampler([Sample(image, target)], config, seed=7).batch()
+    second = PatchSampler([Sample(image, target)], config, seed=7).batch()
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first, second, strict=True))
+
+
+def test_unlabelled_images_are_refused_with_a_clear_message():
+    with pytest.raises(ValueError, match="no labelled pixels"):
+        PatchSampler([Sample(np.zeros((1, 8, 8), np.float32), np.full((8, 8), -1))], TrainConfig(), seed=0)

@@ -1,0 +1,111 @@
+"""The loop end to end on tiny generated fields: it learns, reports, cancels and resumes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from labeling.synthetic import synthetic_field
+from training.ml.config import TrainConfig
+from training.ml.data import Sample, normalize
+from training.ml.loop import Callbacks, Trainer, TrainingCancelled
+from training.ml.scribbles import simulate_scribbles
+
+CPU = torch.device("cpu")
+FAST = TrainConfig(
+    architecture="unet",
+    encoder="resnet18",
+    patch_size=64,
+    batch_size=8,
+    steps=120,
+    steps_per_epoch=40,
+    learning_rate=3e-3,
+    warmup_steps=10,
+    seed=0,
+)
+
+
+def field_sample(seed: int, *, scribbles: bool = False) -> Sample:
+    field = synthetic_field(seed=seed, height=96, width=96, nuclei=6, radius=(5, 10))
+    image = normalize(field.brightfield[None])
+    target = field.mask.astype(np.int64)
+    if scribbles:
+        target = simulate_scribbles(target, budget=0.05, seed=seed, instances=field.instances)
+    return Sample(image, target)
+
+
+@pytest.fixture(scope="module")
+def validation() -> list[Sample]:
+    return [field_sample(100), field_sample(101)]
+
+
+def test_it_learns_brightfield_nuclei_from_dense_masks(validation):
+    events = []
+    trainer = Trainer(
+        FAST,
+        train=[field_sample(s) for s in range(4)],
+        validation=validation,
+        device=CPU,
+        callbacks=Callbacks(on_epoch=events.append),
+    )
+    result = trainer.fit()
+    assert result.metrics["pixel_f1"] > 0.85, result.history
+    assert [e.epoch for e in events] == [1, 2, 3]
+    assert events[-1].preview is not None and events[-1].preview.shape == (96, 96)
+    assert result.steps == 120
+
+
+def test_it_learns_from_scribbles_alone(validation):
+    config = FAST.replace(steps=160)
+    result = Trainer(
+        config, train=[field_sample(s, scribbles=True) for s in range(4)], validation=validation, device=CPU
+    ).fit()
+    assert result.metrics["pixel_f1"] > 0.75, result.history
+
+
+def test_step_events_carry_progress(validation):
+    steps = []
+    config = FAST.replace(steps=5, steps_per_epoch=5)
+    Trainer(
+        config, train=[field_sample(0)], validation=[], device=CPU, callbacks=Callbacks(on_step=steps.append)
+    ).fit()
+    assert [s.step for s in steps] == [1, 2, 3, 4, 5]
+    assert all(s.loss > 0 and s.learning_rate > 0 and s.samples_per_second > 0 for s in steps)
+    assert steps[-1].eta_seconds == 0 and steps[0].eta_seconds > 0
+
+
+def test_cancel_is_checked_every_step():
+    seen = []
+    trainer = Trainer(
+        FAST,
+        train=[field_sample(0)],
+        validation=[],
+        device=CPU,
+        callbacks=Callbacks(on_step=seen.append, should_cancel=lambda: len(seen) >= 3),
+    )
+    with pytest.raises(TrainingCancelled):
+        trainer.fit()
+    assert trainer.step == 3
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
+    config = FAST.replace(steps=12, steps_per_epoch=4, batch_size=2)
+    train = [field_sample(0), field_sample(1)]
+    straight = Trainer(config, train=train, validation=[], device=CPU).fit()
+
+    interrupted = Trainer(
+        config,
+        train=train,
+        validation=[],
+        device=CPU,
+        checkpoint_dir=tmp_path,
+        callbacks=Callbacks(should_cancel=lambda: interrupted.step >= 8),
+    )
+    with pytest.raises(TrainingCancelled):
+        interrupted.fit()
+    resumed = Trainer(config, train=train, validation=[], device=CPU, checkpoint_dir=tmp_path)
+    result = resumed.fit(resume=True)
+    assert resumed.step == 12
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.allclose(tensor.float(), result.model.state_dict()[name].float(), atol=1e-5), name

@@ -1,0 +1,94 @@
+"""The benchmark CLI's quick mode on tiny generated data sets: what CI runs of the benchmarks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from labeling.synthetic import synthetic_field
+from training.bench.__main__ import main
+from training.bench.datasets import load_folder
+
+RUN_KEYS = {"train_images", "labels", "pixel_f1", "iou", "object_f1", "train_seconds", "peak_rss_mb"}
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """Both conventions of ../shared/data: images/ + labels/, brightfield/ + nuclei/."""
+    root = tmp_path_factory.mktemp("data")
+    for sub in ("set/images", "set/labels", "pairs/brightfield", "pairs/nuclei"):
+        (root / sub).mkdir(parents=True)
+    for n in range(4):
+        field = synthetic_field(seed=n, height=96, width=96, nuclei=5)
+        PILImage.fromarray(field.fluorescence).save(root / "set/images" / f"f{n}.png")
+        PILImage.fromarray(field.instances).save(root / "set/labels" / f"f{n}.png")
+        PILImage.fromarray(field.brightfield).save(root / "pairs/brightfield" / f"p{n}.png")
+        PILImage.fromarray((field.mask * 255).astype(np.uint8)).save(root / "pairs/nuclei" / f"p{n}.png")
+    return root
+
+
+def test_the_loader_reads_both_conventions(folders):
+    items = load_folder(folders / "set")
+    assert [i.name for i in items] == ["f0", "f1", "f2", "f3"]
+    assert items[0].image.shape == (1, 96, 96) and items[0].image.dtype == np.uint16
+    pairs = load_folder(folders / "pairs", input_channel="brightfield")
+    assert pairs[0].instances.max() >= 1 and set(np.unique(pairs[0].classes)) == {0, 1}
+    with pytest.raises(ValueError, match="neither"):
+        load_folder(folders / "pairs", input_channel="fluorescence")
+
+
+@pytest.mark.parametrize(
+    ("command", "labels"),
+    [("label-efficiency", "dense"), ("label-efficiency", "scribbles"), ("peer", "scribbles")],
+)
+def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels):
+    out = tmp_path / "result.json"
+    main(
+        [
+            command,
+            "--data",
+            str(folders / "set"),
+            "--test-count",
+            "2",
+            "--sizes",
+            "1,2",
+            "--labels",
+            labels,
+            "--quick",
+            "--out",
+            str(out),
+        ]
+    )
+    result = json.loads(out.read_text())
+    assert [run["train_images"] for run in result["runs"]] == [1, 2]
+    for run in result["runs"]:
+        assert set(run) == RUN_KEYS and run["labels"] == labels
+        assert 0.0 <= run["pixel_f1"] <= 1.0 and 0.0 <= run["object_f1"] <= 1.0
+    assert result["config"]["test"] == ["f2", "f3"]
+
+
+def test_quick_overhead_compares_both_loops(folders, tmp_path):
+    out = tmp_path / "overhead.json"
+    main(
+        [
+            "overhead",
+            "--data",
+            str(folders / "pairs"),
+            "--input-channel",
+            "brightfield",
+            "--test-count",
+            "1",
+            "--quick",
+            "--out",
+            str(out),
+        ]
+    )
+    result = json.loads(out.read_text())
+    assert result["steps"] == 20
+    assert result["ours_steps_per_second"] > 0 and result["bare_steps_per_second"] > 0
+    assert result["overhead"] == pytest.approx(
+        result["bare_steps_per_second"] / result["ours_steps_per_second"] - 1, abs=0.01
+    )

@@ -1,0 +1,1 @@
+"""Benchmarks of the learning core on real data: `python -m training.bench --help`."""

@@ -1,0 +1,311 @@
+"""python -m training.bench: measure the learning core on real data (not a test).
+
+  label-efficiency  train on the first k images for each k, score on the test images
+  peer              the same with the random-forest "trainable segmentation" peer
+  overhead          our training loop against a bare segmentation-models-pytorch loop
+
+Each prints progress bars and writes JSON with --out. Results and commands: bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+import torch
+from tqdm import tqdm
+
+from training.bench.datasets import Item, load_folder, split
+from training.ml.config import TrainConfig
+from training.ml.data import Sample, normalize
+from training.ml.inference import predict
+from training.ml.instances import separate_instances
+from training.ml.loop import Callbacks, StepEvent, Trainer, choose_device
+from training.ml.metrics import object_scores, pixel_scores
+from training.ml.peer import PeerConfig, fit_peer, predict_peer
+from training.ml.scribbles import simulate_scribbles
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result = args.command(args)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    print(text)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="python -m training.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = top.add_subparsers(required=True)
+    for name, function, help_text in (
+        ("label-efficiency", label_efficiency, "our model: score against the number of labelled images"),
+        ("peer", peer, "the random-forest peer on the same split and labels"),
+        ("overhead", overhead, "our loop vs a bare smp loop at equal steps"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        add_common(command)
+        command.set_defaults(command=function)
+    return top
+
+
+def add_common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--data", type=Path, required=True, help="data set folder (../shared/data/...)")
+    test = command.add_mutually_exclusive_group()
+    test.add_argument("--test-data", type=Path, help="a separate folder of test images")
+    test.add_argument("--test-count", type=int, help="score on the last N images by name (default: half)")
+    command.add_argument("--input-channel", default=None, help="channel folder, e.g. brightfield")
+    command.add_argument("--sizes", default="1,4,8,16", help="training set sizes, e.g. 1,4,8,16")
+    command.add_argument("--labels", choices=("dense", "scribbles"), default="dense")
+    command.add_argument("--scribble-budget", type=float, default=0.05, help="fraction of pixels scribbled")
+    command.add_argument("--architecture", default="unet")
+    command.add_argument("--encoder", default="resnet18")
+    command.add_argument("--patch-size", type=int, default=128)
+    command.add_argument("--batch-size", type=int, default=16)
+    command.add_argument("--steps", type=int, default=500)
+    command.add_argument("--learning-rate", type=float, default=2e-3)
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--quick", action="store_true", help="smoke run: few steps, small patches")
+    command.add_argument("--out", type=Path, help="write the JSON result here")
+
+
+# Shared steps ------------------------------------------------------------------------------
+
+
+def load_split(args: argparse.Namespace) -> tuple[list[Item], list[Item]]:
+    items = load_folder(args.data, input_channel=args.input_channel)
+    if args.test_data:
+        return items, load_folder(args.test_data, input_channel=args.input_channel)
+    return split(items, test_count=args.test_count or len(items) // 2)
+
+
+def train_config(args: argparse.Namespace, in_channels: int) -> TrainConfig:
+    config = TrainConfig(
+        in_channels=in_channels,
+        num_classes=2,
+        architecture=args.architecture,
+        encoder=args.encoder,
+        patch_size=args.patch_size,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        steps_per_epoch=max(1, args.steps // 5),
+        learning_rate=args.learning_rate,
+        warmup_steps=min(50, args.steps // 10),
+        seed=args.seed,
+    )
+    if args.quick:
+        config = config.replace(patch_size=64, batch_size=4, steps=20, steps_per_epoch=10, warmup_steps=2)
+    return config
+
+
+def training_target(item: Item, args: argparse.Namespace) -> np.ndarray:
+    if args.labels == "dense":
+        return item.classes
+    return simulate_scribbles(
+        item.classes, budget=args.scribble_budget, seed=args.seed, instances=item.instances
+    )
+
+
+def sizes(args: argparse.Namespace, available: int) -> list[int]:
+    wanted = [int(s) for s in args.sizes.split(",") if s.strip()]
+    usable = [k for k in wanted if 1 <= k <= available]
+    if not usable:
+        raise SystemExit(f"none of the sizes {wanted} fits the {available} training images")
+    return usable
+
+
+def score(predictions: list[np.ndarray], test: list[Item]) -> dict[str, float]:
+    """Pixel F1 / IoU of the object class over all test pixels; object F1 at IoU 0.5, pooled."""
+    pixels = pixel_scores(
+        np.concatenate([p.ravel() for p in predictions]),
+        np.concatenate([t.classes.ravel() for t in test]),
+        num_classes=2,
+    )
+    matched = predicted = true = 0
+    for prediction, item in zip(predictions, test, strict=True):
+        objects = object_scores(separate_instances(prediction == 1), item.instances)
+        matched += int(objects["matched"])
+        predicted += int(objects["predicted"])
+        true += int(objects["true"])
+    object_f1 = 2 * matched / (predicted + true) if predicted + true else 1.0
+    return {"pixel_f1": pixels[1]["f1"], "iou": pixels[1]["iou"], "object_f1": object_f1}
+
+
+@contextmanager
+def peak_rss() -> Iterator[dict[str, float]]:
+    """Samples this process's resident memory while the block runs; 'mb' holds the peak."""
+    process, result, done = psutil.Process(), {"mb": 0.0}, threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            result["mb"] = max(result["mb"], process.memory_info().rss / 2**20)
+            done.wait(0.2)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        done.set()
+        thread.join()
+
+
+def describe(
+    args: argparse.Namespace, config: dict[str, Any], train: list[Item], test: list[Item]
+) -> dict[str, Any]:
+    return {
+        **config,
+        "data": str(args.data),
+        "labels": args.labels,
+        "scribble_budget": args.scribble_budget,
+        "train_pool": [i.name for i in train],
+        "test": [i.name for i in test],
+        "quick": args.quick,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": machine(),
+    }
+
+
+def machine() -> str:
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    return f"{platform.machine()}, {psutil.cpu_count()} cores, {device}, torch {torch.__version__}"
+
+
+# Sub-commands ------------------------------------------------------------------------------
+
+
+def label_efficiency(args: argparse.Namespace) -> dict[str, Any]:
+    train, test = load_split(args)
+    config = train_config(args, in_channels=train[0].image.shape[0])
+    device = choose_device()
+    test_images = [normalize(item.image) for item in test]
+    runs = []
+    for k in sizes(args, len(train)):
+        samples = [Sample(normalize(item.image), training_target(item, args)) for item in train[:k]]
+        with peak_rss() as memory:
+            started = time.perf_counter()
+            with progress(config.steps, f"{k} image(s)") as on_step:
+                result = Trainer(
+                    config, train=samples, validation=[], device=device, callbacks=Callbacks(on_step=on_step)
+                ).fit()
+            seconds = time.perf_counter() - started
+            predictions = [
+                predict(result.model, image, device=device, tile=512).classes for image in test_images
+            ]
+        runs.append(
+            {
+                "train_images": k,
+                "labels": args.labels,
+                **score(predictions, test),
+                "train_seconds": round(seconds, 1),
+                "peak_rss_mb": round(memory["mb"]),
+            }
+        )
+        print(json.dumps(runs[-1]), file=sys.stderr)
+    return {"runs": runs, "config": describe(args, config.to_dict(), train, test)}
+
+
+def peer(args: argparse.Namespace) -> dict[str, Any]:
+    train, test = load_split(args)
+    peer_config = PeerConfig(seed=args.seed)
+    runs = []
+    for k in tqdm(sizes(args, len(train)), desc="peer", file=sys.stderr):
+        images = [normalize(item.image) for item in train[:k]]
+        targets = [training_target(item, args) for item in train[:k]]
+        with peak_rss() as memory:
+            started = time.perf_counter()
+            model = fit_peer(images, targets, peer_config)
+            seconds = time.perf_counter() - started
+            predictions = [predict_peer(model, normalize(item.image), peer_config) for item in test]
+        runs.append(
+            {
+                "train_images": k,
+                "labels": args.labels,
+                **score(predictions, test),
+                "train_seconds": round(seconds, 1),
+                "peak_rss_mb": round(memory["mb"]),
+            }
+        )
+    return {"runs": runs, "config": describe(args, vars(peer_config), train, test)}
+
+
+def overhead(args: argparse.Namespace) -> dict[str, Any]:
+    """Throughput of our Trainer vs a bare loop: same model, patches and number of steps."""
+    train, test = load_split(args)
+    config = train_config(args, in_channels=train[0].image.shape[0])
+    device = choose_device()
+    samples = [Sample(normalize(item.image), item.classes) for item in train]
+    ours = Trainer(config, train=samples, validation=[], device=device)
+    ours_seconds = timed(lambda: ours.fit())
+    bare_seconds = timed(lambda: bare_loop(config, samples, device))
+    return {
+        "steps": config.steps,
+        "ours_steps_per_second": round(config.steps / ours_seconds, 3),
+        "bare_steps_per_second": round(config.steps / bare_seconds, 3),
+        "overhead": round(ours_seconds / bare_seconds - 1, 4),
+        "config": describe(args, config.to_dict(), train, test),
+    }
+
+
+def bare_loop(config: TrainConfig, samples: list[Sample], device: torch.device) -> None:
+    """What a user would write by hand: random crops, cross-entropy, Adam. No extras."""
+    from training.ml.models import create_model
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = create_model(config).to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    size = config.patch_size
+    for _ in range(config.steps):
+        xs, ys = [], []
+        for _ in range(config.batch_size):
+            sample = samples[int(rng.integers(len(samples)))]
+            top = int(rng.integers(sample.image.shape[1] - size + 1))
+            left = int(rng.integers(sample.image.shape[2] - size + 1))
+            xs.append(torch.from_numpy(sample.image[:, top : top + size, left : left + size]))
+            ys.append(torch.from_numpy(sample.target[top : top + size, left : left + size]))
+        loss = torch.nn.functional.cross_entropy(
+            model(torch.stack(xs).to(device)), torch.stack(ys).to(device)
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def timed(function: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+@contextmanager
+def progress(total: int, description: str) -> Iterator[Callable[[StepEvent], None]]:
+    with tqdm(total=total, desc=description, file=sys.stderr, unit="step") as bar:
+
+        def on_step(event: StepEvent) -> None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{event.loss:.3f}")
+
+        yield on_step
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""TrainConfig: every choice of a training run in one frozen, serialisable value.
+
+It is stored on the run and inside every checkpoint, so a model version always says how it was
+made, and a resumed run continues with exactly the settings it started with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+ARCHITECTURES = {
+    "unet": "Unet",
+    "unetplusplus": "UnetPlusPlus",
+    "fpn": "FPN",
+    "deeplabv3plus": "DeepLabV3Plus",
+}
+ENCODERS = ("resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train one segmentation model.
+
+    Classes are ids 0..num_classes-1 in targets (-1 = unknown, ignored by the loss).
+    """
+
+    in_channels: int = 1
+    num_classes: int = 2
+    architecture: str = "unet"
+    encoder: str = "resnet18"
+    encoder_weights: str | None = None  # "imagenet": only from a file on disk, see models.py
+    patch_size: int = 256
+    batch_size: int = 8
+    steps: int = 1000
+    steps_per_epoch: int = 100
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    dice_weight: float = 0.5
+    derived_weight: float = 0.5  # weight of pseudo-mask pixels relative to human labels
+    balance_classes: bool = True
+    labelled_patch_fraction: float = 0.9  # patches centred on labelled pixels vs anywhere
+    augment: bool = True
+    scale_range: tuple[float, float] = (0.75, 1.33)
+    early_stopping_epochs: int = 0  # 0 = never stop early
+    seed: int = 0
+    num_workers: int = 0
+    amp: bool = True  # mixed precision on CUDA; ignored on the CPU
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture {self.architecture!r} is not one of {', '.join(ARCHITECTURES)}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder {self.encoder!r} is not one of {', '.join(ENCODERS)}")
+        if self.patch_size % 32 != 0 or self.patch_size < 32:
+            raise ValueError(
+                f"patch_size {self.patch_size} must be a multiple of 32 (the encoders downsample 32x)"
+            )
+        if self.num_classes < 2 or self.in_channels < 1:
+            raise ValueError("a model needs at least 1 input channel and 2 classes")
+        if self.steps < 1 or self.batch_size < 1 or self.steps_per_epoch < 1:
+            raise ValueError("steps, steps_per_epoch and batch_size must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["scale_range"] = list(self.scale_range)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+        values = dict(data)
+        if "scale_range" in values:
+            values["scale_range"] = tuple(values["scale_range"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)

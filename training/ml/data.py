@@ -1,0 +1,178 @@
+"""Training data: normalised images, targets that mix human and derived labels, patch sampling.
+
+Targets hold class ids 0..K-1 and -1 for unknown pixels. Sparse scribbles label few pixels and
+objects such as nuclei can cover 1% of an image, so patches are centred on labelled pixels of a
+class drawn uniformly among the classes present: every class gets seen, however rare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from training.ml.config import TrainConfig
+
+UNKNOWN = -1
+MAX_CENTRES_PER_CLASS = 200_000
+
+
+def normalize(planes: np.ndarray, *, low: float = 1.0, high: float = 99.8) -> np.ndarray:
+    """Scale each channel so its robust range (percentiles) maps to about 0..1.
+
+    Shape: (C, H, W) any dtype -> (C, H, W) float32.
+    """
+    if planes.ndim != 3:
+        raise ValueError(f"expected (channels, height, width), got shape {planes.shape}")
+    out = np.empty(planes.shape, dtype=np.float32)
+    for c, plane in enumerate(planes):
+        step = max(1, int(np.sqrt(plane.size / 1_000_000)))
+        lo, hi = np.percentile(plane[::step, ::step], (low, high))
+        scale = float(hi - lo) if hi > lo else 1.0
+        out[c] = (plane.astype(np.float32) - float(lo)) / scale
+    return np.clip(out, -1.0, 2.0, out=out)
+
+
+def merge_targets(
+    human: np.ndarray | None, derived: np.ndarray | None, *, derived_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One target and its pixel weights: human labels win, derived labels fill unknown pixels.
+
+    Shape: (H, W) int class maps with -1 unknown -> target (H, W) int64, weight (H, W) float32.
+    """
+    if human is None and derived is None:
+        raise ValueError("an image needs human or derived labels to be trained on")
+    shape = (human if human is not None else derived).shape  # type: ignore[union-attr]
+    target = np.full(shape, UNKNOWN, dtype=np.int64)
+    weight = np.zeros(shape, dtype=np.float32)
+    if derived is not None:
+        known = derived >= 0
+        target[known] = derived[known]
+        weight[known] = derived_weight
+    if human is not None:
+        known = human >= 0
+        target[known] = human[known]
+        weight[known] = 1.0
+    return target, weight
+
+
+@dataclass
+class Sample:
+    """One training image: (C, H, W) float32 input, (H, W) int64 target, (H, W) float32 weight."""
+
+    image: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray | None = None
+    centres: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.image.shape[1:] != self.target.shape:
+            raise ValueError(f"image {self.image.shape[1:]} and target {self.target.shape} differ in size")
+        if self.weight is None:
+            self.weight = (self.target >= 0).astype(np.float32)
+        flat = self.target.ravel()
+        rng = np.random.default_rng(0)
+        for class_id in np.unique(flat[flat >= 0]).tolist():
+            where = np.flatnonzero(flat == class_id)
+            if len(where) > MAX_CENTRES_PER_CLASS:
+                where = rng.choice(where, MAX_CENTRES_PER_CLASS, replace=False)
+            self.centres[int(class_id)] = where
+
+
+def class_weights(samples: list[Sample], num_classes: int) -> np.ndarray:
+    """Inverse square-root label frequency, mean 1: rare classes count more, but not wildly."""
+    counts = np.zeros(num_classes, dtype=np.float64)
+    for sample in samples:
+        labelled = sample.target[sample.target >= 0]
+        counts += np.bincount(labelled, minlength=num_classes)[:num_classes]
+    present = counts > 0
+    weights = np.ones(num_classes, dtype=np.float64)
+    weights[present] = 1.0 / np.sqrt(counts[present] / counts[present].sum())
+    weights[present] /= weights[present].mean()
+    return weights.astype(np.float32)
+
+
+class PatchSampler:
+    """Draws augmented training batches from samples, reproducibly for a seed."""
+
+    def __init__(self, samples: list[Sample], config: TrainConfig, *, seed: int) -> None:
+        if not samples:
+            raise ValueError("no training images: label at least one image")
+        if not any(s.centres for s in samples):
+            raise ValueError("the training images have no labelled pixels")
+        self.samples = [s for s in samples if s.centres]
+        self.config = config
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Shape: x (B, C, P, P) float32, y (B, P, P) int64, w (B, P, P) float32."""
+        patches = [self.patch() for _ in range(self.config.batch_size)]
+        xs, ys, ws = zip(*patches, strict=True)
+        return torch.stack(xs), torch.stack(ys), torch.stack(ws)
+
+    def patch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        sample = self.samples[int(self.rng.integers(len(self.samples)))]
+        size = self.config.patch_size
+        scale = 1.0
+        if self.config.augment:
+            scale = float(np.exp(self.rng.uniform(*np.log(self.config.scale_range))))
+        crop = max(8, round(size * scale))
+        cy, cx = self._centre(sample)
+        top = cy - crop // 2 + int(self.rng.integers(-crop // 4, crop // 4 + 1))
+        left = cx - crop // 2 + int(self.rng.integers(-crop // 4, crop // 4 + 1))
+        assert sample.weight is not None
+        x = torch.from_numpy(_window(sample.image, top, left, crop, fill=0.0))
+        y = torch.from_numpy(_window(sample.target[None], top, left, crop, fill=UNKNOWN)[0])
+        w = torch.from_numpy(_window(sample.weight[None], top, left, crop, fill=0.0)[0])
+        if crop != size:
+            x = F.interpolate(x[None], size=(size, size), mode="bilinear", align_corners=False)[0]
+            y = F.interpolate(y[None, None].float(), size=(size, size), mode="nearest")[0, 0].long()
+            w = F.interpolate(w[None, None], size=(size, size), mode="nearest")[0, 0]
+        if self.config.augment:
+            x, y, w = self._augment(x, y, w)
+        return x.contiguous(), y.contiguous(), w.contiguous()
+
+    def _centre(self, sample: Sample) -> tuple[int, int]:
+        height, width = sample.target.shape
+        if self.rng.random() >= self.config.labelled_patch_fraction:
+            return int(self.rng.integers(height)), int(self.rng.integers(width))
+        classes = list(sample.centres)
+        if self.config.balance_classes:
+            class_id = classes[int(self.rng.integers(len(classes)))]
+            where = sample.centres[class_id]
+        else:
+            where = np.concatenate([sample.centres[c] for c in classes])
+        flat = int(where[int(self.rng.integers(len(where)))])
+        return divmod(flat, width)
+
+    def _augment(
+        self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        turns = int(self.rng.integers(4))
+        if turns:
+            x, y, w = (torch.rot90(t, turns, dims=(-2, -1)) for t in (x, y, w))
+        if self.rng.random() < 0.5:
+            x, y, w = (torch.flip(t, dims=(-1,)) for t in (x, y, w))
+        channels = x.shape[0]
+        gain = torch.from_numpy(self.rng.uniform(0.8, 1.2, size=(channels, 1, 1)).astype(np.float32))
+        bias = torch.from_numpy(self.rng.uniform(-0.1, 0.1, size=(channels, 1, 1)).astype(np.float32))
+        contrast = float(self.rng.uniform(0.8, 1.25))
+        mean = x.mean(dim=(-2, -1), keepdim=True)
+        x = ((x - mean) * contrast + mean) * gain + bias
+        return x, y, w
+
+
+def _window(array: np.ndarray, top: int, left: int, size: int, *, fill: float) -> np.ndarray:
+    """array[:, top:top+size, left:left+size], filled with `fill` where it leaves the image.
+
+    Shape: (C, H, W) -> (C, size, size).
+    """
+    channels, height, width = array.shape
+    out = np.full((channels, size, size), fill, dtype=array.dtype)
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + size, height), min(left + size, width)
+    if y0 < y1 and x0 < x1:
+        out[:, y0 - top : y1 - top, x0 - left : x1 - left] = array[:, y0:y1, x0:x1]
+    return out

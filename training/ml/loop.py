@@ -1,0 +1,295 @@
+"""The training loop, made of small hooks: train_step, validation_step, on_epoch_end.
+
+It knows nothing of Django: progress goes out through callbacks, cancellation comes in through
+one (checked every step), and the device is chosen by the caller and passed in.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.ml import checkpoint as ckpt
+from training.ml.config import TrainConfig
+from training.ml.data import PatchSampler, Sample, class_weights
+from training.ml.inference import predict
+from training.ml.losses import SegmentationLoss
+from training.ml.metrics import pixel_scores
+from training.ml.models import create_model, load_weights
+
+
+class TrainingCancelled(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    step: int
+    epoch: int
+    loss: float
+    learning_rate: float
+    samples_per_second: float
+    eta_seconds: float
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    epoch: int
+    step: int
+    train_loss: float
+    metrics: dict[str, float]
+    is_best: bool
+    preview: np.ndarray | None = None  # class map of the first validation image
+
+
+@dataclass
+class Callbacks:
+    on_step: Callable[[StepEvent], None] | None = None
+    on_epoch: Callable[[EpochEvent], None] | None = None
+    should_cancel: Callable[[], bool] | None = None
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module  # holding the best weights (by validation pixel F1), else the last
+    metrics: dict[str, float]
+    history: list[dict[str, Any]]
+    steps: int
+    epochs: int
+    seconds: float
+    stopped_early: bool = False
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def choose_device(preference: str = "auto") -> torch.device:
+    """CUDA when present (or asked for), else the CPU with all its cores."""
+    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("CUDA was asked for but no GPU is visible to this process")
+        return torch.device("cuda")
+    torch.set_num_threads(max(1, len(_cpu_cores())))
+    return torch.device("cpu")
+
+
+def _cpu_cores() -> set[int]:
+    try:
+        return os.sched_getaffinity(0)
+    except AttributeError:  # not on Linux
+        return set(range(os.cpu_count() or 1))
+
+
+def foreground_f1(pred: np.ndarray, target: np.ndarray, num_classes: int) -> dict[str, float]:
+    """Validation summary: mean pixel F1 and IoU over the classes other than 0 (background)."""
+    scores = pixel_scores(pred, target, num_classes=num_classes)
+    foreground = [scores[c] for c in range(1, num_classes)]
+    return {
+        "pixel_f1": float(np.mean([s["f1"] for s in foreground])),
+        "iou": float(np.mean([s["iou"] for s in foreground])),
+        **{f"f1_class_{c}": float(scores[c]["f1"]) for c in range(num_classes)},
+    }
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        train: list[Sample],
+        validation: list[Sample],
+        device: torch.device,
+        callbacks: Callbacks | None = None,
+        checkpoint_dir: Path | None = None,
+        initial_weights: dict[str, torch.Tensor] | None = None,
+        weights_dir: Path | None = None,
+    ) -> None:
+        seed_everything(config.seed)
+        self.config = config
+        self.device = device
+        self.validation = validation
+        self.callbacks = callbacks or Callbacks()
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.sampler = PatchSampler(train, config, seed=config.seed)
+        self.model = create_model(config, weights_dir=weights_dir)
+        if initial_weights is not None:
+            load_weights(self.model, initial_weights)
+        self.model.to(device)
+        weights = (
+            torch.from_numpy(class_weights(train, config.num_classes)) if config.balance_classes else None
+        )
+        self.loss = SegmentationLoss(dice_weight=config.dice_weight, class_weights=weights).to(device)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
+        self.step = 0
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.best_metrics: dict[str, float] = {}
+        self.best_state: dict[str, torch.Tensor] = {}
+        self.epochs_without_gain = 0
+
+    def _lr_factor(self, step: int) -> float:
+        warmup = max(1, self.config.warmup_steps)
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, self.config.steps - warmup)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    # The loop ---------------------------------------------------------------------------
+
+    def fit(self, *, resume: bool = False) -> TrainResult:
+        if resume:
+            self.resume()
+        started = time.perf_counter()
+        stopped_early = False
+        losses: list[float] = []
+        step_time = 0.0
+        while self.step < self.config.steps:
+            if self.callbacks.should_cancel and self.callbacks.should_cancel():
+                raise TrainingCancelled(f"cancelled at step {self.step}")
+            tick = time.perf_counter()
+            losses.append(self.train_step(self.sampler.batch()))
+            elapsed = time.perf_counter() - tick
+            step_time = elapsed if step_time == 0 else 0.9 * step_time + 0.1 * elapsed
+            self.step += 1
+            self._report_step(losses[-1], step_time)
+            if self.step % self.config.steps_per_epoch == 0 or self.step == self.config.steps:
+                self.epoch += 1
+                if self.on_epoch_end(float(np.mean(losses))):
+                    stopped_early = True
+                    break
+                losses = []
+        if self.best_state:
+            self.model.load_state_dict(self.best_state)
+        return TrainResult(
+            model=self.model,
+            metrics=self.best_metrics or (self.history[-1] if self.history else {}),
+            history=self.history,
+            steps=self.step,
+            epochs=self.epoch,
+            seconds=time.perf_counter() - started,
+            stopped_early=stopped_early,
+            best_state=self.best_state or ckpt.cpu_state(self.model),
+        )
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> float:
+        self.model.train()
+        x, y, w = (t.to(self.device, non_blocking=True) for t in batch)
+        use_amp = self.config.amp and self.device.type == "cuda"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = self.model(x)
+        loss = self.loss(logits.float(), y, w)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return float(loss.detach())
+
+    def validation_step(self) -> tuple[dict[str, float], np.ndarray | None]:
+        """Pixel F1 and IoU over all validation pixels together, and the first image's class map."""
+        if not self.validation:
+            return {}, None
+        predictions, targets = [], []
+        for sample in self.validation:
+            tile = min(512, max(64, self.config.patch_size * 2))
+            predicted = predict(self.model, sample.image, device=self.device, tile=tile, overlap=32)
+            predictions.append(predicted.classes.ravel())
+            targets.append(sample.target.ravel())
+        metrics = foreground_f1(np.concatenate(predictions), np.concatenate(targets), self.config.num_classes)
+        first = predictions[0].reshape(self.validation[0].target.shape)
+        return metrics, first
+
+    def on_epoch_end(self, train_loss: float) -> bool:
+        """Validate, keep the best weights, checkpoint, report. True means stop early."""
+        metrics, preview = self.validation_step()
+        is_best = not self.best_metrics or metrics.get("pixel_f1", 0.0) > self.best_metrics.get(
+            "pixel_f1", -1.0
+        )
+        if is_best:
+            self.best_metrics = dict(metrics)
+            self.best_state = ckpt.cpu_state(self.model)
+            self.epochs_without_gain = 0
+        else:
+            self.epochs_without_gain += 1
+        self.history.append({"epoch": self.epoch, "step": self.step, "train_loss": train_loss, **metrics})
+        self.save()
+        if self.callbacks.on_epoch:
+            self.callbacks.on_epoch(EpochEvent(self.epoch, self.step, train_loss, metrics, is_best, preview))
+        patience = self.config.early_stopping_epochs
+        return bool(self.validation) and patience > 0 and self.epochs_without_gain >= patience
+
+    def _report_step(self, loss: float, step_time: float) -> None:
+        if self.callbacks.on_step is None:
+            return
+        self.callbacks.on_step(
+            StepEvent(
+                step=self.step,
+                epoch=self.epoch,
+                loss=loss,
+                learning_rate=float(self.scheduler.get_last_lr()[0]),
+                samples_per_second=self.config.batch_size / step_time if step_time else 0.0,
+                eta_seconds=step_time * (self.config.steps - self.step),
+            )
+        )
+
+    # Checkpoints ------------------------------------------------------------------------
+
+    def save(self) -> None:
+        if self.checkpoint_dir is None:
+            return
+        ckpt.save_checkpoint(
+            self.checkpoint_dir / "last.pt",
+            ckpt.Checkpoint(
+                config=self.config,
+                model_state=ckpt.cpu_state(self.model),
+                step=self.step,
+                epoch=self.epoch,
+                metrics=self.best_metrics,
+                history=self.history,
+                optimizer_state=self.optimizer.state_dict(),
+                scheduler_state=self.scheduler.state_dict(),
+                best_model_state=self.best_state or None,
+                trainer_state={
+                    "sampler_rng": self.sampler.rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "epochs_without_gain": self.epochs_without_gain,
+                },
+            ),
+        )
+
+    def resume(self) -> None:
+        """Continue from checkpoint_dir/last.pt, if there is one, exactly where it stopped."""
+        path = self.checkpoint_dir / "last.pt" if self.checkpoint_dir else None
+        if path is None or not path.exists():
+            return
+        saved = ckpt.load_checkpoint(path)
+        if saved.config != self.config:
+            raise ValueError(f"{path} was written with another TrainConfig; start a new run instead")
+        self.model.load_state_dict(saved.model_state)
+        if saved.optimizer_state:
+            self.optimizer.load_state_dict(saved.optimizer_state)
+        if saved.scheduler_state:
+            self.scheduler.load_state_dict(saved.scheduler_state)
+        self.step, self.epoch, self.history = saved.step, saved.epoch, saved.history
+        self.best_metrics = saved.metrics
+        self.best_state = saved.best_model_state or {}
+        if saved.trainer_state:
+            self.sampler.rng.bit_generator.state = saved.trainer_state["sampler_rng"]
+            torch.set_rng_state(saved.trainer_state["torch_rng"])
+            self.epochs_without_gain = saved.trainer_state["epochs_without_gain"]
