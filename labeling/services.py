@@ -585,15 +585,7 @@ def annotation_delete(*, annotation: Annotation, author: Any, base_version: int)
     """Record that the layer is deleted; every earlier version stays restorable."""
     if annotation.is_deleted:
         raise Conflict("This layer is already deleted.", current_version=annotation.version)
-    return _append_revision(
-        image=annotation.image,
-        author=author,
-        kind=annotation.kind,
-        key=annotation.key,
-        label_class=annotation.label_class,
-        base_version=base_version,
-        content=None,
-    )
+    return _append_to_existing(annotation, author=author, base_version=base_version, content=None)
 
 
 def annotation_restore(*, annotation: Annotation, author: Any, version: int, base_version: int) -> Annotation:
@@ -620,6 +612,19 @@ def annotation_restore(*, annotation: Annotation, author: Any, version: int, bas
             if old.is_deleted
             else LayerContent(data={k: v for k, v in old.data.items() if k != "restored_from"})
         )
+    return _append_to_existing(
+        annotation, author=author, base_version=base_version, content=content, restored_from=version
+    )
+
+
+def _append_to_existing(
+    annotation: Annotation,
+    *,
+    author: Any,
+    base_version: int,
+    content: LayerContent | None,
+    restored_from: int | None = None,
+) -> Annotation:
     return _append_revision(
         image=annotation.image,
         author=author,
@@ -628,7 +633,7 @@ def annotation_restore(*, annotation: Annotation, author: Any, version: int, bas
         label_class=annotation.label_class,
         base_version=base_version,
         content=content,
-        restored_from=version,
+        restored_from=restored_from,
     )
 
 
