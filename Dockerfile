@@ -23,7 +23,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     LESSLABEL_VAR_DIR=/app/var \
-    MEDIA_ROOT=/data/media
+    MEDIA_ROOT=/data/media \
+    dramatiq_queue_prefetch=1
+# dramatiq_queue_prefetch=1: a worker holds one message at a time, so a second training run waits
+# in Redis for the next free worker instead of queueing behind the first on a busy one.
 
 # No apt packages: every requirement installs from a manylinux wheel (psycopg[binary] carries libpq,
 # torch carries its own libgomp), and the HEALTHCHECK uses Python rather than curl.

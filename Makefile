@@ -17,10 +17,12 @@ run: install frontend
 	$(PY) -m webapp.launcher
 
 # The suite runs on the machine's PostgreSQL and Redis when they are reachable (as on CI), then
-# its fast part again on the embedded defaults (SQLite, embedded Redis), so both paths stay real.
+# its fast part and the worker tests again on the embedded defaults (SQLite, embedded Redis), so
+# both paths stay real.
 test: install frontend lint typecheck
 	$(PY) -m pytest
 	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q -m "not slow" tests/labeling tests/webapp
+	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q tests/live
 
 install: $(PIP_STAMP)
 

@@ -141,7 +141,9 @@ class Channel(models.Model):
     source = models.ForeignKey(SourceFile, on_delete=models.PROTECT, related_name="channels")
     page = models.PositiveSmallIntegerField(default=0, help_text="page or plane in the source")
     dtype = models.CharField(max_length=16, help_text="numpy dtype of the original pixels")
-    display = models.FileField(upload_to="display/", help_text="8-bit PNG rendition with percentile contrast")
+    display = models.FileField(
+        upload_to="display/", blank=True, help_text="8-bit PNG rendition with percentile contrast"
+    )
     display_low = models.FloatField(help_text="original value shown as black")
     display_high = models.FloatField(help_text="original value shown as white")
     minimum = models.FloatField()

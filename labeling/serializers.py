@@ -113,6 +113,7 @@ class ChannelOut(serializers.ModelSerializer[Channel]):
 class ImageOut(serializers.ModelSerializer[Image]):
     channels = ChannelOut(many=True, read_only=True)
     thumbnail_url = serializers.SerializerMethodField()
+    renditions_ready = serializers.SerializerMethodField()
     uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
 
     class Meta:
@@ -127,12 +128,17 @@ class ImageOut(serializers.ModelSerializer[Image]):
             "split",
             "channels",
             "thumbnail_url",
+            "renditions_ready",
             "uploaded_by",
             "created_at",
         ]
 
     def get_thumbnail_url(self, image: Image) -> str:
         return f"/api/images/{image.pk}/thumbnail.png"
+
+    def get_renditions_ready(self, image: Image) -> bool:
+        """False until a worker has made the display renditions of a large image."""
+        return bool(image.thumbnail)
 
 
 class ImageUploadIn(serializers.Serializer[Any]):

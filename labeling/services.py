@@ -36,6 +36,7 @@ from labeling.models import (
     SourceFile,
     Split,
 )
+from webapp import live
 
 # A layer's whole map is written every this many revisions, so reads replay few strokes.
 SNAPSHOT_EVERY = 25
@@ -328,6 +329,7 @@ def _store_group(
     )
     sources: dict[int, SourceFile] = {}
     thumbnail_source: np.ndarray | None = None
+    render_now = first.size <= settings.DISPLAY_SYNC_MAX_PIXELS
     for index, channel in enumerate(group.channels):
         key = id(channel.upload)
         if key not in sources:
@@ -340,7 +342,6 @@ def _store_group(
             sources[key].file.save(channel.upload.name, ContentFile(channel.upload.data), save=True)
             written.append(str(sources[key].file.name))
         low, high = imageio.display_range(channel.plane)
-        display = imageio.to_display(channel.plane, low, high)
         row = Channel(
             image=image,
             name=channel.name,
@@ -353,16 +354,61 @@ def _store_group(
             minimum=float(channel.plane.min()),
             maximum=float(channel.plane.max()),
         )
-        row.display.save(f"{image.pk}-{index}.png", ContentFile(imageio.encode_png(display)), save=False)
-        written.append(str(row.display.name))
+        if render_now:
+            display = imageio.to_display(channel.plane, low, high)
+            _save_display(row, display)
+            written.append(str(row.display.name))
+            if thumbnail_source is None:
+                thumbnail_source = display
         row.save()
-        if thumbnail_source is None:
-            thumbnail_source = display
-    assert thumbnail_source is not None
-    image.thumbnail.save(f"{image.pk}.png", ContentFile(imageio.thumbnail_png(thumbnail_source)), save=False)
-    written.append(str(image.thumbnail.name))
-    image.save(update_fields=["thumbnail"])
+    if thumbnail_source is not None:
+        _save_thumbnail(image, thumbnail_source)
+        written.append(str(image.thumbnail.name))
+    else:
+        transaction.on_commit(lambda: _enqueue_render(image.pk))
     return image
+
+
+def _enqueue_render(image_id: int) -> None:
+    from labeling.tasks import render_displays
+
+    render_displays.send(image_id)
+
+
+def _save_display(channel: Channel, display: np.ndarray) -> None:
+    channel.display.save(
+        f"{channel.image_id}-{channel.index}.png", ContentFile(imageio.encode_png(display)), save=False
+    )
+
+
+def _save_thumbnail(image: Image, display: np.ndarray) -> None:
+    image.thumbnail.save(f"{image.pk}.png", ContentFile(imageio.thumbnail_png(display)), save=False)
+    image.save(update_fields=["thumbnail"])
+
+
+def image_render_displays(*, image: Image) -> list[str]:
+    """Make the display renditions and the thumbnail an image lacks (a worker calls this).
+
+    Idempotent: what exists is kept. Files are written before the rows that name them.
+    """
+    made: list[str] = []
+    first_display: np.ndarray | None = None
+    for channel in image.channels.order_by("index"):
+        if channel.display and first_display is not None:
+            continue
+        display = imageio.to_display(
+            selectors.channel_plane(channel), channel.display_low, channel.display_high
+        )
+        if first_display is None:
+            first_display = display
+        if not channel.display:
+            _save_display(channel, display)
+            channel.save(update_fields=["display"])
+            made.append(channel.name)
+    if not image.thumbnail and first_display is not None:
+        _save_thumbnail(image, first_display)
+        made.append("thumbnail")
+    return made
 
 
 def _remove_files(names: list[str]) -> None:
@@ -568,6 +614,19 @@ def _append_revision(
     if kind in MAP_KINDS and content is not None and version % SNAPSHOT_EVERY == 0:
         snapshot = labelmaps.encode_map(selectors.label_map_at(head, version))
         revision.snapshot.save(f"{head.pk}-v{version}-snapshot.png", ContentFile(snapshot), save=True)
+    live.publish_on_commit(
+        image.project_id,
+        {
+            "type": "labels.changed",
+            "image": image.pk,
+            "annotation": head.pk,
+            "kind": kind,
+            "key": key,
+            "version": version,
+            "deleted": content is None,
+            "user": author.username,
+        },
+    )
     return head
 
 

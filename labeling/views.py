@@ -52,7 +52,7 @@ def _valid(serializer_class: type[Any], request: Request, **kwargs: Any) -> dict
 
 def _file_response(field: FieldFile, content_type: str) -> FileResponse:
     if not field:
-        raise NotFound("This file does not exist.")
+        raise NotFound("This file does not exist (yet: renditions of large images are made by a worker).")
     response = FileResponse(field.open("rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response

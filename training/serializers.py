@@ -7,10 +7,13 @@ from typing import Any
 from rest_framework import serializers
 
 from training.models import ModelVersion, Prediction, RunMetric, TrainingRun
+from training.runs import queue_position
 
 
 class TrainingRunOut(serializers.ModelSerializer[TrainingRun]):
     created_by = serializers.CharField(source="created_by.username", read_only=True)
+    queue_position = serializers.SerializerMethodField()
+    model_version = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingRun
@@ -28,11 +31,19 @@ class TrainingRunOut(serializers.ModelSerializer[TrainingRun]):
             "heartbeat_at",
             "error",
             "progress",
+            "queue_position",
+            "model_version",
         ]
+
+    def get_queue_position(self, run: TrainingRun) -> int | None:
+        return queue_position(run)
+
+    def get_model_version(self, run: TrainingRun) -> int | None:
+        return ModelVersion.objects.filter(run=run).values_list("pk", flat=True).first()
 
 
 class TrainingRunIn(serializers.Serializer[Any]):
-    config = serializers.JSONField(required=False, default=dict)
+    config = serializers.DictField(required=False, default=dict)
     warm_start = serializers.IntegerField(required=False, allow_null=True)
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("runs/<int:run_id>/", views.RunDetail.as_view(), name="run-detail"),
     path("runs/<int:run_id>/cancel/", views.RunCancel.as_view(), name="run-cancel"),
     path("runs/<int:run_id>/metrics/", views.RunMetrics.as_view(), name="run-metrics"),
+    path("runs/<int:run_id>/previews/<int:seq>.png", views.RunPreview.as_view(), name="run-preview"),
     path(
         "projects/<int:project_id>/model-versions/",
         views.ModelVersionList.as_view(),

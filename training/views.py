@@ -1,19 +1,20 @@
-"""The training REST API: runs, their curves, model versions and predictions.
+"""The training REST API: runs, their curves and previews, model versions and predictions.
 
-Starting and cancelling runs needs the workers of issue #4; until they exist these endpoints
-answer 503 after the access check, so clients can already be written against them.
+Reads of runs first sweep runs whose worker died (training/runs.py), so a page sees such a run
+failed within RUN_STALE_SECONDS even while no worker is up to sweep it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 from labeling.access import project_for, require_role
 from labeling.models import Role
 from labeling.selectors import projects_for
+from training import runs
 from training.models import ModelVersion, Prediction, TrainingRun
 from training.serializers import (
     ModelVersionOut,
@@ -29,12 +31,6 @@ from training.serializers import (
     TrainingRunIn,
     TrainingRunOut,
 )
-
-
-class TrainingUnavailable(APIException):
-    status_code = 503
-    default_detail = "Training workers are not part of this version yet (issue #4)."
-    default_code = "training_unavailable"
 
 
 def run_for(user: object, run_id: int, *, needs: Role = Role.VIEWER) -> TrainingRun:
@@ -50,26 +46,45 @@ class RunList(generics.ListAPIView[TrainingRun]):
 
     def get_queryset(self) -> QuerySet[TrainingRun]:
         project = project_for(self.request.user, self.kwargs["project_id"])
+        runs.sweep_stale_runs()
         return project.runs.select_related("created_by")
 
-    @extend_schema(request=TrainingRunIn, responses={201: TrainingRunOut, 503: OpenApiTypes.OBJECT})
+    @extend_schema(request=TrainingRunIn, responses={201: TrainingRunOut})
     def post(self, request: Request, project_id: int) -> Response:
-        project_for(request.user, project_id, needs=Role.MANAGER)
-        raise TrainingUnavailable()
+        """Start a run: the labels as they are now, trained on a gpu-queue worker."""
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        incoming = TrainingRunIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        warm_start = None
+        if incoming.validated_data.get("warm_start") is not None:
+            warm_start = ModelVersion.objects.filter(
+                project__in=projects_for(request.user), pk=incoming.validated_data["warm_start"]
+            ).first()
+            if warm_start is None:
+                raise ValidationError({"warm_start": "No such model version in a project you can read."})
+        run = runs.run_create(
+            project=project,
+            user=request.user,
+            options=incoming.validated_data["config"],
+            warm_start=warm_start,
+        )
+        return Response(TrainingRunOut(run).data, status=201)
 
 
 class RunDetail(APIView):
     serializer_class = TrainingRunOut
 
     def get(self, request: Request, run_id: int) -> Response:
+        runs.sweep_stale_runs()
         return Response(TrainingRunOut(run_for(request.user, run_id)).data)
 
 
 class RunCancel(APIView):
-    @extend_schema(request=None, responses={200: TrainingRunOut, 503: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={200: TrainingRunOut})
     def post(self, request: Request, run_id: int) -> Response:
-        run_for(request.user, run_id, needs=Role.MANAGER)
-        raise TrainingUnavailable()
+        """Cancel: a queued run at once, a running one within one training step (409 if finished)."""
+        run = runs.run_cancel(run=run_for(request.user, run_id, needs=Role.MANAGER))
+        return Response(TrainingRunOut(run).data)
 
 
 class RunMetrics(APIView):
@@ -84,6 +99,16 @@ class RunMetrics(APIView):
         if after is not None and after.isdigit():
             metrics = metrics.filter(seq__gt=int(after))
         return Response(RunMetricOut(metrics, many=True).data)
+
+
+class RunPreview(APIView):
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request: Request, run_id: int, seq: int) -> FileResponse:
+        """A preview label map (PNG, values are class indices) a run made during training."""
+        metric = run_for(request.user, run_id).metrics.filter(seq=seq, kind="preview").first()
+        if metric is None:
+            raise NotFound("No such preview.")
+        return FileResponse(default_storage.open(metric.values["file"], "rb"), content_type="image/png")
 
 
 class ModelVersionList(generics.ListAPIView[ModelVersion]):

@@ -73,6 +73,9 @@ def main() -> int:
                     "gpu",
                 ],
                 cwd=base,
+                # One message at a time: a queued run waits in Redis for a free worker rather
+                # than behind a busy one (read by dramatiq when it starts, hence the environment).
+                env={**os.environ, "dramatiq_queue_prefetch": "1"},
                 start_new_session=True,
             ),
         )

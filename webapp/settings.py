@@ -115,7 +115,9 @@ REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # redis-py 8 times reads out after 5 s by default, exactly as long as channels-redis
+        # blocks waiting for a message: an idle socket's reader would die. Wait longer.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
     }
 }
 
@@ -128,9 +130,21 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "training.middleware.RunSweeper",
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+
+# Training workers. A running run writes a heartbeat every RUN_HEARTBEAT_SECONDS; one whose
+# heartbeat is older than RUN_STALE_SECONDS (its worker was killed or lost) is marked failed.
+# TRAIN_DEVICE: auto (CUDA when the worker sees a GPU, else the CPU), cuda or cpu.
+RUN_HEARTBEAT_SECONDS = env_int("RUN_HEARTBEAT_SECONDS", 5, minimum=1)
+RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 45, minimum=2)
+TRAIN_DEVICE = env_str("TRAIN_DEVICE", "auto")
+# A folder of ImageNet encoder weights (<encoder>.pth) for runs with encoder_weights "imagenet".
+LESSLABEL_WEIGHTS_DIR = env_str("LESSLABEL_WEIGHTS_DIR", "")
+# Live progress events per second and run at most (validation, previews and states always go).
+LIVE_PROGRESS_PER_SECOND = env_int("LIVE_PROGRESS_PER_SECOND", 4, minimum=1)
 
 # Files: local folder MEDIA_ROOT by default; S3-compatible storage when S3_BUCKET is set.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
@@ -171,6 +185,9 @@ STORAGES = {
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 150_000_000, minimum=1)
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+# Display renditions and thumbnails of images up to this many pixels are made during the upload;
+# larger ones by a worker (queue "default"), so an upload of a huge image answers at once.
+DISPLAY_SYNC_MAX_PIXELS = env_int("DISPLAY_SYNC_MAX_PIXELS", 4_000_000, minimum=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

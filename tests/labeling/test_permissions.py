@@ -94,7 +94,7 @@ ACTIONS = [
     ),
     Action("delete annotation", "delete", "/api/annotations/{annotation}/?base_version=1", Role.ANNOTATOR),
     Action("list runs", "get", "/api/projects/{project}/runs/", Role.VIEWER),
-    Action("start run", "post", "/api/projects/{project}/runs/", Role.MANAGER, {}, allowed_status=(503,)),
+    Action("start run", "post", "/api/projects/{project}/runs/", Role.MANAGER, {}, allowed_status=(201,)),
     Action("list model versions", "get", "/api/projects/{project}/model-versions/", Role.VIEWER),
     Action("list predictions", "get", "/api/projects/{project}/predictions/", Role.VIEWER),
 ]

@@ -68,17 +68,18 @@ def test_the_app_starts_with_embedded_defaults_and_stops_on_ctrl_c(tmp_path: Pat
         subprocess.run(
             [sys.executable, "manage.py", *command], cwd=root, env=env, check=True, capture_output=True
         )
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "webapp.launcher"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log_path = tmp_path / "launcher.log"
+    with log_path.open("w") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "webapp.launcher"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(base + "/healthz")
+        # The worker imports PyTorch before it is ready: wait for it before stopping everything.
+        deadline = time.monotonic() + 180
+        while "Worker process is ready" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
         opener = sign_in(base, "alice", "s3cret-demo")
         with opener.open(base + "/api/projects/") as response:
             body = response.read().decode()
@@ -87,7 +88,8 @@ def test_the_app_starts_with_embedded_defaults_and_stops_on_ctrl_c(tmp_path: Pat
         assert (tmp_path / "var" / "lesslabel.sqlite3").exists()
     finally:
         launcher.send_signal(signal.SIGINT)
-        output, _ = launcher.communicate(timeout=60)
+        launcher.wait(timeout=60)
+    output = log_path.read_text()
     assert launcher.returncode == 0, output
     assert f"http://127.0.0.1:{port}/" in output and "alice / s3cret-demo" in output
     assert "Worker process is ready" in output

@@ -3,6 +3,7 @@
   label-efficiency  train on the first k images for each k, score on the test images
   peer              the same with the random-forest "trainable segmentation" peer
   overhead          our training loop against a bare segmentation-models-pytorch loop
+  live-latency      WebSocket event latency from a real worker, and the cost of live progress
 
 Each prints progress bars and writes JSON with --out. Results and commands: bench/README.md.
 """
@@ -26,6 +27,7 @@ import psutil
 import torch
 from tqdm import tqdm
 
+from training.bench import live as live_bench
 from training.bench.datasets import Item, load_folder, split
 from training.ml.config import TrainConfig
 from training.ml.data import Sample, normalize
@@ -64,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
         add_common(command)
         command.set_defaults(command=function)
+    live_bench.add_command(commands)
     return top
 
 

@@ -6,6 +6,7 @@ a worker killed mid-write leaves the previous checkpoint intact, never half a fi
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -37,7 +38,36 @@ class Checkpoint:
 def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(_payload(checkpoint), file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    return _from_payload(torch.load(Path(path), map_location="cpu", weights_only=False), where=str(path))
+
+
+def checkpoint_bytes(checkpoint: Checkpoint) -> bytes:
+    """The checkpoint as one blob, for object storage (a model version's weights file)."""
+    buffer = io.BytesIO()
+    torch.save(_payload(checkpoint), buffer)
+    return buffer.getvalue()
+
+
+def checkpoint_from_bytes(data: bytes, *, where: str = "checkpoint") -> Checkpoint:
+    payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+    return _from_payload(payload, where=where)
+
+
+def _payload(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
         "format": FORMAT,
         "config": checkpoint.config.to_dict(),
         "model_state": checkpoint.model_state,
@@ -50,22 +80,11 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "best_model_state": checkpoint.best_model_state,
         "trainer_state": checkpoint.trainer_state,
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
-def load_checkpoint(path: Path) -> Checkpoint:
-    payload = torch.load(Path(path), map_location="cpu", weights_only=False)
+def _from_payload(payload: Any, *, where: str) -> Checkpoint:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a Lesslabel checkpoint (format {FORMAT})")
+        raise ValueError(f"{where} is not a Lesslabel checkpoint (format {FORMAT})")
     return Checkpoint(
         config=TrainConfig.from_dict(payload["config"]),
         model_state=payload["model_state"],

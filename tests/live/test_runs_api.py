@@ -1,0 +1,122 @@
+"""Starting and cancelling runs through the API, without a worker: validation, roles, lifecycle."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from labeling import services
+from training import runs
+from training.models import RunState, TrainingRun
+
+from .conftest import TINY_RUN, add_labelled_images
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def labelled(project, users):
+    return add_labelled_images(project, users["owner"], count=2, validation=1)
+
+
+def start(client, project, config=None, **body):
+    body = {"config": config or TINY_RUN, **body}
+    return client.post(f"/api/projects/{project.pk}/runs/", body, format="json")
+
+
+def test_a_run_freezes_the_labels_it_starts_from(project, users, labelled, client_for):
+    response = start(client_for("manager"), project)
+    assert response.status_code == 201, response.content
+    run = TrainingRun.objects.get(pk=response.json()["id"])
+    frozen = list(run.label_snapshot)
+    assert len(frozen) == 3 and all(version == 1 for _, version in frozen)
+    assert run.config["channels"] == ["gray"] and run.config["classes"] == [1, 2]
+    assert run.config["train"]["in_channels"] == 1 and run.config["train"]["num_classes"] == 2
+    # Labelling goes on; the run keeps the versions it was started with.
+    services.annotation_save(
+        image=labelled[0],
+        author=users["annotator"],
+        kind="dense",
+        base_version=1,
+        data={"strokes": [{"class_index": 2, "radius": 3, "points": [[10, 10]]}]},
+    )
+    run.refresh_from_db()
+    assert run.label_snapshot == frozen
+
+
+def test_validation_images_train_only_from_dense_masks(project, users, labelled, client_for):
+    validation_image = labelled[-1]
+    services.annotation_save(
+        image=validation_image,
+        author=users["annotator"],
+        kind="scribble",
+        base_version=0,
+        data={"strokes": [{"class_index": 2, "radius": 3, "points": [[10, 10]]}]},
+    )
+    run = TrainingRun.objects.get(pk=start(client_for("manager"), project).json()["id"])
+    kinds = {
+        annotation.kind
+        for annotation in validation_image.annotations.filter(pk__in=[pk for pk, _ in run.label_snapshot])
+    }
+    assert kinds == {"dense"}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"architecture": "transformer"}, "architecture"),
+        ({"patch_size": 100}, "multiple of 32"),
+        ({"steps": 10**9}, "steps <="),
+        ({"num_classes": 7}, "set by the server"),
+        ({"label_sources": ["tags"]}, "label_sources"),
+        ({"channels": ["fluorescence"]}, "no channel fluorescence"),
+        ({"surprise": 1}, "unknown TrainConfig fields"),
+    ],
+)
+def test_a_bad_strategy_is_a_400_and_starts_nothing(project, labelled, client_for, config, message):
+    response = start(client_for("manager"), project, config={**TINY_RUN, **config})
+    assert response.status_code == 400 and message in str(response.json()), response.json()
+    assert not TrainingRun.objects.exists()
+
+
+def test_nothing_to_train_on_is_a_400(project, client_for):
+    response = start(client_for("manager"), project)
+    assert response.status_code == 400 and "Nothing to train on" in response.json()["detail"]
+
+
+def test_only_managers_start_and_cancel_runs_and_strangers_see_none(project, labelled, client_for):
+    assert start(client_for("annotator"), project).status_code == 403
+    assert start(client_for("stranger"), project).status_code == 404
+    run = start(client_for("owner"), project).json()
+    assert client_for("annotator").post(f"/api/runs/{run['id']}/cancel/").status_code == 403
+    assert client_for("viewer").get(f"/api/runs/{run['id']}/").status_code == 200
+    assert client_for("stranger").get(f"/api/runs/{run['id']}/").status_code == 404
+
+
+def test_a_warm_start_must_match_the_channels_and_the_network(project, labelled, client_for):
+    manager = client_for("manager")
+    assert start(manager, project, warm_start=123456).status_code == 400
+
+
+def test_cancelling_a_queued_run_ends_it_at_once(project, labelled, client_for):
+    manager = client_for("manager")
+    first, second = start(manager, project).json(), start(manager, project).json()
+    assert (first["queue_position"], second["queue_position"]) == (1, 2)
+    response = manager.post(f"/api/runs/{first['id']}/cancel/")
+    assert response.status_code == 200 and response.json()["state"] == "cancelled"
+    assert manager.get(f"/api/runs/{second['id']}/").json()["queue_position"] == 1
+    assert manager.post(f"/api/runs/{first['id']}/cancel/").status_code == 409
+
+
+def test_a_running_run_without_heartbeats_is_swept_to_failed(project, users, labelled, client_for, settings):
+    settings.RUN_STALE_SECONDS = 30
+    run = TrainingRun.objects.get(pk=start(client_for("manager"), project).json()["id"])
+    assert runs.claim(run.pk, worker="lost-host:1") is not None
+    assert runs.claim(run.pk, worker="other-host:2") is None, "a run is claimed once"
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=10))
+    assert runs.sweep_stale_runs() == []
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31))
+    body = client_for("viewer").get(f"/api/runs/{run.pk}/").json()
+    assert body["state"] == RunState.FAILED and "lost-host:1 stopped responding" in body["error"]

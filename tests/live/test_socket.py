@@ -1,0 +1,87 @@
+"""The project WebSocket: who may connect, and label changes reaching the other members."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from labeling import services
+from tests.factories import field_png
+from webapp.asgi import application
+
+from .conftest import off_the_loop
+
+STROKE = {"class_index": 2, "radius": 3, "points": [[10, 10], [20, 12]]}
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def communicator(project_id: int, client: Any | None = None, origin: bytes = b"http://127.0.0.1:8000"):
+    headers = [(b"origin", origin), (b"host", b"127.0.0.1:8000")]
+    if client is not None:
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return WebsocketCommunicator(application, f"/ws/projects/{project_id}/", headers=headers)
+
+
+def connects(project_id: int, client: Any | None = None, **kwargs: Any) -> bool:
+    async def attempt() -> bool:
+        socket = communicator(project_id, client, **kwargs)
+        connected, _ = await socket.connect()
+        await socket.disconnect()
+        return connected
+
+    return asyncio.run(attempt())
+
+
+def test_only_members_of_the_project_get_in(project, client_for):
+    assert connects(project.pk, client_for("viewer"))
+    assert not connects(project.pk, client_for("stranger"))
+    assert not connects(project.pk)  # not signed in
+    assert not connects(project.pk + 1000, client_for("owner"))
+    assert not connects(project.pk, client_for("owner"), origin=b"http://evil.example")
+
+
+def test_a_viewer_sees_an_annotators_save_and_cannot_write_through_the_socket(project, users, client_for):
+    (image,) = services.image_ingest(
+        project=project, uploader=users["owner"], uploads=[services.Upload("a.png", field_png())]
+    )
+    annotator, viewer = client_for("annotator"), client_for("viewer")
+
+    async def scenario() -> list[dict[str, Any]]:
+        socket = communicator(project.pk, viewer)
+        assert (await socket.connect())[0]
+        hello = await socket.receive_json_from()
+        assert (hello["type"], hello["role"], hello["user"]) == ("hello", "viewer", "viewer")
+        await socket.send_json_to({"type": "ping"})
+        assert (await socket.receive_json_from())["type"] == "pong"
+        await socket.send_json_to({"type": "labels.save", "image": image.pk})
+        assert (await socket.receive_json_from())["type"] == "error"
+        # Idle for longer than the Redis client's default read timeout (5 s): still listening.
+        await asyncio.sleep(6)
+        response = await off_the_loop(
+            annotator.post,
+            f"/api/images/{image.pk}/annotations/",
+            {"kind": "scribble", "base_version": 0, "data": {"strokes": [STROKE]}},
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+        event = await socket.receive_json_from(timeout=10)
+        await socket.disconnect()
+        return [event]
+
+    (event,) = asyncio.run(scenario())
+    assert time.time() - 10 < event.pop("at") <= time.time()
+    assert event == {
+        "type": "labels.changed",
+        "image": image.pk,
+        "annotation": image.annotations.get().pk,
+        "kind": "scribble",
+        "key": "",
+        "version": 1,
+        "deleted": False,
+        "user": "annotator",
+    }
