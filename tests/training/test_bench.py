@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from django.conf import settings
 from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
@@ -92,3 +96,23 @@ def test_quick_overhead_compares_both_loops(folders, tmp_path):
     assert result["overhead"] == pytest.approx(
         result["bare_steps_per_second"] / result["ours_steps_per_second"] - 1, abs=0.01
     )
+
+
+@pytest.mark.slow
+def test_live_latency_quick_measures_real_events_from_a_worker(tmp_path):
+    """In its own process: the benchmark sets Django up on a database and services of its own."""
+    out = tmp_path / "live.json"
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    subprocess.run(
+        [sys.executable, "-m", "training.bench", "live-latency", "--quick", "--out", str(out)],
+        cwd=settings.BASE_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    result = json.loads(out.read_text())
+    assert result["events"] >= 200
+    assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["max_ms"]
+    assert result["throughput"]["without_steps_per_second"] > 0
+    assert result["throughput"]["with_steps_per_second"] > 0

@@ -39,12 +39,16 @@ def add_command(commands: Any) -> None:
     command.add_argument("--rate", type=int, default=25, help="progress events per second during the run")
     command.add_argument("--cost-steps", type=int, default=120, help="training steps per throughput trial")
     command.add_argument("--trials", type=int, default=3, help="with/without pairs for the throughput cost")
+    command.add_argument("--quick", action="store_true", help="smoke run: the least events, one trial")
+    command.add_argument("--out", type=Path, help="write the JSON result here")
     command.set_defaults(command=live_latency)
 
 
 def live_latency(args: argparse.Namespace) -> dict[str, Any]:
     if args.events < ENOUGH_EVENTS:
         raise SystemExit(f"--events must be at least {ENOUGH_EVENTS}")
+    if args.quick:
+        args.events, args.trials, args.cost_steps = ENOUGH_EVENTS, 1, 30
     folder = Path(tempfile.mkdtemp(prefix="lesslabel-live-bench-"))
     env = _environment(folder, rate=args.rate)
     os.environ.update(env)
