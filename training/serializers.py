@@ -47,6 +47,15 @@ class TrainingRunIn(serializers.Serializer[Any]):
     warm_start = serializers.IntegerField(required=False, allow_null=True)
 
 
+class PseudoMasksIn(serializers.Serializer[Any]):
+    max_uncertainty = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        default=0.2,
+        help_text="keep pixels whose normalised entropy is at most this",
+    )
+
+
 class RunMetricOut(serializers.ModelSerializer[RunMetric]):
     class Meta:
         model = RunMetric

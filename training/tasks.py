@@ -28,13 +28,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
 from labeling import imageio, labelmaps, selectors
 from labeling.models import Image
-from training import runs
+from training import pseudo, runs
 from training.assemble import image_input, load_run_data, to_label_indices
 from training.ml import checkpoint as ckpt
 from training.ml.config import TrainConfig
@@ -378,3 +379,28 @@ def _model_of(version_id: int, device_type: str) -> torch.nn.Module:
     model = create_model(saved.config)
     model.load_state_dict(saved.model_state)
     return model.to(torch.device(device_type)).eval()
+
+
+# Derived pseudo-masks ----------------------------------------------------------------------
+
+
+@dramatiq.actor(queue_name="default", max_retries=3, time_limit=2 * HOUR_MS)
+def derive_pseudo_masks(model_version_id: int, author_id: int, max_uncertainty: float) -> None:
+    """Confident predictions of a model version -> derived layers (training/pseudo.py)."""
+    version = ModelVersion.objects.filter(pk=model_version_id).first()
+    if version is None:
+        log.info("model version %s is gone; no pseudo-masks", model_version_id)
+        return
+    author = get_user_model().objects.get(pk=author_id)
+    derived = pseudo.derive_from_predictions(version=version, author=author, max_uncertainty=max_uncertainty)
+    live.publish(
+        version.project_id,
+        {
+            "type": "pseudo_masks.ready",
+            "model_version": version.pk,
+            "source": pseudo.SOURCE,
+            "made": derived.made,
+            "kept": derived.kept,
+        },
+    )
+    live.flush()

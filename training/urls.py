@@ -15,6 +15,7 @@ urlpatterns = [
         views.ModelVersionList.as_view(),
         name="model-version-list",
     ),
+    path("model-versions/<int:version_id>/pseudo-masks/", views.PseudoMasks.as_view(), name="pseudo-masks"),
     path(
         "projects/<int:project_id>/predictions/",
         views.PredictionList.as_view(),

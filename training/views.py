@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.access import project_for, require_role
+from labeling.errors import Conflict
 from labeling.models import Role
 from labeling.selectors import projects_for
 from training import runs
@@ -27,6 +28,7 @@ from training.models import ModelVersion, Prediction, TrainingRun
 from training.serializers import (
     ModelVersionOut,
     PredictionOut,
+    PseudoMasksIn,
     RunMetricOut,
     TrainingRunIn,
     TrainingRunOut,
@@ -149,3 +151,25 @@ class PredictionMask(APIView):
         if prediction is None:
             raise NotFound("No such prediction.")
         return FileResponse(prediction.mask.open("rb"), content_type="image/png")
+
+
+class PseudoMasks(APIView):
+    @extend_schema(request=PseudoMasksIn, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request, version_id: int) -> Response:
+        """Turn the version's confident predictions into derived layers, on a worker (202)."""
+        version = ModelVersion.objects.filter(project__in=projects_for(request.user), pk=version_id).first()
+        if version is None:
+            raise NotFound("No such model version.")
+        require_role(request.user, version.project, Role.MANAGER)
+        incoming = PseudoMasksIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        scored = version.predictions.count()
+        if not scored:
+            raise Conflict("This model version has not scored any image yet; wait for its predictions.")
+        threshold = incoming.validated_data["max_uncertainty"]
+        from training.tasks import derive_pseudo_masks  # the actor module loads PyTorch: not at import
+
+        derive_pseudo_masks.send(version.pk, int(request.user.pk or 0), threshold)
+        return Response(
+            {"model_version": version.pk, "images": scored, "max_uncertainty": threshold}, status=202
+        )

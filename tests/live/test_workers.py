@@ -6,11 +6,16 @@ import asyncio
 import io
 from typing import Any
 
+import numpy as np
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
+from labeling import services
+from labeling.labelmaps import decode_png_map
+from labeling.models import Annotation
+from labeling.selectors import label_map_at
 from tests.factories import field_png, named
 from training.ml.checkpoint import checkpoint_from_bytes
 from training.models import ModelVersion, Prediction, RunMetric, TrainingRun
@@ -251,3 +256,51 @@ def test_a_large_image_is_rendered_by_the_worker(worker, project, client_for, se
     display = manager.get(image["channels"][0]["display_url"])
     assert thumbnail.status_code == 200 and display.status_code == 200
     assert PILImage.open(io.BytesIO(b"".join(display.streaming_content))).size == (64, 64)
+
+
+def test_confident_predictions_become_pseudo_masks_and_painted_ones_are_kept(
+    worker, project, users, client_for
+):
+    images = add_labelled_images(project, users["owner"], count=2, validation=0)
+    manager = client_for("manager")
+    run = manager.post(f"/api/projects/{project.pk}/runs/", {"config": TINY_RUN}, format="json").json()
+    version = wait_until(
+        lambda: ModelVersion.objects.filter(run_id=run["id"]).first(),
+        timeout=180,
+        what="a model",
+        worker=worker,
+    )
+    wait_until(lambda: version.predictions.count() == 2, timeout=60, what="predictions", worker=worker)
+    # A person has already corrected the first image's model-derived layer: it must survive.
+    painted = services.annotation_save(
+        image=images[0],
+        author=users["annotator"],
+        kind="derived",
+        base_version=0,
+        data={
+            "strokes": [{"class_index": 1, "radius": 3, "points": [[5, 5]]}],
+            "provenance": {"source": "model"},
+        },
+    )
+    url = f"/api/model-versions/{version.pk}/pseudo-masks/"
+    assert client_for("annotator").post(url, {"max_uncertainty": 0.5}, format="json").status_code == 403
+    assert manager.post(url, {"max_uncertainty": 2}, format="json").status_code == 400
+    assert manager.post(url, {"max_uncertainty": 1.0}, format="json").status_code == 202
+
+    derived = wait_until(
+        lambda: Annotation.objects.filter(image=images[1], kind="derived").first(),
+        timeout=60,
+        what="the pseudo-mask",
+        worker=worker,
+    )
+    prediction = version.predictions.get(image=images[1])
+    predicted = decode_png_map(prediction.mask.read(), what="prediction")
+    assert np.array_equal(label_map_at(derived), predicted), "threshold 1.0 keeps every pixel"
+    revision = derived.revisions.get()
+    assert revision.data["provenance"] == {
+        "source": "model",
+        "model_version": version.pk,
+        "max_uncertainty": 1.0,
+    }
+    painted.refresh_from_db()
+    assert painted.version == 1 and painted.updated_by == users["annotator"]
