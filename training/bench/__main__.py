@@ -86,6 +86,12 @@ def add_common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--steps", type=int, default=500)
     command.add_argument("--learning-rate", type=float, default=2e-3)
     command.add_argument("--seed", type=int, default=0)
+    command.add_argument(
+        "--balance",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="class-weighted loss and patches centred on each class equally often",
+    )
     command.add_argument("--quick", action="store_true", help="smoke run: few steps, small patches")
     command.add_argument("--out", type=Path, help="write the JSON result here")
 
@@ -113,6 +119,7 @@ def train_config(args: argparse.Namespace, in_channels: int) -> TrainConfig:
         learning_rate=args.learning_rate,
         warmup_steps=min(50, args.steps // 10),
         seed=args.seed,
+        balance_classes=args.balance,
     )
     if args.quick:
         config = config.replace(patch_size=64, batch_size=4, steps=20, steps_per_epoch=10, warmup_steps=2)
@@ -149,7 +156,13 @@ def score(predictions: list[np.ndarray], test: list[Item]) -> dict[str, float]:
         predicted += int(objects["predicted"])
         true += int(objects["true"])
     object_f1 = 2 * matched / (predicted + true) if predicted + true else 1.0
-    return {"pixel_f1": pixels[1]["f1"], "iou": pixels[1]["iou"], "object_f1": object_f1}
+    return {
+        "pixel_f1": pixels[1]["f1"],
+        "iou": pixels[1]["iou"],
+        "object_f1": object_f1,
+        "pixel_precision": pixels[1]["precision"],
+        "pixel_recall": pixels[1]["recall"],
+    }
 
 
 @contextmanager

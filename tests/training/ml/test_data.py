@@ -11,13 +11,23 @@ from training.ml.data import PatchSampler, Sample, class_weights, merge_targets,
 
 def test_normalize_maps_the_robust_range_to_zero_one_per_channel():
     rng = np.random.default_rng(0)
-    planes = np.stack([rng.integers(100, 200, (64, 64)), rng.integers(1000, 4000, (64, 64))]).astype(
-        np.uint16
-    )
-    out = normalize(planes)
+    planes = np.stack([rng.normal(150, 5, (64, 64)), rng.normal(1000, 20, (64, 64))])
+    planes[0, 20:40, 20:40] += 400  # objects, far brighter than the noise, in each channel
+    planes[1, 5:30, 30:60] += 3000
+    out = normalize(planes.astype(np.uint16))
     assert out.dtype == np.float32 and out.shape == planes.shape
     for channel in out:
         assert -0.05 < np.percentile(channel, 1) < 0.05 and 0.95 < np.percentile(channel, 99.8) < 1.05
+
+
+def test_normalize_does_not_stretch_an_empty_field_into_objects():
+    rng = np.random.default_rng(1)
+    empty = rng.normal(150, 7, (1, 128, 128))
+    out = normalize(empty.astype(np.uint16))
+    assert np.percentile(out, 99.8) < 0.35, "noise alone stays dark"
+    with_objects = empty.copy()
+    with_objects[0, 40:80, 40:80] += 1000
+    assert np.median(normalize(with_objects.astype(np.uint16))[0, 40:80, 40:80]) > 0.9
 
 
 def test_human_labels_win_over_derived_ones():
