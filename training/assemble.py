@@ -15,7 +15,7 @@ import numpy as np
 from labeling import selectors
 from labeling.models import Annotation, AnnotationKind, Image, Split
 from training.ml.config import TrainConfig
-from training.ml.data import UNKNOWN, Sample, merge_targets, normalize
+from training.ml.data import UNKNOWN, Sample, channel_ranges, merge_targets, normalize
 from training.models import TrainingRun
 
 
@@ -25,15 +25,24 @@ class RunData:
     validation: list[Sample]
     train_images: list[Image]
     validation_images: list[Image]
+    # Per channel (low, high), measured over the training images together: every image, at
+    # training and later at prediction, is scaled by these, so an empty field stays dark.
+    ranges: list[tuple[float, float]]
 
 
-def image_input(image: Image, channels: list[str]) -> np.ndarray:
-    """The normalised (C, H, W) float32 input of an image, channels in the run's order."""
+def image_planes(image: Image, channels: list[str]) -> np.ndarray:
+    """The original (C, H, W) pixels of an image, channels in the run's order."""
     by_name = {channel.name: channel for channel in image.channels.select_related("source")}
     missing = [name for name in channels if name not in by_name]
     if missing:
         raise ValueError(f"image {image.pk} ({image.name}) has no channel {', '.join(missing)}")
-    return normalize(np.stack([selectors.channel_plane(by_name[name]) for name in channels]))
+    return np.stack([selectors.channel_plane(by_name[name]) for name in channels])
+
+
+def image_input(image: Image, channels: list[str], ranges: list[tuple[float, float]] | None) -> np.ndarray:
+    """The normalised (C, H, W) float32 input of an image: with the model's fixed channel ranges
+    when it has them (every model trained here does), else by the image's own percentiles."""
+    return normalize(image_planes(image, channels), ranges=ranges)
 
 
 def class_lookup(classes: list[int]) -> np.ndarray:
@@ -62,10 +71,13 @@ def load_run_data(run: TrainingRun) -> RunData:
         raise ValueError("the run's label snapshot is empty: nothing to train on")
     config = TrainConfig.from_dict(run.config["train"])
     channels = run.config["channels"]
-    data = RunData(train=[], validation=[], train_images=[], validation_images=[])
-    for image in sorted(images.values(), key=lambda image: (image.name, image.pk)):
+    ordered = sorted(images.values(), key=lambda image: (image.name, image.pk))
+    planes = {image.pk: image_planes(image, channels) for image in ordered}
+    ranges = channel_ranges([planes[image.pk] for image in ordered if image.split != Split.VALIDATION])
+    data = RunData(train=[], validation=[], train_images=[], validation_images=[], ranges=ranges)
+    for image in ordered:
         by_kind = layers[image.pk]
-        x = image_input(image, channels)
+        x = normalize(planes.pop(image.pk), ranges=ranges)
         if image.split == Split.VALIDATION:
             data.validation.append(Sample(x, by_kind[AnnotationKind.DENSE][0]))
             data.validation_images.append(image)

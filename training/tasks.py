@@ -103,7 +103,9 @@ def _train(run: TrainingRun, beat: Heartbeat) -> ModelVersion | None:
         weights_dir=_weights_dir(),
     )
     previews = (data.validation_images + data.train_images)[: int(run.config.get("preview_count", 3))]
-    preview_inputs = [(image.pk, _preview_input(image, run.config["channels"])) for image in previews]
+    preview_inputs = [
+        (image.pk, _preview_input(image, run.config["channels"], data.ranges)) for image in previews
+    ]
 
     def on_epoch(event: EpochEvent) -> None:
         reporter.validation(event)
@@ -141,7 +143,7 @@ def _train(run: TrainingRun, beat: Heartbeat) -> ModelVersion | None:
             parent=run.warm_start,
             kind="segmentation",
             weights=name,
-            config=run.config,
+            config={**run.config, "ranges": data.ranges},
             metrics={
                 "validation": result.metrics,
                 "steps": result.steps,
@@ -280,9 +282,9 @@ def preview_url(run_id: int, seq: int) -> str:
     return f"/api/runs/{run_id}/previews/{seq}.png"
 
 
-def _preview_input(image: Image, channels: list[str]) -> np.ndarray:
+def _preview_input(image: Image, channels: list[str], ranges: list[tuple[float, float]]) -> np.ndarray:
     """The image's input, shrunk so its longer side is at most PREVIEW_MAX_SIDE (previews are small)."""
-    x = image_input(image, channels)
+    x = image_input(image, channels, ranges)
     longest = max(x.shape[1:])
     if longest <= PREVIEW_MAX_SIDE:
         return x
@@ -323,7 +325,8 @@ def score_images(model_version_id: int, image_ids: list[int]) -> None:
     classes = version.config["classes"]
     scored = []
     for image in todo:
-        result = predict(model, image_input(image, version.config["channels"]), device=device)
+        x = image_input(image, version.config["channels"], version.config.get("ranges"))
+        result = predict(model, x, device=device)
         prediction = _store_prediction(
             version, image, to_label_indices(result.classes, classes), result.entropy, result.uncertainty
         )

@@ -108,6 +108,8 @@ def test_a_run_trains_on_the_worker_scores_every_image_and_streams_its_curve(
 
     version = ModelVersion.objects.get(run=run)
     assert version.metrics["validation"]["pixel_f1"] == max(e["metrics"]["pixel_f1"] for e in validation)
+    ((low, high),) = version.config["ranges"]  # fixed on the training images, used for scoring too
+    assert 0 <= low < high <= 255
     saved = checkpoint_from_bytes(version.weights.read())
     assert saved.config.in_channels == 1 and saved.config.num_classes == 2
 

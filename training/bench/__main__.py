@@ -30,7 +30,7 @@ from tqdm import tqdm
 from training.bench import live as live_bench
 from training.bench.datasets import Item, load_folder, split
 from training.ml.config import TrainConfig
-from training.ml.data import Sample, normalize
+from training.ml.data import Sample, channel_ranges, normalize
 from training.ml.inference import predict
 from training.ml.instances import separate_instances
 from training.ml.loop import Callbacks, StepEvent, Trainer, choose_device
@@ -87,6 +87,12 @@ def add_common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--learning-rate", type=float, default=2e-3)
     command.add_argument("--seed", type=int, default=0)
     command.add_argument(
+        "--normalization",
+        choices=("dataset", "image"),
+        default="dataset",
+        help="fixed channel ranges from the training images (as the app does), or each image's own",
+    )
+    command.add_argument(
         "--balance",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -124,6 +130,14 @@ def train_config(args: argparse.Namespace, in_channels: int) -> TrainConfig:
     if args.quick:
         config = config.replace(patch_size=64, batch_size=4, steps=20, steps_per_epoch=10, warmup_steps=2)
     return config
+
+
+def normalizer(args: argparse.Namespace, train: list[Item]) -> Callable[[np.ndarray], np.ndarray]:
+    """How images are scaled: by ranges fixed on the training images, or each by its own."""
+    if args.normalization == "image":
+        return normalize
+    ranges = channel_ranges([item.image for item in train])
+    return lambda image: normalize(image, ranges=ranges)
 
 
 def training_target(item: Item, args: argparse.Namespace) -> np.ndarray:
@@ -212,10 +226,11 @@ def label_efficiency(args: argparse.Namespace) -> dict[str, Any]:
     train, test = load_split(args)
     config = train_config(args, in_channels=train[0].image.shape[0])
     device = choose_device()
-    test_images = [normalize(item.image) for item in test]
     runs = []
     for k in sizes(args, len(train)):
-        samples = [Sample(normalize(item.image), training_target(item, args)) for item in train[:k]]
+        prepare = normalizer(args, train[:k])
+        samples = [Sample(prepare(item.image), training_target(item, args)) for item in train[:k]]
+        test_images = [prepare(item.image) for item in test]
         with peak_rss() as memory:
             started = time.perf_counter()
             with progress(config.steps, f"{k} image(s)") as on_step:
@@ -244,13 +259,14 @@ def peer(args: argparse.Namespace) -> dict[str, Any]:
     peer_config = PeerConfig(seed=args.seed)
     runs = []
     for k in tqdm(sizes(args, len(train)), desc="peer", file=sys.stderr):
-        images = [normalize(item.image) for item in train[:k]]
+        prepare = normalizer(args, train[:k])
+        images = [prepare(item.image) for item in train[:k]]
         targets = [training_target(item, args) for item in train[:k]]
         with peak_rss() as memory:
             started = time.perf_counter()
             model = fit_peer(images, targets, peer_config)
             seconds = time.perf_counter() - started
-            predictions = [predict_peer(model, normalize(item.image), peer_config) for item in test]
+            predictions = [predict_peer(model, prepare(item.image), peer_config) for item in test]
         runs.append(
             {
                 "train_images": k,

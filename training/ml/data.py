@@ -19,34 +19,57 @@ UNKNOWN = -1
 MAX_CENTRES_PER_CLASS = 200_000
 
 
-# The scale of a channel is never below this many noise sigmas (robust: 1.4826 x the median
-# absolute deviation). An empty field's percentiles span only its noise (about 5 sigmas in
-# bbbc039's blank image, against 60-80 in fields with nuclei); stretched to 0..1, that noise
-# looks like objects and the model paints the whole field.
-NOISE_FLOOR_SIGMAS = 20.0
+def normalize(
+    planes: np.ndarray,
+    *,
+    low: float = 1.0,
+    high: float = 99.8,
+    ranges: list[tuple[float, float]] | None = None,
+) -> np.ndarray:
+    """Scale each channel so its robust range maps to about 0..1.
 
-
-def normalize(planes: np.ndarray, *, low: float = 1.0, high: float = 99.8) -> np.ndarray:
-    """Scale each channel so its robust range (percentiles) maps to about 0..1.
-
-    The range is widened to at least NOISE_FLOOR_SIGMAS noise sigmas, so a field with nothing in
-    it stays dark instead of having its noise stretched to full contrast.
+    The range is the image's own percentiles, or, given `ranges`, fixed (low, high) values per
+    channel measured once over a set of images (`channel_ranges`). Fixed ranges keep an empty
+    field dark: its own percentiles span only its noise, which stretched to 0..1 looks like
+    objects (bbbc039's blank test field became 61% "nuclei" that way).
 
     Shape: (C, H, W) any dtype -> (C, H, W) float32.
     """
     if planes.ndim != 3:
         raise ValueError(f"expected (channels, height, width), got shape {planes.shape}")
+    if ranges is not None and len(ranges) != planes.shape[0]:
+        raise ValueError(f"{len(ranges)} channel ranges for an image of {planes.shape[0]} channels")
     out = np.empty(planes.shape, dtype=np.float32)
     for c, plane in enumerate(planes):
-        step = max(1, int(np.sqrt(plane.size / 1_000_000)))
-        sample = plane[::step, ::step].astype(np.float64)
-        lo, hi = np.percentile(sample, (low, high))
-        median = np.median(sample)
-        sigma = 1.4826 * float(np.median(np.abs(sample - median)))
-        spread = max(float(hi - lo), NOISE_FLOOR_SIGMAS * sigma)
-        scale = spread if spread > 0 else 1.0
+        if ranges is None:
+            lo, hi = np.percentile(_subsample(plane), (low, high))
+        else:
+            lo, hi = ranges[c]
+        scale = float(hi - lo) if hi > lo else 1.0
         out[c] = (plane.astype(np.float32) - float(lo)) / scale
     return np.clip(out, -1.0, 2.0, out=out)
+
+
+def channel_ranges(
+    images: list[np.ndarray], *, low: float = 1.0, high: float = 99.8
+) -> list[tuple[float, float]]:
+    """Percentiles of each channel over the pixels of all `images` together (subsampled).
+
+    Shape: a list of (C, H, W) arrays with the same C -> C pairs (low, high) of floats.
+    """
+    if not images:
+        raise ValueError("channel ranges need at least one image")
+    ranges = []
+    for c in range(images[0].shape[0]):
+        pooled = np.concatenate([_subsample(image[c]).ravel() for image in images])
+        lo, hi = np.percentile(pooled, (low, high))
+        ranges.append((float(lo), float(hi)))
+    return ranges
+
+
+def _subsample(plane: np.ndarray) -> np.ndarray:
+    step = max(1, int(np.sqrt(plane.size / 1_000_000)))
+    return plane[::step, ::step]
 
 
 def merge_targets(

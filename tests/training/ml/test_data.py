@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from training.ml.config import TrainConfig
-from training.ml.data import PatchSampler, Sample, class_weights, merge_targets, normalize
+from training.ml.data import PatchSampler, Sample, channel_ranges, class_weights, merge_targets, normalize
 
 
 def test_normalize_maps_the_robust_range_to_zero_one_per_channel():
@@ -20,14 +20,17 @@ def test_normalize_maps_the_robust_range_to_zero_one_per_channel():
         assert -0.05 < np.percentile(channel, 1) < 0.05 and 0.95 < np.percentile(channel, 99.8) < 1.05
 
 
-def test_normalize_does_not_stretch_an_empty_field_into_objects():
+def test_fixed_channel_ranges_keep_an_empty_field_dark():
     rng = np.random.default_rng(1)
+    field = rng.normal(150, 7, (1, 128, 128))
+    field[0, 40:80, 40:80] += 1000
     empty = rng.normal(150, 7, (1, 128, 128))
-    out = normalize(empty.astype(np.uint16))
-    assert np.percentile(out, 99.8) < 0.35, "noise alone stays dark"
-    with_objects = empty.copy()
-    with_objects[0, 40:80, 40:80] += 1000
-    assert np.median(normalize(with_objects.astype(np.uint16))[0, 40:80, 40:80]) > 0.9
+    assert np.percentile(normalize(empty.astype(np.uint16)), 99.8) > 0.95, "its own range: noise stretched"
+    ranges = channel_ranges([field.astype(np.uint16)])
+    assert np.percentile(normalize(empty.astype(np.uint16), ranges=ranges), 99.8) < 0.05
+    assert np.median(normalize(field.astype(np.uint16), ranges=ranges)[0, 40:80, 40:80]) > 0.9
+    with pytest.raises(ValueError, match="2 channel ranges"):
+        normalize(empty, ranges=[(0, 1), (0, 1)])
 
 
 def test_human_labels_win_over_derived_ones():
