@@ -16,7 +16,17 @@ from labeling.synthetic import synthetic_field
 from training.bench.__main__ import main
 from training.bench.datasets import load_folder
 
-RUN_KEYS = {"train_images", "labels", "pixel_f1", "iou", "object_f1", "train_seconds", "peak_rss_mb"}
+RUN_KEYS = {
+    "train_images",
+    "labels",
+    "pixel_f1",
+    "pixel_precision",
+    "pixel_recall",
+    "iou",
+    "object_f1",
+    "train_seconds",
+    "peak_rss_mb",
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +80,8 @@ def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels
     assert [run["train_images"] for run in result["runs"]] == [1, 2]
     for run in result["runs"]:
         assert set(run) == RUN_KEYS and run["labels"] == labels
-        assert 0.0 <= run["pixel_f1"] <= 1.0 and 0.0 <= run["object_f1"] <= 1.0
+        for metric in ("pixel_f1", "pixel_precision", "pixel_recall", "iou", "object_f1"):
+            assert 0.0 <= run[metric] <= 1.0, metric
     assert result["config"]["test"] == ["f2", "f3"]
 
 
