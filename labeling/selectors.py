@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.db.models.fields.files import FieldFile
 
 from labeling import imageio, labelmaps
@@ -29,6 +29,26 @@ def projects_for(user: Any) -> QuerySet[Project]:
 
 def images_of(project: Project) -> QuerySet[Image]:
     return project.images.filter(archived_at__isnull=True)
+
+
+def with_label_state(images: QuerySet[Image]) -> QuerySet[Image]:
+    """Images with what the grid shows of each: its live label kinds and whether a model scored it,
+    in two queries for the whole page rather than two per image."""
+    live = Annotation.objects.filter(is_deleted=False).only("id", "image_id", "kind")
+    annotations = Prefetch("annotations", queryset=live, to_attr="live_annotations")
+    return images.prefetch_related(annotations).annotate(prediction_count=Count("predictions"))
+
+
+def label_kinds(image: Image) -> list[str]:
+    annotations = getattr(image, "live_annotations", None)
+    if annotations is None:
+        annotations = image.annotations.filter(is_deleted=False).only("kind")
+    return sorted({annotation.kind for annotation in annotations})
+
+
+def is_predicted(image: Image) -> bool:
+    count = getattr(image, "prediction_count", None)
+    return bool(count) if count is not None else image.predictions.exists()
 
 
 def class_indices(project: Project) -> set[int]:

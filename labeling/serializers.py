@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from labeling import selectors
 from labeling.models import (
     MAP_KINDS,
     Annotation,
@@ -115,6 +116,8 @@ class ImageOut(serializers.ModelSerializer[Image]):
     thumbnail_url = serializers.SerializerMethodField()
     renditions_ready = serializers.SerializerMethodField()
     uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
+    label_kinds = serializers.SerializerMethodField(help_text="kinds of live label layers")
+    predicted = serializers.SerializerMethodField(help_text="a model version has scored this image")
 
     class Meta:
         model = Image
@@ -129,6 +132,8 @@ class ImageOut(serializers.ModelSerializer[Image]):
             "channels",
             "thumbnail_url",
             "renditions_ready",
+            "label_kinds",
+            "predicted",
             "uploaded_by",
             "created_at",
         ]
@@ -139,6 +144,12 @@ class ImageOut(serializers.ModelSerializer[Image]):
     def get_renditions_ready(self, image: Image) -> bool:
         """False until a worker has made the display renditions of a large image."""
         return bool(image.thumbnail)
+
+    def get_label_kinds(self, image: Image) -> list[str]:
+        return selectors.label_kinds(image)
+
+    def get_predicted(self, image: Image) -> bool:
+        return selectors.is_predicted(image)
 
 
 class ImageUploadIn(serializers.Serializer[Any]):

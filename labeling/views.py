@@ -186,7 +186,7 @@ class ImageList(generics.ListAPIView[Image]):
 
     def get_queryset(self) -> QuerySet[Image]:
         project = project_for(self.request.user, self.kwargs["project_id"])
-        images = selectors.images_of(project).prefetch_related("channels__source")
+        images = selectors.with_label_state(selectors.images_of(project)).prefetch_related("channels__source")
         if split := self.request.query_params.get("split"):
             images = images.filter(split=split)
         return images.select_related("uploaded_by")
@@ -313,9 +313,15 @@ class AnnotationDetail(APIView):
 class AnnotationRevisions(APIView):
     serializer_class = RevisionOut
 
+    @extend_schema(parameters=[OpenApiParameter("after", int, required=False)])
     def get(self, request: Request, annotation_id: int) -> Response:
+        """The layer's history, oldest first; `after` gives the revisions past a version the client has."""
         annotation = annotation_for(request.user, annotation_id)
-        return Response(RevisionOut(annotation.revisions.select_related("author"), many=True).data)
+        revisions = annotation.revisions.select_related("author").order_by("version")
+        after = request.query_params.get("after", "")
+        if after.isdigit():
+            revisions = revisions.filter(version__gt=int(after))
+        return Response(RevisionOut(revisions, many=True).data)
 
 
 class AnnotationRestore(APIView):

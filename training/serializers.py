@@ -70,10 +70,14 @@ class ModelVersionOut(serializers.ModelSerializer[ModelVersion]):
 
 class PredictionOut(serializers.ModelSerializer[Prediction]):
     mask_url = serializers.SerializerMethodField()
+    uncertainty_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Prediction
-        fields = ["id", "model_version", "image", "uncertainty", "created_at", "mask_url"]
+        fields = ["id", "model_version", "image", "uncertainty", "created_at", "mask_url", "uncertainty_url"]
 
     def get_mask_url(self, prediction: Prediction) -> str:
         return f"/api/predictions/{prediction.pk}/mask.png"
+
+    def get_uncertainty_url(self, prediction: Prediction) -> str:
+        return f"/api/predictions/{prediction.pk}/uncertainty.png"

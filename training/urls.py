@@ -22,4 +22,9 @@ urlpatterns = [
         name="prediction-list",
     ),
     path("predictions/<int:prediction_id>/mask.png", views.PredictionMask.as_view(), name="prediction-mask"),
+    path(
+        "predictions/<int:prediction_id>/uncertainty.png",
+        views.PredictionUncertainty.as_view(),
+        name="prediction-uncertainty",
+    ),
 ]

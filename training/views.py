@@ -142,15 +142,28 @@ class PredictionList(generics.ListAPIView[Prediction]):
         return super().get(request, *args, **kwargs)
 
 
+def _prediction_for(user: Any, prediction_id: int) -> Prediction:
+    readable = Prediction.objects.filter(model_version__project__in=projects_for(user))
+    prediction = readable.filter(pk=prediction_id).first()
+    if prediction is None:
+        raise NotFound("No such prediction.")
+    return prediction
+
+
 class PredictionMask(APIView):
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request: Request, prediction_id: int) -> FileResponse:
-        prediction = Prediction.objects.filter(
-            model_version__project__in=projects_for(request.user), pk=prediction_id
-        ).first()
-        if prediction is None:
-            raise NotFound("No such prediction.")
+        """The predicted class map (PNG, values are class indices)."""
+        prediction = _prediction_for(request.user, prediction_id)
         return FileResponse(prediction.mask.open("rb"), content_type="image/png")
+
+
+class PredictionUncertainty(APIView):
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request: Request, prediction_id: int) -> FileResponse:
+        """Per-pixel normalised entropy as an 8-bit PNG (255 = the model cannot tell the classes apart)."""
+        prediction = _prediction_for(request.user, prediction_id)
+        return FileResponse(prediction.uncertainty_map.open("rb"), content_type="image/png")
 
 
 class PseudoMasks(APIView):

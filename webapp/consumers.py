@@ -3,20 +3,34 @@
 Signed in with the browser session (Channels' AuthMiddlewareStack); only members of the project
 get in, everyone else is refused during the handshake (close code 4403). The socket only reads:
 labels are written through the REST API, where roles are checked, so a viewer's socket is the
-same as an annotator's. Clients may send {"type": "ping"} (answered with "pong").
+same as an annotator's. Clients may send {"type": "ping"} (answered with "pong") and
+{"type": "presence", "image": <id or null>} to tell the others they are here, and on which image.
+
+Presence lives in a Redis hash per project (one field per open socket), so every web process
+sees the same list: "hello" carries who is there, "presence" events follow each move, and an
+entry not refreshed for PRESENCE_TTL_SECONDS (a browser that vanished) is not listed.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
+import redis.asyncio as redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from labeling.selectors import projects_for
-from webapp.live import group_name
+from webapp.live import MESSAGE_TYPE, group_name
 
 REFUSED = 4403
+PRESENCE_TTL_SECONDS = 90
+
+
+def _presence_key(project_id: int) -> str:
+    return f"lesslabel:presence:{project_id}"
 
 
 def _role(user: Any, project_id: int) -> str | None:
@@ -29,30 +43,75 @@ def _role(user: Any, project_id: int) -> str | None:
 
 class ProjectConsumer(AsyncJsonWebsocketConsumer):
     group = ""
+    project_id = 0
+    username = ""
 
     async def connect(self) -> None:
-        project_id = int(self.scope["url_route"]["kwargs"]["project_id"])
+        self.project_id = int(self.scope["url_route"]["kwargs"]["project_id"])
         user = self.scope.get("user")
-        role = await database_sync_to_async(_role)(user, project_id)
+        role = await database_sync_to_async(_role)(user, self.project_id)
         if role is None:
             await self.close(code=REFUSED)
             return
-        self.group = group_name(project_id)
+        self.username = user.username
+        self.group = group_name(self.project_id)
+        self.redis = redis.Redis.from_url(settings.REDIS_URL)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send_json({"type": "hello", "project": project_id, "user": user.username, "role": role})
+        present = await self._present()
+        hello = {"type": "hello", "project": self.project_id, "user": user.username, "role": role}
+        await self.send_json({**hello, "present": present})
 
     async def disconnect(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if not self.group:
+            return
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        if await self.redis.hdel(_presence_key(self.project_id), self.channel_name):
+            await self._announce(image=None, left=True)
+        await self.redis.aclose()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "ping":
             await self.send_json({"type": "pong"})
             return
+        image = content.get("image") if isinstance(content, dict) else None
+        if kind == "presence" and (image is None or (isinstance(image, int) and not isinstance(image, bool))):
+            await self._set_presence(image)
+            return
         await self.send_json(
-            {"type": "error", "detail": 'This socket only streams events; send {"type": "ping"} or nothing.'}
+            {
+                "type": "error",
+                "detail": 'This socket streams events; send {"type": "ping"} or '
+                '{"type": "presence", "image": <image id or null>}.',
+            }
         )
+
+    async def _set_presence(self, image: int | None) -> None:
+        entry = {"user": self.username, "image": image, "seen": time.time()}
+        await self.redis.hset(_presence_key(self.project_id), self.channel_name, json.dumps(entry))
+        await self._announce(image=image, left=False)
+
+    async def _announce(self, *, image: int | None, left: bool) -> None:
+        event = {"type": "presence", "user": self.username, "session": self.channel_name[-12:]}
+        message = {"type": MESSAGE_TYPE, "event": {**event, "image": image, "left": left, "at": time.time()}}
+        await self.channel_layer.group_send(self.group, message)
+
+    async def _present(self) -> list[dict[str, Any]]:
+        """Who else has the project open, and on which image (entries gone stale are dropped)."""
+        key = _presence_key(self.project_id)
+        entries = await self.redis.hgetall(key)
+        present, stale = [], []
+        for session, raw in entries.items():
+            entry = json.loads(raw)
+            if time.time() - entry["seen"] > PRESENCE_TTL_SECONDS:
+                stale.append(session)
+            else:
+                session_id = (session.decode() if isinstance(session, bytes) else session)[-12:]
+                present.append({"user": entry["user"], "image": entry["image"], "session": session_id})
+        if stale:
+            await self.redis.hdel(key, *stale)
+        return present
 
     async def live_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])

@@ -183,6 +183,8 @@ def test_delete_keeps_history_and_restore_brings_it_back(client_for, image, nucl
         (4, "annotator", False),
     ]
     assert history[3]["data"]["restored_from"] == 1
+    newer = annotator.get(url + "revisions/?after=2").json()  # what a page at version 2 is missing
+    assert [r["version"] for r in newer] == [3, 4]
 
 
 def test_restoring_a_tag_brings_back_its_value(client_for, image, nucleus):
@@ -255,3 +257,22 @@ def test_points_are_saved_whole(client_for, image, nucleus):
     assert response.json()["data"]["points"] == [[3.0, 4.0, nucleus.index], [10.5, 20.0, 1]]
     bad = save(client_for("annotator"), image, kind="points", base_version=1, data={"points": [[3, 4, 42]]})
     assert bad.status_code == 400
+
+
+def test_the_image_list_shows_each_images_live_label_kinds(client_for, image, nucleus, project, users):
+    (other,) = services.image_ingest(
+        project=project, uploader=users["manager"], uploads=[services.Upload("g.png", field_png(size=64))]
+    )
+    annotator = client_for("annotator")
+    save(annotator, image, kind="scribble", base_version=0, data={"strokes": [stroke(2, [[5, 5]])]})
+    tag = save(annotator, image, kind="tag", label_class=nucleus.pk, base_version=0, data={"present": True})
+    save(annotator, other, kind="tag", label_class=nucleus.pk, base_version=0, data={"present": False})
+    assert annotator.delete(f"/api/annotations/{tag.json()['id']}/?base_version=1").status_code == 200
+
+    listed = {
+        row["name"]: row for row in annotator.get(f"/api/projects/{project.pk}/images/").json()["results"]
+    }
+    assert listed["f"]["label_kinds"] == ["scribble"]  # the deleted tag is not a live label
+    assert listed["g"]["label_kinds"] == ["tag"]
+    assert not listed["f"]["predicted"]
+    assert annotator.get(f"/api/images/{other.pk}/").json()["label_kinds"] == ["tag"]

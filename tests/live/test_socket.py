@@ -85,3 +85,37 @@ def test_a_viewer_sees_an_annotators_save_and_cannot_write_through_the_socket(pr
         "deleted": False,
         "user": "annotator",
     }
+
+
+def test_members_see_who_else_is_on_which_image_and_when_they_leave(project, client_for):
+    owner_client, viewer_client = client_for("owner"), client_for("viewer")
+
+    async def scenario() -> tuple[dict[str, Any], ...]:
+        owner = communicator(project.pk, owner_client)
+        assert (await owner.connect())[0]
+        await owner.receive_json_from()  # hello
+        await owner.send_json_to({"type": "presence", "image": 7})
+        own_move = await owner.receive_json_from(timeout=10)
+
+        viewer = communicator(project.pk, viewer_client)
+        assert (await viewer.connect())[0]
+        hello = await viewer.receive_json_from()
+        await viewer.send_json_to({"type": "presence", "image": "seven"})
+        refused = await viewer.receive_json_from()
+
+        await owner.disconnect()
+        left = await viewer.receive_json_from(timeout=10)
+        await viewer.disconnect()
+        return own_move, hello, refused, left
+
+    own_move, hello, refused, left = asyncio.run(scenario())
+    assert (own_move["type"], own_move["user"], own_move["image"], own_move["left"]) == (
+        "presence",
+        "owner",
+        7,
+        False,
+    )
+    assert [(p["user"], p["image"]) for p in hello["present"]] == [("owner", 7)]
+    assert refused["type"] == "error"
+    assert (left["user"], left["image"], left["left"]) == ("owner", None, True)
+    assert left["session"] == own_move["session"] == hello["present"][0]["session"]

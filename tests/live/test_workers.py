@@ -124,6 +124,10 @@ def test_a_run_trains_on_the_worker_scores_every_image_and_streams_its_curve(
         assert 0.0 <= prediction.uncertainty <= 1.0
         response = manager.get(f"/api/predictions/{prediction.pk}/mask.png")
         assert response.status_code == 200
+        heat = manager.get(f"/api/predictions/{prediction.pk}/uncertainty.png")
+        assert heat.status_code == 200 and heat["Content-Type"] == "image/png"
+    listed = manager.get(f"/api/projects/{project.pk}/images/").json()["results"]
+    assert [row["predicted"] for row in listed] == [True] * len(images)  # the grid's "predicted" badge
 
 
 def test_a_redelivered_message_does_nothing_twice(worker, project, users, client_for):
