@@ -9,7 +9,7 @@ NPM_STAMP := frontend/node_modules/.installed
 FRONTEND_BUILD := frontend/dist/app.js
 FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run test install frontend lint typecheck clean
+.PHONY: run test install frontend frontend-test browser lint typecheck clean
 
 run: install frontend
 	$(PY) manage.py migrate --noinput
@@ -18,8 +18,9 @@ run: install frontend
 
 # The suite runs on the machine's PostgreSQL and Redis when they are reachable (as on CI), then
 # its fast part and the worker tests again on the embedded defaults (SQLite, embedded Redis), so
-# both paths stay real.
-test: install frontend lint typecheck
+# both paths stay real. The browser tests (tests/browser: Playwright driving Chromium against a
+# daphne on the test database) are part of the first pass.
+test: install frontend frontend-test browser lint typecheck
 	$(PY) -m pytest
 	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q -m "not slow" tests/labeling tests/webapp
 	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q tests/live
@@ -40,6 +41,15 @@ $(NPM_STAMP): frontend/package.json frontend/package-lock.json
 
 $(FRONTEND_BUILD): $(NPM_STAMP) $(FRONTEND_SOURCES)
 	cd frontend && npm run build
+
+# The front end's unit tests (vitest, in Node): the pure painter modules under frontend/src.
+frontend-test: $(NPM_STAMP)
+	cd frontend && npm test
+
+# Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; its own browser
+# download is not used).
+browser:
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 lint: install
 	$(PY) -m ruff check .

@@ -1,45 +1,39 @@
-// The minimal shell until the labelling tool (issue #5): the user's projects and their images.
-import { listImages, listProjects, type ImageSummary, type Project } from "./api";
+// The app shell: a hash router over the pages. Each page renders into #app and returns what
+// stops it (closing its socket, removing key handlers) when the user goes elsewhere.
+import { showAnnotator } from "./pages/annotator";
+import { showProject } from "./pages/project";
+import { showProjects } from "./pages/projects";
+import { showTraining } from "./pages/training";
+import { errorText, h, type Stop } from "./ui";
 import "./style.css";
 
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, text = "", className = ""): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
+const routes: [RegExp, (root: HTMLElement, ids: number[]) => Promise<Stop>][] = [
+  [/^#?\/?$/, (root) => showProjects(root)],
+  [/^#\/projects\/(\d+)\/?$/, (root, [project]) => showProject(root, project)],
+  [/^#\/projects\/(\d+)\/training\/?$/, (root, [project]) => showTraining(root, project)],
+  [/^#\/projects\/(\d+)\/images\/(\d+)\/?$/, (root, [project, image]) => showAnnotator(root, project, image)],
+];
 
-function imageCard(image: ImageSummary): HTMLElement {
-  const card = element("figure", "", "image-card");
-  const thumbnail = element("img");
-  thumbnail.src = image.thumbnail_url;
-  thumbnail.alt = image.name;
-  thumbnail.loading = "lazy";
-  const caption = element("figcaption", `${image.name} · ${image.width}×${image.height} · ${image.channels.map((c) => c.name).join(" + ")}`);
-  card.append(thumbnail, caption);
-  return card;
-}
+let stopCurrent: Stop = () => {};
 
-async function projectSection(project: Project): Promise<HTMLElement> {
-  const section = element("section", "", "project");
-  section.append(element("h2", project.name), element("p", `${project.description} (your role: ${project.role ?? "none"})`));
-  const grid = element("div", "", "image-grid");
-  for (const image of await listImages(project.id)) grid.append(imageCard(image));
-  section.append(grid);
-  return section;
-}
-
-async function main(): Promise<void> {
+async function route(): Promise<void> {
   const root = document.getElementById("app");
   if (!root) return;
-  try {
-    const projects = await listProjects();
-    root.replaceChildren();
-    if (projects.length === 0) root.append(element("p", "No projects yet."));
-    for (const project of projects) root.append(await projectSection(project));
-  } catch (error) {
-    root.replaceChildren(element("p", `Could not load projects: ${String(error)}`, "error"));
+  stopCurrent();
+  stopCurrent = () => {};
+  root.replaceChildren(h("p", {}, "Loading…"));
+  for (const [pattern, show] of routes) {
+    const match = location.hash.match(pattern);
+    if (!match) continue;
+    try {
+      stopCurrent = await show(root, match.slice(1).map(Number));
+    } catch (error) {
+      root.replaceChildren(h("p", { class: "error" }, `Could not open this page: ${errorText(error)}`));
+    }
+    return;
   }
+  root.replaceChildren(h("p", {}, "No such page. "), h("a", { href: "#/" }, "Your projects"));
 }
 
-void main();
+window.addEventListener("hashchange", () => void route());
+void route();

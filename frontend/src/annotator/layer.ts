@@ -1,0 +1,290 @@
+// One editable label layer of an image (the shared scribble layer, or the dense mask), kept in
+// step with the server without ever dropping anyone's strokes.
+//
+// `server` is the layer as of `version` on the server; `map` is that plus this page's unsaved
+// edits, which are kept as operations. When someone else saves first (409, or a labels.changed
+// event), their revisions are applied to `server` and the unsaved operations are replayed on top,
+// then saved again: both people's strokes survive. Undo restores only pixels that still hold what
+// the undone edit wrote, so undoing never erases a colleague's later stroke.
+import { ApiError, getJSON, postForm, postJSON, type Annotation, type Stroke } from "../api";
+import { floodFill } from "../painter/fill";
+import { rasterizeStroke, type LabelMap, type Patch } from "../painter/raster";
+import { encodeGreyPNG } from "../painter/png";
+import { emptyMap, fetchMap, type Rect } from "./maps";
+
+export type SaveState = "saved" | "unsaved" | "saving" | "conflict" | "error";
+
+/** Who last wrote a pixel: shown as "my labels" and "others' labels". */
+export const NOBODY = 0;
+export const ME = 1;
+export const OTHERS = 2;
+
+interface Revision {
+  version: number;
+  author: string;
+  data: { strokes?: Stroke[] };
+  has_mask: boolean;
+  is_deleted: boolean;
+}
+
+type Operation =
+  | { type: "stroke"; stroke: Stroke }
+  | { type: "fill"; x: number; y: number; value: number }
+  | { type: "restore"; patch: Patch; written: Uint8Array };
+
+/** An undoable edit: the rectangle it touched, what was there before and what it wrote. */
+interface Edit {
+  patch: Patch;
+  written: Uint8Array;
+}
+
+export class EditableLayer {
+  map: LabelMap;
+  owners: Uint8Array;
+  annotationId: number | null = null;
+  version = 0;
+  state: SaveState = "saved";
+  private server: LabelMap;
+  private serverOwners: Uint8Array;
+  private unsaved: Operation[] = [];
+  private needsMask = false;
+  private saving: Promise<void> | null = null;
+  private timer: number | undefined;
+  private undone: Edit[] = [];
+  private done: Edit[] = [];
+  /** Called with the rectangle that changed (null: everything) and with each save state. */
+  onChange: (rect: Rect | null) => void = () => {};
+  onState: (state: SaveState, detail: string) => void = () => {};
+
+  constructor(
+    readonly imageId: number,
+    readonly kind: "scribble" | "dense",
+    private readonly me: string,
+    width: number,
+    height: number,
+    private readonly saveDelayMs = 400,
+  ) {
+    this.server = emptyMap(width, height);
+    this.serverOwners = new Uint8Array(width * height);
+    this.map = emptyMap(width, height);
+    this.owners = new Uint8Array(width * height);
+  }
+
+  /** Load the layer's history from the server (its annotation, when it exists). */
+  async load(annotations: Annotation[]): Promise<void> {
+    const head = annotations.find((a) => a.kind === this.kind && a.key === "");
+    if (head) {
+      this.annotationId = head.id;
+      await this.pull();
+    }
+  }
+
+  get hasUnsaved(): boolean {
+    return this.unsaved.length > 0 || this.needsMask;
+  }
+
+  paint(stroke: Stroke): void {
+    this.edit({ type: "stroke", stroke });
+  }
+
+  fill(x: number, y: number, value: number): void {
+    this.needsMask = true; // a fill is not a stroke: the whole map is sent
+    this.edit({ type: "fill", x: Math.floor(x), y: Math.floor(y), value });
+  }
+
+  undo(): boolean {
+    return this.revert(this.done, this.undone);
+  }
+
+  redo(): boolean {
+    return this.revert(this.undone, this.done);
+  }
+
+  get canUndo(): boolean {
+    return this.done.length > 0;
+  }
+
+  get canRedo(): boolean {
+    return this.undone.length > 0;
+  }
+
+  /** Someone saved this layer (a labels.changed event): take their revisions now. */
+  async remoteChanged(annotationId: number, version: number): Promise<void> {
+    if (this.annotationId === null) this.annotationId = annotationId;
+    if (annotationId !== this.annotationId || version <= this.version) return;
+    await this.saving; // a save in flight will meet their change as a 409 and merge it
+    if (version > this.version) await this.pull();
+  }
+
+  /** Save now (also called by the autosave timer). */
+  async save(): Promise<void> {
+    window.clearTimeout(this.timer);
+    if (this.saving) return this.saving;
+    if (!this.hasUnsaved) return;
+    this.saving = this.send().finally(() => (this.saving = null));
+    await this.saving;
+    if (this.hasUnsaved && this.state !== "error") this.schedule(); // edits made during the request
+  }
+
+  private edit(operation: Operation): void {
+    const edit = this.apply(operation, this.map, this.owners);
+    if (!edit) return;
+    this.unsaved.push(operation);
+    this.done.push(edit);
+    this.undone = [];
+    this.changed(edit.patch);
+    this.schedule();
+  }
+
+  private revert(from: Edit[], to: Edit[]): boolean {
+    const edit = from.pop();
+    if (!edit) return false;
+    const operation: Operation = { type: "restore", patch: edit.patch, written: edit.written };
+    const inverse = this.apply(operation, this.map, this.owners);
+    to.push(inverse ?? { patch: { ...edit.patch, before: edit.written }, written: edit.patch.before });
+    this.unsaved.push(operation);
+    this.needsMask = true;
+    this.changed(edit.patch);
+    this.schedule();
+    return true;
+  }
+
+  /** Apply an operation to a map, marking the pixels it changed as mine; returns it as an Edit. */
+  private apply(operation: Operation, map: LabelMap, owners: Uint8Array): Edit | null {
+    let patch: Patch | null;
+    if (operation.type === "stroke") patch = rasterizeStroke(map, operation.stroke);
+    else if (operation.type === "fill") patch = floodFill(map, operation.x, operation.y, operation.value);
+    else patch = restore(map, operation.patch, operation.written);
+    if (!patch) return null;
+    const written = new Uint8Array(patch.width * patch.height);
+    for (let row = 0; row < patch.height; row++) {
+      for (let col = 0; col < patch.width; col++) {
+        const index = (patch.y + row) * map.width + patch.x + col;
+        const local = row * patch.width + col;
+        written[local] = map.data[index];
+        if (map.data[index] !== patch.before[local]) owners[index] = map.data[index] ? ME : NOBODY;
+      }
+    }
+    return { patch, written };
+  }
+
+  private schedule(): void {
+    this.setState("unsaved", "");
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => void this.save(), this.saveDelayMs);
+  }
+
+  private async send(): Promise<void> {
+    const sent = this.unsaved.length;
+    const asMask = this.needsMask;
+    this.setState("saving", "");
+    try {
+      const saved = asMask ? await this.postMask() : await this.postStrokes(sent);
+      // The server now holds what we sent: move those operations into `server`.
+      for (const operation of this.unsaved.slice(0, sent)) this.apply(operation, this.server, this.serverOwners);
+      this.unsaved = this.unsaved.slice(sent);
+      if (asMask) this.needsMask = this.unsaved.some((op) => op.type !== "stroke");
+      this.annotationId = saved.id;
+      this.version = saved.version;
+      this.setState(this.hasUnsaved ? "unsaved" : "saved", "");
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409) {
+        this.setState("conflict", "someone saved this layer first: merging their strokes with yours…");
+        if (this.annotationId === null) await this.findLayer();
+        await this.pull();
+        return this.send();
+      }
+      this.setState("error", error instanceof Error ? error.message : String(error));
+      window.setTimeout(() => void this.save(), 3000); // the strokes are kept: try again
+    }
+  }
+
+  private postStrokes(count: number): Promise<Annotation> {
+    const strokes = this.unsaved.slice(0, count).map((op) => (op as { stroke: Stroke }).stroke);
+    return postJSON<Annotation>(`/api/images/${this.imageId}/annotations/`, {
+      kind: this.kind,
+      base_version: this.version,
+      data: { strokes },
+    });
+  }
+
+  private async postMask(): Promise<Annotation> {
+    const png = await encodeGreyPNG(this.map.data, this.map.width, this.map.height);
+    const form = new FormData();
+    form.append("kind", this.kind);
+    form.append("base_version", String(this.version));
+    form.append("mask", new Blob([png as BlobPart], { type: "image/png" }), "mask.png");
+    return postForm<Annotation>(`/api/images/${this.imageId}/annotations/`, form);
+  }
+
+  private async findLayer(): Promise<void> {
+    const annotations = await getJSON<Annotation[]>(`/api/images/${this.imageId}/annotations/`);
+    this.annotationId = annotations.find((a) => a.kind === this.kind && a.key === "")?.id ?? null;
+  }
+
+  /** Apply the revisions saved since `version` to `server`, then replay the unsaved edits on top. */
+  private async pull(): Promise<void> {
+    if (this.annotationId === null) return;
+    const revisions = await getJSON<Revision[]>(`/api/annotations/${this.annotationId}/revisions/?after=${this.version}`);
+    for (const revision of revisions) await this.take(revision);
+    this.map.data.set(this.server.data);
+    this.owners.set(this.serverOwners);
+    for (const operation of this.unsaved) this.apply(operation, this.map, this.owners);
+    this.onChange(null);
+  }
+
+  private async take(revision: Revision): Promise<void> {
+    const owner = revision.author === this.me ? ME : OTHERS;
+    if (revision.is_deleted || revision.has_mask) {
+      const next = revision.is_deleted
+        ? emptyMap(this.server.width, this.server.height)
+        : await fetchMap(`/api/annotations/${this.annotationId}/mask.png?version=${revision.version}`);
+      for (let i = 0; i < next.data.length; i++) {
+        if (next.data[i] !== this.server.data[i]) this.serverOwners[i] = next.data[i] ? owner : NOBODY;
+      }
+      this.server.data.set(next.data);
+    } else {
+      for (const stroke of revision.data.strokes ?? []) {
+        const patch = rasterizeStroke(this.server, stroke);
+        if (patch) markOwner(this.server, this.serverOwners, patch, owner);
+      }
+    }
+    this.version = revision.version;
+  }
+
+  private changed(patch: Patch): void {
+    this.onChange({ x: patch.x, y: patch.y, width: patch.width, height: patch.height });
+  }
+
+  private setState(state: SaveState, detail: string): void {
+    this.state = state;
+    this.onState(state, detail);
+  }
+}
+
+/** Put back `patch.before` where the map still holds `written`; returns what it changed. */
+function restore(map: LabelMap, patch: Patch, written: Uint8Array): Patch | null {
+  const before = new Uint8Array(patch.width * patch.height);
+  let changed = false;
+  for (let row = 0; row < patch.height; row++) {
+    for (let col = 0; col < patch.width; col++) {
+      const index = (patch.y + row) * map.width + patch.x + col;
+      const local = row * patch.width + col;
+      before[local] = map.data[index];
+      if (map.data[index] === written[local] && written[local] !== patch.before[local]) {
+        map.data[index] = patch.before[local];
+        changed = true;
+      }
+    }
+  }
+  return changed ? { x: patch.x, y: patch.y, width: patch.width, height: patch.height, before } : null;
+}
+
+function markOwner(map: LabelMap, owners: Uint8Array, patch: Patch, owner: number): void {
+  for (let row = 0; row < patch.height; row++) {
+    for (let col = 0; col < patch.width; col++) {
+      const index = (patch.y + row) * map.width + patch.x + col;
+      if (map.data[index] !== patch.before[row * patch.width + col]) owners[index] = map.data[index] ? owner : NOBODY;
+    }
+  }
+}

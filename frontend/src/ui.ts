@@ -1,0 +1,57 @@
+// Small DOM helpers shared by the pages: no framework, just typed element construction.
+
+/** What stops a page when the user leaves it (closes its socket, removes key handlers). */
+export type Stop = () => void;
+
+type Child = Node | string | null | undefined | false;
+type Attributes = Record<string, string | number | boolean | EventListener | undefined>;
+
+/** h("button", {class: "primary", onclick: save}, "Save") */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attributes: Attributes = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === false) continue;
+    if (typeof value === "function") node.addEventListener(name.replace(/^on/, ""), value);
+    else if (name === "class") node.className = String(value);
+    else if (value === true) node.setAttribute(name, "");
+    else node.setAttribute(name, String(value));
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+/** A line that shows the outcome of the last action: an error stays until the next action. */
+export function messageLine(): { node: HTMLElement; error(text: string): void; info(text: string): void; clear(): void } {
+  const node = h("p", { class: "message", role: "status", "aria-live": "polite" });
+  return {
+    node,
+    error(text) {
+      node.className = "message error";
+      node.textContent = text;
+    },
+    info(text) {
+      node.className = "message";
+      node.textContent = text;
+    },
+    clear() {
+      node.textContent = "";
+    },
+  };
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function seconds(value: number): string {
+  if (!Number.isFinite(value)) return "–";
+  if (value < 90) return `${Math.round(value)} s`;
+  return `${Math.floor(value / 60)} min ${Math.round(value % 60)} s`;
+}
+
+export const canAnnotate = (role: string | null): boolean => role === "annotator" || canManage(role);
+export const canManage = (role: string | null): boolean => role === "manager" || role === "owner";

@@ -1,0 +1,150 @@
+"""The labelling tool in a real browser: upload, paint, undo, tag, two people at once, a viewer.
+
+Strokes are painted with the mouse on the canvas and checked where they end up: in the database,
+through the same label-map replay the training uses.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+from PIL import Image as PILImage
+from playwright.sync_api import Page, expect
+
+from labeling import services
+from labeling.models import Annotation, AnnotationKind, Image
+from labeling.selectors import label_map_at
+from tests.factories import field_png
+
+SIZE = 128
+
+
+def add_image(project, uploader, name: str = "field-a.png") -> Image:
+    (image,) = services.image_ingest(
+        project=project, uploader=uploader, uploads=[services.Upload(name, field_png(size=SIZE))]
+    )
+    return image
+
+
+def open_annotator(page: Page, project, image) -> None:
+    page.goto(f"/#/projects/{project.pk}/images/{image.pk}")
+    expect(page.get_by_test_id("canvas")).to_have_attribute("data-ready", "true")
+
+
+def choose(page: Page, label_class) -> None:
+    """Pick a class with its number key (classes are numbered by index)."""
+    page.keyboard.press(str(list(label_class.project.classes.order_by("index")).index(label_class) + 1))
+    expect(page.locator(f'button.class-button[data-class="{label_class.index}"]')).to_have_class(
+        re.compile("active")
+    )
+
+
+def drag_across(page: Page, *, row: float = 0.5, start: float = 0.3, end: float = 0.7) -> None:
+    """A horizontal mouse stroke across the canvas, at fractions of its box."""
+    box = page.get_by_test_id("canvas").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] * row
+    page.mouse.move(box["x"] + box["width"] * start, y)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(box["x"] + box["width"] * (start + (end - start) * k / 10), y)
+    page.mouse.up()
+
+
+def scribbles(image: Image) -> np.ndarray:
+    layer = Annotation.objects.filter(image=image, kind=AnnotationKind.SCRIBBLE).first()
+    return label_map_at(layer) if layer else np.zeros((SIZE, SIZE), np.uint16)
+
+
+def saved(page: Page) -> None:
+    expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved", timeout=15_000)
+
+
+def canvas_pixels(page: Page) -> np.ndarray:
+    png = page.get_by_test_id("canvas").screenshot()
+    return np.asarray(PILImage.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def test_upload_then_paint_undo_and_tag(signed_in, users, project, nucleus, screenshot, tmp_path):
+    page = signed_in(users["manager"])
+    page.goto(f"/#/projects/{project.pk}")
+    upload = tmp_path / "field-upload.png"
+    upload.write_bytes(field_png(seed=3, size=SIZE))
+    page.get_by_test_id("upload-input").set_input_files(str(upload))
+    expect(page.get_by_text("Added field-upload.")).to_be_visible(timeout=15_000)
+    card = page.locator("a.image-card", has_text="field-upload")
+    expect(card.locator(".badge")).to_have_text("unlabelled")
+    image = Image.objects.get(project=project, name="field-upload")
+
+    card.click()
+    expect(page.get_by_test_id("canvas")).to_have_attribute("data-ready", "true")
+    choose(page, nucleus)
+    drag_across(page)
+    saved(page)
+    painted = scribbles(image)
+    assert (painted == nucleus.index).sum() > 50, "the stroke is stored as nucleus pixels"
+    assert painted[SIZE // 2, SIZE // 2] == nucleus.index
+    screenshot(page, "annotator")
+
+    page.keyboard.press("Control+z")
+    saved(page)
+    assert scribbles(image).max() == 0, "undo removed the stroke on the server too"
+    page.keyboard.press("Control+Shift+z")
+    saved(page)
+    assert (scribbles(image) == nucleus.index).sum() == (painted == nucleus.index).sum()
+
+    page.locator(f'[data-tag="{nucleus.name}:present"]').click()
+    expect(page.locator(f'[data-tag="{nucleus.name}:present"]')).to_have_class(re.compile("active"))
+    tag = Annotation.objects.get(image=image, kind=AnnotationKind.TAG, label_class=nucleus)
+    assert tag.revisions.order_by("-version").first().data == {"present": True}
+
+    page.goto(f"/#/projects/{project.pk}")
+    expect(page.locator("a.image-card", has_text="field-upload").locator(".badge")).to_have_text(
+        ["scribbled", "tagged"]
+    )
+
+
+def test_two_people_see_each_others_strokes_without_reloading(signed_in, users, project, nucleus):
+    image = add_image(project, users["owner"])
+    painter, watcher = signed_in(users["annotator"]), signed_in(users["manager"])
+    open_annotator(watcher, project, image)
+    open_annotator(painter, project, image)
+    expect(watcher.get_by_test_id("presence")).to_have_text("also here: annotator")
+    before = canvas_pixels(watcher)
+
+    choose(painter, nucleus)
+    choose(watcher, nucleus)
+    drag_across(painter)
+    saved(painter)
+
+    news = watcher.get_by_text("annotator saved scribble labels on this image.")
+    expect(news).to_be_visible(timeout=15_000)
+    after = canvas_pixels(watcher)
+    height, width, _ = after.shape
+    band = (slice(height // 2 - 2, height // 2 + 3), slice(int(width * 0.4), int(width * 0.6)))
+    changed = np.abs(after[band] - before[band]).sum(axis=2) > 30
+    assert changed.mean() > 0.8, "the other person's stroke appears on the watcher's canvas"
+    untouched = (slice(5, 15), slice(5, 15))
+    assert np.abs(after[untouched] - before[untouched]).max() < 10, "and nothing else changed"
+
+    # Both paint; the later save meets a 409, merges, and both strokes survive.
+    drag_across(painter, row=0.25)
+    drag_across(watcher, row=0.75)
+    saved(painter)
+    saved(watcher)
+    stored = scribbles(image)
+    assert stored[SIZE // 4, SIZE // 2] == nucleus.index and stored[3 * SIZE // 4, SIZE // 2] == nucleus.index
+
+
+def test_a_viewer_can_look_but_not_paint(signed_in, users, project):
+    image = add_image(project, users["owner"])
+    page = signed_in(users["viewer"])
+    open_annotator(page, project, image)
+
+    expect(page.get_by_test_id("viewer-note")).to_be_visible()
+    expect(page.locator('button[data-tool="brush"]')).to_be_disabled()
+    drag_across(page)
+    expect(page.get_by_text("You are a viewer in this project")).to_be_visible()
+    assert not Annotation.objects.filter(image=image).exists()
