@@ -268,7 +268,13 @@ class RunView {
       this.previews,
     );
     this.lossChart = new uPlot(
-      { width: 520, height: 200, title: "training loss", series: [{ label: "step" }, { label: "loss", stroke: "#d9480f", width: 2 }] },
+      {
+        width: 520,
+        height: 200,
+        title: "training loss",
+        scales: { x: { time: false } },
+        series: [{ label: "step" }, { label: "loss", stroke: "#d9480f", width: 2 }],
+      },
       [[], []],
       lossBox,
     );
@@ -278,7 +284,7 @@ class RunView {
         width: 520,
         height: 200,
         title: "validation",
-        scales: { y: { range: [0, 1] } },
+        scales: { x: { time: false }, y: { range: [0, 1] } },
         series: [
           { label: "step" },
           { label: "pixel F1", stroke: "#1971c2", width: 2 },
