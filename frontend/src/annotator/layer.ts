@@ -14,6 +14,9 @@ import { emptyMap, fetchMap, type Rect } from "./maps";
 
 export type SaveState = "saved" | "unsaved" | "saving" | "conflict" | "error";
 
+/** Answers that mean the server will not take these edits, however often they are sent. */
+const REFUSED = [400, 413, 422];
+
 /** Who last wrote a pixel: shown as "my labels" and "others' labels". */
 export const NOBODY = 0;
 export const ME = 1;
@@ -194,9 +197,27 @@ export class EditableLayer {
         await this.pull();
         return this.send();
       }
-      this.setState("error", error instanceof Error ? error.message : String(error));
-      window.setTimeout(() => void this.save(), 3000); // the strokes are kept: try again
+      if (error instanceof ApiError && REFUSED.includes(error.status)) {
+        // The server will never take these edits (malformed, too large): say so and drop them,
+        // rather than retrying forever and blocking every later stroke behind them.
+        this.unsaved = this.unsaved.slice(sent);
+        this.needsMask = this.unsaved.some((op) => op.type !== "stroke");
+        this.rebuild();
+        this.setState("error", `The server refused these edits and they were removed: ${error.message}`);
+        return;
+      }
+      // Offline, signed out, or the server is down: the edits are kept and sent again.
+      this.setState("error", `Not saved yet (${error instanceof Error ? error.message : String(error)}); retrying.`);
+      window.setTimeout(() => void this.save(), 3000);
     }
+  }
+
+  /** `map` = `server` + the unsaved edits. */
+  private rebuild(): void {
+    this.map.data.set(this.server.data);
+    this.owners.set(this.serverOwners);
+    for (const operation of this.unsaved) this.apply(operation, this.map, this.owners);
+    this.onChange(null);
   }
 
   private postStrokes(count: number): Promise<Annotation> {
@@ -227,10 +248,7 @@ export class EditableLayer {
     if (this.annotationId === null) return;
     const revisions = await getJSON<Revision[]>(`/api/annotations/${this.annotationId}/revisions/?after=${this.version}`);
     for (const revision of revisions) await this.take(revision);
-    this.map.data.set(this.server.data);
-    this.owners.set(this.serverOwners);
-    for (const operation of this.unsaved) this.apply(operation, this.map, this.owners);
-    this.onChange(null);
+    this.rebuild();
   }
 
   private async take(revision: Revision): Promise<void> {

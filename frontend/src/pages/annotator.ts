@@ -534,14 +534,13 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   const saveState = h("span", { class: "save-state", "data-testid": "save-state", "data-state": "saved" }, "saved");
   for (const layer of Object.values(layers)) {
     layer.onChange = (rect) => repaintLabels(rect);
-    layer.onState = () => {
+    layer.onState = (_state, detail) => {
       const states = Object.values(layers).map((l) => l.state);
       const worst = (["error", "conflict", "saving", "unsaved", "saved"] as SaveState[]).find((s) => states.includes(s)) ?? "saved";
-      const detail = Object.values(layers).find((l) => l.state === worst);
       saveState.dataset.state = worst;
       saveState.textContent = SAVE_TEXT[worst];
       if (worst === "conflict") message.info("Someone saved this layer first: merging their strokes with yours…");
-      if (worst === "error" && detail) message.error("Not saved yet (your strokes are kept; retrying).");
+      if (worst === "error" && detail) message.error(detail);
     };
   }
   const warnUnsaved = (event: BeforeUnloadEvent): void => {
