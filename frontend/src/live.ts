@@ -13,6 +13,7 @@ export type ConnectionState = "connecting" | "open" | "closed" | "refused";
 
 export class ProjectSocket {
   private socket: WebSocket | null = null;
+  private hello: LiveEvent | null = null;
   private listeners = new Map<string, Set<Listener>>();
   private stateListeners = new Set<(state: ConnectionState) => void>();
   private retryMs = 500;
@@ -22,11 +23,17 @@ export class ProjectSocket {
     this.open();
   }
 
-  /** Listen to one event type, or "*" for all; returns the function that stops listening. */
+  /**
+   * Listen to one event type, or "*" for all; returns the function that stops listening.
+   * A "hello" listener added after the socket said hello still gets it: pages add listeners
+   * after loading their data, and the greeting (with who is here) must not be missed.
+   */
   on(type: string, listener: Listener): () => void {
     const set = this.listeners.get(type) ?? new Set();
     set.add(listener);
     this.listeners.set(type, set);
+    const hello = this.hello;
+    if (type === "hello" && hello) queueMicrotask(() => listener(hello));
     return () => set.delete(listener);
   }
 
@@ -54,6 +61,7 @@ export class ProjectSocket {
     };
     socket.onmessage = (message) => {
       const event = JSON.parse(String(message.data)) as LiveEvent;
+      if (event.type === "hello") this.hello = event;
       for (const type of [event.type, "*"]) this.listeners.get(type)?.forEach((listener) => listener(event));
     };
     socket.onclose = (close) => {
