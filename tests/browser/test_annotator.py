@@ -148,3 +148,41 @@ def test_a_viewer_can_look_but_not_paint(signed_in, users, project):
     drag_across(page)
     expect(page.get_by_text("You are a viewer in this project")).to_be_visible()
     assert not Annotation.objects.filter(image=image).exists()
+
+
+def test_an_owner_manages_classes_and_members_and_filters_the_grid(signed_in, users, project, nucleus):
+    labelled, bare = (
+        add_image(project, users["owner"], "field-a.png"),
+        add_image(project, users["owner"], "field-b.png"),
+    )
+    services.annotation_save(
+        image=labelled,
+        author=users["annotator"],
+        kind=AnnotationKind.SCRIBBLE,
+        base_version=0,
+        data={"strokes": [{"class_index": nucleus.index, "radius": 3, "points": [[10, 10]]}]},
+    )
+    page = signed_in(users["owner"])
+    page.goto(f"/#/projects/{project.pk}")
+
+    page.get_by_test_id("filter").select_option("scribbled")
+    expect(page.locator("a.image-card")).to_have_count(1)
+    expect(page.locator("a.image-card")).to_contain_text("field-a")
+    page.get_by_test_id("filter").select_option("unlabelled")
+    expect(page.locator("a.image-card")).to_contain_text(bare.name)
+
+    rename = page.get_by_test_id("classes").get_by_label("Class name").last
+    rename.fill("nucleus (DAPI)")
+    rename.press("Enter")
+    expect(page.get_by_text("Saved nucleus (DAPI).")).to_be_visible()
+    nucleus.refresh_from_db()
+    assert nucleus.name == "nucleus (DAPI)"
+    page.get_by_placeholder("New class (e.g. nucleus)").fill("artifact")
+    page.get_by_role("button", name="Add class").click()
+    expect(page.get_by_test_id("classes").get_by_label("Class name")).to_have_count(3)
+    assert project.classes.filter(name="artifact").exists()
+
+    page.get_by_placeholder("User name").fill("stranger")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.locator(".member-list li", has_text="stranger")).to_be_visible()
+    assert project.memberships.get(user=users["stranger"]).role == "annotator"
