@@ -24,6 +24,20 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** "Projects / <project> / <here> …": the navigation line at the top of a project's pages. */
+export function crumbs(projectId: number, projectName: string, here: Child, ...extra: Child[]): HTMLElement {
+  return h(
+    "nav",
+    { class: "crumbs" },
+    h("a", { href: "#/" }, "Projects"),
+    " / ",
+    h("a", { href: `#/projects/${projectId}` }, projectName),
+    " / ",
+    here,
+    ...extra,
+  );
+}
+
 /** A line that shows the outcome of the last action: an error stays until the next action. */
 export function messageLine(): { node: HTMLElement; error(text: string): void; info(text: string): void; clear(): void } {
   const node = h("p", { class: "message", role: "status", "aria-live": "polite" });

@@ -44,9 +44,7 @@ from playwright.sync_api import (
 )
 
 from tests.live.conftest import (  # a real worker for tests that train
-    HEARTBEAT_SECONDS,
-    STALE_SECONDS,
-    database_url,
+    service_environment,
     start_worker,
     worker,
 )
@@ -112,25 +110,10 @@ class AppServer:
     def __init__(self, log_path: Path) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("PYTEST") and key != "DJANGO_ALLOW_ASYNC_UNSAFE"
-        }
-        env.update(
-            # The test settings are webapp.settings plus the MD5 password hasher the test process
-            # hashes the users' passwords with; the plain settings could not check them. Every
-            # service comes from the variables below, as for the worker in tests/live.
-            DJANGO_SETTINGS_MODULE="webapp.settings_test",
-            DATABASE_URL=database_url(),
-            REDIS_URL=settings.REDIS_URL,
-            MEDIA_ROOT=str(settings.MEDIA_ROOT),
-            SECRET_KEY=settings.SECRET_KEY,
-            RUN_HEARTBEAT_SECONDS=HEARTBEAT_SECONDS,
-            RUN_STALE_SECONDS=STALE_SECONDS,
-            dramatiq_queue_prefetch="1",
-            PYTHONUNBUFFERED="1",
-        )
+        # The test settings are webapp.settings plus the MD5 password hasher the test process
+        # hashes the users' passwords with; the plain settings could not check them. Every
+        # service comes from the environment, as for the worker in tests/live.
+        env = service_environment(DJANGO_SETTINGS_MODULE="webapp.settings_test", PYTHONUNBUFFERED="1")
         self.log_path = log_path
         self.log = log_path.open("wb")
         command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]

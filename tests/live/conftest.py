@@ -43,21 +43,31 @@ def database_url() -> str:
     )
 
 
+def service_environment(**overrides: str) -> dict[str, str]:
+    """The environment of a process of the app (a worker, daphne) started by a test: this
+    session's database, Redis, media and key, tight run timings, and `overrides`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("PYTEST") and key != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="webapp.settings",
+        DATABASE_URL=database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        SECRET_KEY=settings.SECRET_KEY,
+        RUN_HEARTBEAT_SECONDS=HEARTBEAT_SECONDS,
+        RUN_STALE_SECONDS=STALE_SECONDS,
+        dramatiq_queue_prefetch="1",  # as `make run` and the Dockerfile start workers
+    )
+    env.update(overrides)
+    return env
+
+
 class Worker:
     def __init__(self, log_path: Path) -> None:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
-        env.update(
-            DJANGO_SETTINGS_MODULE="webapp.settings",
-            DATABASE_URL=database_url(),
-            REDIS_URL=settings.REDIS_URL,
-            MEDIA_ROOT=str(settings.MEDIA_ROOT),
-            SECRET_KEY=settings.SECRET_KEY,
-            RUN_HEARTBEAT_SECONDS=HEARTBEAT_SECONDS,
-            RUN_STALE_SECONDS=STALE_SECONDS,
-            TRAIN_DEVICE="cpu",
-            OMP_NUM_THREADS="1",
-            dramatiq_queue_prefetch="1",  # as `make run` and the Dockerfile start workers
-        )
+        env = service_environment(TRAIN_DEVICE="cpu", OMP_NUM_THREADS="1")
         self.log_path = log_path
         self.log = log_path.open("wb")
         command = [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1"]

@@ -19,7 +19,7 @@ import { ProjectSocket } from "../live";
 import { parseHexColor, type Palette } from "../painter/colors";
 import { MAX_RADIUS, type Stroke } from "../painter/raster";
 import { fit, oneToOne, panBy, screenToImage, zoomAt, type Viewport } from "../painter/viewport";
-import { canAnnotate, errorText, h, messageLine, type Stop } from "../ui";
+import { canAnnotate, crumbs, errorText, h, messageLine, type Stop } from "../ui";
 
 type Tool = "brush" | "eraser" | "fill";
 type OverlayName = "mine" | "others" | "derived" | "prediction" | "uncertainty";
@@ -551,13 +551,9 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   // Page -------------------------------------------------------------------------------------
   const predictionNote = h("p", { class: "muted" });
   root.replaceChildren(
-    h(
-      "nav",
-      { class: "crumbs" },
-      h("a", { href: "#/" }, "Projects"),
-      " / ",
-      h("a", { href: `#/projects/${projectId}` }, project.name),
-      " / ",
+    crumbs(
+      projectId,
+      project.name,
       h("strong", { "data-testid": "image-name" }, image.name),
       h("span", { class: "muted" }, ` ${position + 1} of ${ordered.length}`),
       h("button", { onclick: () => go(ordered[position - 1]), disabled: position <= 0 }, "← previous"),

@@ -18,7 +18,7 @@ import {
 import { fetchMap, Overlay } from "../annotator/maps";
 import { ProjectSocket, type LiveEvent } from "../live";
 import { parseHexColor } from "../painter/colors";
-import { canManage, errorText, h, messageLine, seconds, type Stop } from "../ui";
+import { canManage, crumbs, errorText, h, messageLine, seconds, type Stop } from "../ui";
 
 const ARCHITECTURES = ["unet", "unetplusplus", "fpn", "deeplabv3plus"];
 const ENCODERS = ["resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2"];
@@ -144,15 +144,7 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
   renderRuns();
   renderVersions();
   root.replaceChildren(
-    h(
-      "nav",
-      { class: "crumbs" },
-      h("a", { href: "#/" }, "Projects"),
-      " / ",
-      h("a", { href: `#/projects/${projectId}` }, project.name),
-      " / ",
-      h("strong", {}, "Training"),
-    ),
+    crumbs(projectId, project.name, h("strong", {}, "Training")),
     h("div", { class: "training-layout" }, h("section", {}, h("h2", {}, "Start a run"), form, message.node), followed),
     h("section", {}, h("h2", {}, "Runs"), runList),
     h("section", {}, h("h2", {}, "Model versions"), versionList),
