@@ -75,28 +75,25 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   const shown: Record<OverlayName, boolean> = { mine: true, others: true, derived: false, prediction: true, uncertainty: false };
   const opacity: Record<OverlayName, number> = { mine: 0.6, others: 0.45, derived: 0.4, prediction: 0.35, uncertainty: 0.5 };
 
-  /** Repaint the label overlays where `rect` changed: dense under scribbles, mine vs others by owner. */
-  function repaintLabels(rect: { x: number; y: number; width: number; height: number } | null): void {
-    const combined = combinedLabels();
-    for (const name of ["mine", "others"] as const) {
-      const wanted = name === "mine" ? ME : OTHERS;
-      overlays[name].paint(combined.map, rect ?? undefined, (i) => combined.owners[i] === wanted);
-    }
-    invalidate();
-  }
+  // Both editable layers drawn as one (scribbles over the dense mask), kept up to date only
+  // where an edit changed something, so a stroke does not walk the whole image.
+  const combined = { map: emptyMap(image.width, image.height), owners: new Uint8Array(image.width * image.height) };
 
-  function combinedLabels(): { map: { width: number; height: number; data: Uint8Array }; owners: Uint8Array } {
-    const map = emptyMap(image.width, image.height);
-    const owners = new Uint8Array(image.width * image.height);
-    for (const layer of [layers.dense, layers.scribble]) {
-      for (let i = 0; i < map.data.length; i++) {
-        if (layer.map.data[i]) {
-          map.data[i] = layer.map.data[i];
-          owners[i] = layer.owners[i];
-        }
+  /** Repaint the label overlays where `rect` changed: dense under scribbles, mine vs others by owner. */
+  function repaintLabels(changed: { x: number; y: number; width: number; height: number } | null): void {
+    const rect = changed ?? { x: 0, y: 0, width: image.width, height: image.height };
+    for (let row = rect.y; row < rect.y + rect.height; row++) {
+      for (let i = row * image.width + rect.x; i < row * image.width + rect.x + rect.width; i++) {
+        const top = layers.scribble.map.data[i] ? layers.scribble : layers.dense;
+        combined.map.data[i] = top.map.data[i];
+        combined.owners[i] = top.owners[i];
       }
     }
-    return { map, owners };
+    for (const name of ["mine", "others"] as const) {
+      const wanted = name === "mine" ? ME : OTHERS;
+      overlays[name].paint(combined.map, rect, (i) => combined.owners[i] === wanted);
+    }
+    invalidate();
   }
 
   async function loadDerived(list: Annotation[]): Promise<void> {
