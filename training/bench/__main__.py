@@ -4,6 +4,7 @@
   peer              the same with the random-forest "trainable segmentation" peer
   overhead          our training loop against a bare segmentation-models-pytorch loop
   live-latency      WebSocket event latency from a real worker, and the cost of live progress
+  prediction-memory peak memory of tiled prediction on one large image (4096x4096 by default)
 
 Each prints progress bars and writes JSON with --out. Results and commands: bench/README.md.
 """
@@ -28,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 from training.bench import live as live_bench
+from training.bench import memory as memory_bench
 from training.bench.datasets import Item, load_folder, split
 from training.ml.config import TrainConfig
 from training.ml.data import Sample, channel_ranges, normalize
@@ -67,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
         add_common(command)
         command.set_defaults(command=function)
     live_bench.add_command(commands)
+    memory_bench.add_command(commands)
     return top
 
 

@@ -114,8 +114,13 @@ def predict(
 def entropy(probabilities: np.ndarray) -> np.ndarray:
     """Per-pixel entropy normalised to 0..1. Shape: (K, H, W) -> (H, W) float32."""
     classes = probabilities.shape[0]
-    p = np.clip(probabilities, 1e-7, 1.0)
-    return (-(p * np.log(p)).sum(axis=0) / np.log(classes)).astype(np.float32)
+    total = np.zeros(probabilities.shape[1:], dtype=np.float32)
+    # Class by class, so a large image needs a few planes of scratch memory, not K of them.
+    for plane in probabilities:
+        p = np.clip(plane, 1e-7, 1.0)
+        total -= p * np.log(p)
+    total /= np.float32(np.log(classes))
+    return total
 
 
 def _pad_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
