@@ -175,3 +175,55 @@ def thumbnail_png(display: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+# Display tiles -------------------------------------------------------------------------------
+# A channel's display rendition as an image pyramid: level 0 is the rendition, each further level
+# halves both sides (mean of 2x2 blocks), up to the first level that fits in one tile. The browser
+# draws only the tiles it shows, at the level that fits its zoom, so an 8192x8192 image costs
+# about as much to look at as a 2048x2048 one.
+TILE_SIZE = 512
+
+
+def pyramid_levels(width: int, height: int, tile_size: int = TILE_SIZE) -> int:
+    """How many levels an image of this size has: 1 when it fits in one tile."""
+    levels = 1
+    while max(width, height) > tile_size * 2 ** (levels - 1):
+        levels += 1
+    return levels
+
+
+def halve(plane: np.ndarray) -> np.ndarray:
+    """One pyramid step: the mean of each 2x2 block, an odd last row or column repeated.
+
+    Shape: (h, w) -> (ceil(h / 2), ceil(w / 2)), same dtype.
+    """
+    height, width = plane.shape
+    padded = np.pad(plane, ((0, height % 2), (0, width % 2)), mode="edge").astype(np.uint16)
+    total = padded[0::2, 0::2] + padded[1::2, 0::2] + padded[0::2, 1::2] + padded[1::2, 1::2]
+    return ((total + 2) // 4).astype(plane.dtype)
+
+
+def pyramid(display: np.ndarray, tile_size: int = TILE_SIZE) -> list[np.ndarray]:
+    """All levels of an 8-bit display rendition, finest first."""
+    levels = [display]
+    for _ in range(pyramid_levels(display.shape[1], display.shape[0], tile_size) - 1):
+        levels.append(halve(levels[-1]))
+    return levels
+
+
+def tile_of(level: np.ndarray, col: int, row: int, tile_size: int = TILE_SIZE) -> np.ndarray:
+    """Tile (col, row) of one pyramid level: tile_size square, smaller at the right and bottom edges.
+
+    Raises IndexError for a tile outside the level.
+    """
+    height, width = level.shape
+    if not (0 <= col * tile_size < width and 0 <= row * tile_size < height):
+        raise IndexError(f"tile ({col}, {row}) is outside this level ({width}x{height} pixels)")
+    return level[row * tile_size : (row + 1) * tile_size, col * tile_size : (col + 1) * tile_size]
+
+
+def decode_display(data: bytes) -> np.ndarray:
+    """The 8-bit values of a display rendition we wrote (a greyscale PNG)."""
+    image = PILImage.open(io.BytesIO(data))
+    return np.asarray(image.convert("L") if image.mode != "L" else image, dtype=np.uint8)

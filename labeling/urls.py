@@ -28,6 +28,11 @@ urlpatterns = [
         name="channel-display",
     ),
     path(
+        "images/<int:image_id>/channels/<str:channel>/tiles/<int:level>/<int:col>/<int:row>.png",
+        views.ChannelTile.as_view(),
+        name="channel-tile",
+    ),
+    path(
         "images/<int:image_id>/channels/<str:channel>/original",
         views.ChannelOriginal.as_view(),
         name="channel-original",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.db.models import QuerySet
@@ -16,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling import labelmaps, selectors, services
+from labeling import imageio, labelmaps, selectors, services
 from labeling.access import annotation_for, image_for, project_for
 from labeling.errors import InvalidInput
 from labeling.models import MAP_KINDS, Annotation, Image, LabelClass, Membership, Project, Role
@@ -243,6 +244,40 @@ class ChannelDisplay(APIView):
         if row is None:
             raise NotFound(f"This image has no channel {channel!r}.")
         return _file_response(row.display, "image/png")
+
+
+class ChannelTile(APIView):
+    """One tile of a channel's display pyramid (level 0: full resolution, each level halves):
+    the annotator draws only the tiles it shows, so large images open and pan quickly. Contrast
+    is applied in the browser, so moving a contrast slider fetches nothing."""
+
+    @extend_schema(responses=PNG)
+    def get(
+        self, request: Request, image_id: int, channel: str, level: int, col: int, row: int
+    ) -> HttpResponse:
+        image = image_for(request.user, image_id)
+        shown = image.channels.filter(name=channel).first()
+        if shown is None:
+            raise NotFound(f"This image has no channel {channel!r}.")
+        if not shown.display:
+            raise NotFound("This file does not exist (yet: renditions of large images are made by a worker).")
+        levels = imageio.pyramid_levels(image.width, image.height)
+        if level >= levels:
+            raise NotFound(f"This image has pyramid levels 0 to {levels - 1}.")
+        # A rendition never changes, so its name and the tile's place identify the tile's bytes.
+        tag = hashlib.sha256(f"{selectors.display_key(shown)}/{level}/{col}/{row}".encode()).hexdigest()
+        etag = f'"{tag[:32]}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            try:
+                tile = imageio.tile_of(selectors.display_pyramid(shown)[level], col, row)
+            except IndexError as error:
+                raise NotFound(f"No such tile: {error}.") from None
+            response = HttpResponse(imageio.encode_png(tile), content_type="image/png")
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
 
 
 class ChannelOriginal(APIView):

@@ -31,8 +31,9 @@ export interface Rect {
 }
 
 /**
- * A label map drawn as a coloured, see-through overlay at image resolution. Only the changed
- * rectangle is repainted after a stroke, so painting stays smooth on large images.
+ * A label map drawn as a coloured, see-through overlay on one canvas at image resolution (the
+ * training page's small previews). The annotator draws its overlays in tiles instead
+ * (annotator/tiles.ts), so large images need no full-resolution canvas.
  */
 export class Overlay {
   readonly canvas: HTMLCanvasElement;
@@ -73,19 +74,4 @@ export class Overlay {
   setPalette(palette: Map<number, [number, number, number]>): void {
     this.palette = palette;
   }
-}
-
-/** The uncertainty map as a heat overlay: transparent where the model is sure, red where it is not. */
-export function heatOverlay(map: LabelMap): HTMLCanvasElement {
-  const canvas = document.createElement("canvas");
-  canvas.width = map.width;
-  canvas.height = map.height;
-  const context = canvas.getContext("2d") as CanvasRenderingContext2D;
-  const image = context.createImageData(map.width, map.height);
-  for (let i = 0; i < map.data.length; i++) {
-    const value = map.data[i];
-    image.data.set([255, 255 - value, 0, value], i * 4);
-  }
-  context.putImageData(image, 0, 0);
-  return canvas;
 }

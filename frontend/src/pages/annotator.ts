@@ -14,9 +14,10 @@ import {
   type LabelClass,
 } from "../api";
 import { EditableLayer, ME, OTHERS, type SaveState } from "../annotator/layer";
-import { emptyMap, fetchMap, heatOverlay, Overlay } from "../annotator/maps";
+import { emptyMap, fetchMap } from "../annotator/maps";
+import { heatTable, TiledImage, TiledOverlay } from "../annotator/tiles";
 import { ProjectSocket } from "../live";
-import { parseHexColor, type Palette } from "../painter/colors";
+import { parseHexColor, rgbaTable, type Palette } from "../painter/colors";
 import { MAX_RADIUS, type Stroke } from "../painter/raster";
 import { fit, oneToOne, panBy, screenToImage, zoomAt, type Viewport } from "../painter/viewport";
 import { canAnnotate, crumbs, errorText, h, messageLine, type Stop } from "../ui";
@@ -65,44 +66,42 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
     dense: new EditableLayer(imageId, "dense", me, image.width, image.height),
   };
   let target: "scribble" | "dense" = "scribble";
-  const overlays = {
-    mine: new Overlay(image.width, image.height, palette),
-    others: new Overlay(image.width, image.height, palette),
-    derived: new Overlay(image.width, image.height, palette),
-    prediction: new Overlay(image.width, image.height, palette),
+  // Every overlay is drawn in tiles at the level the zoom needs: no full-resolution canvas, so
+  // an 8192x8192 image costs what the view shows (annotator/tiles.ts).
+  const labelColors = rgbaTable(palette, 255);
+  const overlays: Record<OverlayName, TiledOverlay> = {
+    mine: new TiledOverlay(image.width, image.height, labelColors),
+    others: new TiledOverlay(image.width, image.height, labelColors),
+    derived: new TiledOverlay(image.width, image.height, labelColors),
+    prediction: new TiledOverlay(image.width, image.height, labelColors),
+    uncertainty: new TiledOverlay(image.width, image.height, heatTable()),
   };
-  let uncertainty: HTMLCanvasElement | null = null;
   const shown: Record<OverlayName, boolean> = { mine: true, others: true, derived: false, prediction: true, uncertainty: false };
   const opacity: Record<OverlayName, number> = { mine: 0.6, others: 0.45, derived: 0.4, prediction: 0.35, uncertainty: 0.5 };
 
-  // Both editable layers drawn as one (scribbles over the dense mask), kept up to date only
-  // where an edit changed something, so a stroke does not walk the whole image.
-  const combined = { map: emptyMap(image.width, image.height), owners: new Uint8Array(image.width * image.height) };
+  /** The labels as drawn: scribbles over the dense mask, split into mine and others' by who wrote them. */
+  const labelOf = (wanted: number) => (i: number): number => {
+    const top = layers.scribble.map.data[i] ? layers.scribble : layers.dense;
+    return top.owners[i] === wanted ? top.map.data[i] : 0;
+  };
+  overlays.mine.setSource(labelOf(ME));
+  overlays.others.setSource(labelOf(OTHERS));
 
-  /** Repaint the label overlays where `rect` changed: dense under scribbles, mine vs others by owner. */
+  /** Repaint the label overlays where `changed` (null: everything) changed. */
   function repaintLabels(changed: { x: number; y: number; width: number; height: number } | null): void {
-    const rect = changed ?? { x: 0, y: 0, width: image.width, height: image.height };
-    for (let row = rect.y; row < rect.y + rect.height; row++) {
-      for (let i = row * image.width + rect.x; i < row * image.width + rect.x + rect.width; i++) {
-        const top = layers.scribble.map.data[i] ? layers.scribble : layers.dense;
-        combined.map.data[i] = top.map.data[i];
-        combined.owners[i] = top.owners[i];
-      }
-    }
-    for (const name of ["mine", "others"] as const) {
-      const wanted = name === "mine" ? ME : OTHERS;
-      overlays[name].paint(combined.map, rect, (i) => combined.owners[i] === wanted);
-    }
+    overlays.mine.changed(changed);
+    overlays.others.changed(changed);
     invalidate();
   }
 
   async function loadDerived(list: Annotation[]): Promise<void> {
-    const merged = emptyMap(image.width, image.height);
-    for (const layer of list.filter((a) => a.kind === "derived" && !a.is_deleted && a.mask_url)) {
+    const derived = list.filter((a) => a.kind === "derived" && !a.is_deleted && a.mask_url);
+    const merged = emptyMap(derived.length ? image.width : 0, derived.length ? image.height : 0); // none: no memory
+    for (const layer of derived) {
       const map = await fetchMap(layer.mask_url as string);
-      for (let i = 0; i < merged.data.length; i++) if (map.data[i]) merged.data[i] = map.data[i];
+      for (let i = 0; i < map.data.length; i++) if (map.data[i]) merged.data[i] = map.data[i];
     }
-    overlays.derived.paint(merged);
+    overlays.derived.setSource(derived.length ? (i) => merged.data[i] : null);
     invalidate();
   }
 
@@ -110,55 +109,31 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
     const predictions = await listPredictions(projectId, { image: imageId });
     const latest = predictions.sort((a, b) => b.model_version - a.model_version)[0];
     if (!latest) return;
-    overlays.prediction.paint(await fetchMap(latest.mask_url));
-    uncertainty = heatOverlay(await fetchMap(`/api/predictions/${latest.id}/uncertainty.png`));
+    const [classMap, heat] = await Promise.all([fetchMap(latest.mask_url), fetchMap(`/api/predictions/${latest.id}/uncertainty.png`)]);
+    overlays.prediction.setSource((i) => classMap.data[i]);
+    overlays.uncertainty.setSource((i) => heat.data[i]);
     canvas.dataset.prediction = String(latest.model_version);
     predictionNote.textContent = `prediction of model v${latest.model_version} · mean uncertainty ${latest.uncertainty.toFixed(3)}`;
     invalidate();
   }
 
   // The image ----------------------------------------------------------------------------
-  const channels = await Promise.all(image.channels.map((c) => fetchMap(c.display_url)));
-  const base = document.createElement("canvas");
-  base.width = image.width;
-  base.height = image.height;
-  let channelMode = channels.length > 1 ? "composite" : "0";
+  // Display tiles of the channels at the level the zoom needs, contrast applied here (annotator/tiles.ts).
+  const picture = new TiledImage(imageId, image.channels.map((c) => c.name), image.width, image.height);
+  picture.onLoad = () => invalidate();
+  let channelMode = image.channels.length > 1 ? "composite" : "0";
   let low = 0;
   let high = 255;
 
   function renderBase(): void {
-    const context = base.getContext("2d") as CanvasRenderingContext2D;
-    const out = context.createImageData(image.width, image.height);
-    const scale = 255 / Math.max(1, high - low);
-    const lut = new Uint8ClampedArray(256).map((_, v) => (v - low) * scale);
-    const tints: [number, number, number][] = [[1, 1, 1], [0, 1, 0], [1, 0, 1], [0, 1, 1]];
-    const used = channelMode === "composite" ? channels.map((_, k) => k) : [Number(channelMode)];
-    for (let i = 0; i < image.width * image.height; i++) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (const k of used) {
-        const value = lut[channels[k].data[i]];
-        const tint = channelMode === "composite" ? tints[k % tints.length] : [1, 1, 1];
-        r += value * tint[0];
-        g += value * tint[1];
-        b += value * tint[2];
-      }
-      out.data[i * 4] = r;
-      out.data[i * 4 + 1] = g;
-      out.data[i * 4 + 2] = b;
-      out.data[i * 4 + 3] = 255;
-    }
-    context.putImageData(out, 0, 0);
+    picture.setContrast(channelMode, low, high);
     invalidate();
   }
 
-  /** Contrast from the 0.5th and 99.5th percentiles of the channel(s) shown. */
+  /** Contrast from the 0.5th and 99.5th percentiles of the channel(s) shown, at the coarsest level. */
   function autoContrast(): void {
-    const histogram = new Uint32Array(256);
-    const used = channelMode === "composite" ? channels : [channels[Number(channelMode)]];
-    for (const channel of used) for (const value of channel.data) histogram[value]++;
-    const total = used.length * image.width * image.height;
+    const histogram = picture.overviewHistogram(); // the coarsest level: the whole image, cheaply
+    const total = histogram.reduce((sum, count) => sum + count, 0);
     let seen = 0;
     low = 0;
     high = 255;
@@ -193,20 +168,14 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
     context.fillRect(0, 0, canvas.width, canvas.height);
     context.setTransform(view.scale, 0, 0, view.scale, view.offsetX, view.offsetY);
     context.imageSmoothingEnabled = view.scale < 1;
-    context.drawImage(base, 0, 0);
-    const layered: [OverlayName, CanvasImageSource | null][] = [
-      ["prediction", overlays.prediction.canvas],
-      ["uncertainty", uncertainty],
-      ["derived", overlays.derived.canvas],
-      ["others", overlays.others.canvas],
-      ["mine", overlays.mine.canvas],
-    ];
-    for (const [name, source] of layered) {
-      if (!shown[name] || !source) continue;
-      context.globalAlpha = opacity[name];
-      context.drawImage(source, 0, 0);
+    picture.draw(context, view, canvas.width, canvas.height);
+    context.imageSmoothingEnabled = false; // label pixels stay crisp
+    for (const name of ["prediction", "uncertainty", "derived", "others", "mine"] as const) {
+      if (shown[name]) overlays[name].draw(context, view, canvas.width, canvas.height, opacity[name]);
     }
-    context.globalAlpha = 1;
+    const drawn = picture.drawn;
+    canvas.dataset.level = String(drawn.level);
+    canvas.dataset.tiles = `${drawn.ready}/${drawn.wanted}`;
     if (drawing) drawStroke(context, drawing);
     if (cursor && tool !== "fill") {
       context.strokeStyle = "white";
@@ -423,7 +392,7 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   const channelSelect = h(
     "select",
     { "aria-label": "Channel" },
-    ...(channels.length > 1 ? [h("option", { value: "composite" }, "composite")] : []),
+    ...(image.channels.length > 1 ? [h("option", { value: "composite" }, "composite")] : []),
     ...image.channels.map((c, k) => h("option", { value: k }, c.name)),
   );
   channelSelect.value = channelMode;
@@ -524,6 +493,9 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
       await loadDerived(await listAnnotations(imageId));
     }
   });
+  socket.on("image.rendered", (event) => {
+    if (Number(event.image) === imageId) void picture.retry().then(invalidate, (error) => message.error(`The image: ${errorText(error)}`));
+  });
   socket.on("predictions.ready", (event) => {
     if (((event.predictions as { image: number }[]) ?? []).some((p) => p.image === imageId)) void loadPrediction();
   });
@@ -591,7 +563,11 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   setClass(classIndex);
   renderTags();
   renderBase();
-  await Promise.all([layers.scribble.load(annotations), layers.dense.load(annotations)]);
+  await Promise.all([
+    picture.loadOverview().catch((error) => message.error(`The image: ${errorText(error)}`)),
+    layers.scribble.load(annotations),
+    layers.dense.load(annotations),
+  ]);
   repaintLabels(null);
   void loadDerived(annotations).catch((error) => message.error(`Derived masks: ${errorText(error)}`));
   void loadPrediction().catch((error) => message.error(`Prediction: ${errorText(error)}`));

@@ -51,7 +51,7 @@ export function paintLabelMapRGBA(
  * RGBA per class value, indexed by value * 4: one array lookup per pixel instead of a Map lookup,
  * which matters at 67 million pixels. Unset entries (value 0, gaps) are zero, i.e. transparent.
  */
-function rgbaTable(palette: Palette, alpha: number): Uint8ClampedArray {
+export function rgbaTable(palette: Palette, alpha: number): Uint8ClampedArray {
   const size = Math.max(0, ...palette.keys()) + 1;
   const table = new Uint8ClampedArray(size * 4);
   for (const [value, [r, g, b]] of palette) {
