@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 from PIL import Image as PILImage
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from labeling import services
 from labeling.models import Annotation, AnnotationKind, Image
@@ -186,3 +186,74 @@ def test_an_owner_manages_classes_and_members_and_filters_the_grid(signed_in, us
     page.get_by_role("button", name="Add member").click()
     expect(page.locator(".member-list li", has_text="stranger")).to_be_visible()
     assert project.memberships.get(user=users["stranger"]).role == "annotator"
+
+
+# Records every save state the page shows (an observer sees each change, however brief).
+WATCH_SAVE_STATE = """element => {
+  window.__states = [element.dataset.state];
+  new MutationObserver(() => window.__states.push(element.dataset.state))
+    .observe(element, { attributes: true, attributeFilter: ["data-state"] });
+}"""
+
+
+def test_a_save_that_meets_a_409_merges_and_keeps_both_peoples_strokes(signed_in, users, project, nucleus):
+    image = add_image(project, users["owner"])
+    seed = services.annotation_save(  # a third person's stroke, in the top-left corner
+        image=image,
+        author=users["owner"],
+        kind=AnnotationKind.SCRIBBLE,
+        base_version=0,
+        data={"strokes": [{"class_index": nucleus.index, "radius": 2, "points": [[4, 4], [10, 4]]}]},
+    )
+    first, second = signed_in(users["annotator"]), signed_in(users["manager"])
+    open_annotator(first, project, image)
+    open_annotator(second, project, image)
+    first.get_by_test_id("save-state").evaluate(WATCH_SAVE_STATE)
+
+    # The first person's save is held on its way to the server until the second person's landed.
+    held: list[Route] = []
+    released = False
+
+    def hold_saves(route: Route) -> None:
+        if route.request.method == "POST" and not released:
+            held.append(route)
+        else:
+            route.continue_()
+
+    first.route(f"**/api/images/{image.pk}/annotations/", hold_saves)
+    choose(first, nucleus)
+    choose(second, nucleus)
+    drag_across(first, row=0.25)
+    expect(first.get_by_test_id("save-state")).to_have_attribute("data-state", "saving")
+    for _ in range(100):  # Playwright hands the request to the handler while it waits
+        if held:
+            break
+        first.wait_for_timeout(50)
+    assert len(held) == 1, "the first person's save is on its way, held"
+    assert held[0].request.post_data_json["base_version"] == seed.version
+
+    drag_across(second, row=0.75)
+    saved(second)
+    assert Annotation.objects.get(pk=seed.pk).version == seed.version + 1, "the second person saved first"
+
+    released = True
+    with first.expect_response(lambda response: response.request.method == "POST") as answer:
+        held[0].continue_()  # reaches the server with an old base_version
+    assert answer.value.status == 409
+    saved(first)
+    states = first.evaluate("() => window.__states")
+    assert "conflict" in states and states.index("conflict") < len(states) - 1 and states[-1] == "saved", (
+        states
+    )
+
+    layer = first.request.get(f"/api/images/{image.pk}/annotations/").json()
+    (scribble,) = [a for a in layer if a["kind"] == "scribble"]
+    assert scribble["version"] == seed.version + 2, "the merged save came after the second person's"
+    revisions = first.request.get(f"/api/annotations/{scribble['id']}/revisions/").json()
+    assert [r["author"] for r in revisions] == ["owner", "manager", "annotator"]
+    mask = first.request.get(f"/api/annotations/{scribble['id']}/mask.png")
+    stored = np.asarray(PILImage.open(io.BytesIO(mask.body())))
+    assert stored[4, 7] == nucleus.index, "the first stroke stays"
+    assert stored[SIZE // 4, SIZE // 2] == nucleus.index, "the held save's stroke is stored"
+    assert stored[3 * SIZE // 4, SIZE // 2] == nucleus.index, "and so is the other person's"
+    expect(first.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
