@@ -1,0 +1,281 @@
+"""Image-level tags -> Score-CAM pseudo-masks (ScoreCAM-U-Net, step one).
+
+A small "class present / absent" classifier is trained on tagged tiles; Score-CAM (Wang et al.
+2020) then says where in a positive tile the class is, and thresholding turns that map into a
+pseudo-mask in the learning core's target convention (-1 unknown, 0 background, 1 object), which
+the segmentation network trains on like any derived label.
+
+The classifier is a segmentation-models-pytorch encoder (the same names as models.py, never
+downloaded weights) cut at `depth` stages, global max pooling and one linear unit. Max pooling
+fits the tag's meaning ("present anywhere in the tile") and keeps the evidence local. Fewer
+stages keep the activation maps finer (stride 2**depth): nuclei of 25 px are lost at stride 32.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import segmentation_models_pytorch as smp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training.ml.config import ENCODERS
+from training.ml.data import UNKNOWN
+from training.ml.loop import Callbacks, StepEvent, TrainingCancelled, seed_everything
+
+BACKGROUND, OBJECT = 0, 1
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """How to train the tag classifier. `tile_size`: every training tile is padded to this."""
+
+    in_channels: int = 1
+    encoder: str = "resnet18"
+    depth: int = 3
+    tile_size: int = 64
+    batch_size: int = 32
+    steps: int = 300
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    augment: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder {self.encoder!r} is not one of {', '.join(ENCODERS)}")
+        if not 1 <= self.depth <= 5:
+            raise ValueError(f"depth {self.depth} must be 1..5 encoder stages")
+        if self.tile_size % 2**self.depth:
+            raise ValueError(f"tile_size {self.tile_size} must be a multiple of {2**self.depth} (2**depth)")
+        if self.steps < 1 or self.batch_size < 2:
+            raise ValueError("steps must be positive and batch_size at least 2 (one present, one absent)")
+
+
+@dataclass
+class TaggedTile:
+    """A normalised (C, h, w) float32 tile with h, w <= tile_size, and whether the class is in it."""
+
+    image: np.ndarray
+    present: bool
+
+
+class TagClassifier(nn.Module):
+    """Encoder -> global max pool -> one logit for "the class is present"."""
+
+    def __init__(self, config: ClassifierConfig) -> None:
+        super().__init__()
+        self.stride = 2**config.depth
+        self.encoder = smp.encoders.get_encoder(
+            config.encoder, in_channels=config.in_channels, depth=config.depth, weights=None
+        )
+        self.head = nn.Linear(self.encoder.out_channels[-1], 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Shape: (B, C, H, W) -> (B, K, H / stride, W / stride), the maps Score-CAM uses."""
+        features: torch.Tensor = self.encoder(x)[-1]
+        return features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Shape: (B, C, H, W) -> (B,) logits."""
+        pooled = self.features(x).amax(dim=(-2, -1))
+        logits: torch.Tensor = self.head(pooled)[:, 0]
+        return logits
+
+
+# Training ----------------------------------------------------------------------------------
+
+
+def train_classifier(
+    tiles: list[TaggedTile],
+    config: ClassifierConfig,
+    *,
+    device: torch.device,
+    callbacks: Callbacks | None = None,
+) -> TagClassifier:
+    """Fit the classifier on balanced batches (half present, half absent), augmented, seeded.
+
+    `callbacks.on_step` gets a StepEvent per step; `callbacks.should_cancel` is checked before
+    every step and raises TrainingCancelled.
+    """
+    positives = [t for t in tiles if t.present]
+    negatives = [t for t in tiles if not t.present]
+    if not positives or not negatives:
+        raise ValueError(
+            f"the classifier needs tiles tagged present and absent; got {len(positives)} present and "
+            f"{len(negatives)} absent: tag some images where the class is missing"
+        )
+    seed_everything(config.seed)
+    rng = np.random.default_rng(config.seed)
+    callbacks = callbacks or Callbacks()
+    model = TagClassifier(config).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _cosine(step, config.steps))
+    half = config.batch_size // 2
+    step_time = 0.0
+    for step in range(config.steps):
+        if callbacks.should_cancel and callbacks.should_cancel():
+            raise TrainingCancelled(f"classifier cancelled at step {step}")
+        tick = time.perf_counter()
+        chosen = _draw(positives, half, rng) + _draw(negatives, config.batch_size - half, rng)
+        x = torch.stack([_prepare(t.image, config, rng) for t in chosen]).to(device)
+        y = torch.tensor([float(t.present) for t in chosen], device=device)
+        model.train()
+        loss = F.binary_cross_entropy_with_logits(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        elapsed = time.perf_counter() - tick
+        step_time = elapsed if step_time == 0 else 0.9 * step_time + 0.1 * elapsed
+        if callbacks.on_step:
+            callbacks.on_step(
+                StepEvent(
+                    step=step + 1,
+                    epoch=0,
+                    loss=float(loss.detach()),
+                    learning_rate=float(scheduler.get_last_lr()[0]),
+                    samples_per_second=config.batch_size / step_time if step_time else 0.0,
+                    eta_seconds=step_time * (config.steps - step - 1),
+                )
+            )
+    return model.eval()
+
+
+def _cosine(step: int, steps: int) -> float:
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / steps)))
+
+
+def _draw(tiles: list[TaggedTile], count: int, rng: np.random.Generator) -> list[TaggedTile]:
+    return [tiles[int(i)] for i in rng.integers(len(tiles), size=count)]
+
+
+def _prepare(image: np.ndarray, config: ClassifierConfig, rng: np.random.Generator) -> torch.Tensor:
+    """Pad a tile to tile_size (mirrored, so no artificial edges) and augment it.
+
+    Shape: (C, h, w) -> (C, tile_size, tile_size) float32.
+    """
+    size = config.tile_size
+    _, height, width = image.shape
+    if height > size or width > size:
+        raise ValueError(f"a tile of {height}x{width} is larger than tile_size {size}; cut it into tiles")
+    x = torch.from_numpy(_pad_to(image, size, size))
+    if not config.augment:
+        return x
+    x = torch.rot90(x, int(rng.integers(4)), dims=(-2, -1))
+    if rng.random() < 0.5:
+        x = torch.flip(x, dims=(-1,))
+    channels = x.shape[0]
+    gain = torch.from_numpy(rng.uniform(0.8, 1.2, size=(channels, 1, 1)).astype(np.float32))
+    bias = torch.from_numpy(rng.uniform(-0.1, 0.1, size=(channels, 1, 1)).astype(np.float32))
+    return x * gain + bias
+
+
+def _pad_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    _, h, w = image.shape
+    if (h, w) == (height, width):
+        return np.ascontiguousarray(image, dtype=np.float32)
+    padded = np.pad(image, ((0, 0), (0, height - h), (0, width - w)), mode="symmetric")
+    return np.ascontiguousarray(padded, dtype=np.float32)
+
+
+# Score-CAM ---------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def score_cam(
+    model: TagClassifier, x: torch.Tensor, *, batch_size: int = 32, max_maps: int | None = None
+) -> tuple[torch.Tensor, float]:
+    """Score-CAM of one input, and the classifier's probability that the class is present.
+
+    Each activation map of the last stage is upsampled to the input size and scaled to [0, 1];
+    the input masked with it is scored, and the increase of the class probability over that of
+    an all-zero baseline weights the map. The map is ReLU(sum of weighted maps) scaled to a
+    maximum of 1 (all zeros where no map raises the score). `max_maps` keeps only the maps with
+    the largest mean activation, for speed.
+
+    Shape: x (C, H, W) with H, W multiples of model.stride -> cam (H, W) in [0, 1].
+    """
+    model.eval()
+    x = x[None]
+    probability = float(torch.sigmoid(model(x))[0])
+    maps = model.features(x)[0]
+    if max_maps is not None and max_maps < maps.shape[0]:
+        maps = maps[maps.mean(dim=(-2, -1)).topk(max_maps).indices]
+    maps = F.interpolate(maps[None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0]
+    low = maps.amin(dim=(-2, -1), keepdim=True)
+    span = maps.amax(dim=(-2, -1), keepdim=True) - low
+    useful = span.flatten() > 1e-6
+    maps = (maps[useful] - low[useful]) / span[useful]
+    baseline = torch.sigmoid(model(torch.zeros_like(x)))[0]
+    weights = torch.cat(
+        [torch.sigmoid(model(x * chunk[:, None])) - baseline for chunk in maps.split(batch_size)]
+    )
+    cam = torch.relu((weights[:, None, None] * maps).sum(dim=0)) if len(maps) else x[0, 0] * 0
+    peak = float(cam.max()) if cam.numel() else 0.0
+    return (cam / peak if peak > 0 else cam * 0), probability
+
+
+def cam_map(
+    model: TagClassifier,
+    image: np.ndarray,
+    *,
+    device: torch.device,
+    tile: int = 128,
+    max_maps: int | None = None,
+) -> np.ndarray:
+    """Score-CAM over a whole image, window by window (`tile` pixels, the last ones shifted in).
+
+    Each window's map is scaled by the classifier's probability for that window, so a window
+    with no object in it (probability near 0) does not get a full-range map of noise.
+
+    Shape: (C, H, W) float32 -> (H, W) float32 in [0, 1].
+    """
+    model = model.to(device).eval()
+    _, height, width = image.shape
+    stride = model.stride
+    out = np.zeros((height, width), dtype=np.float32)
+    for top in _starts(height, tile):
+        for left in _starts(width, tile):
+            window = image[:, top : top + tile, left : left + tile]
+            h, w = window.shape[1:]
+            padded = _pad_to(window, -(-h // stride) * stride, -(-w // stride) * stride)
+            cam, probability = score_cam(model, torch.from_numpy(padded).to(device), max_maps=max_maps)
+            region = out[top : top + h, left : left + w]
+            np.maximum(region, cam[:h, :w].cpu().numpy() * probability, out=region)
+    return out
+
+
+def _starts(length: int, tile: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile + 1, tile))
+    if starts[-1] + tile < length:
+        starts.append(length - tile)
+    return starts
+
+
+# Pseudo-masks ------------------------------------------------------------------------------
+
+
+def pseudo_mask(cam: np.ndarray, *, present: bool, low: float = 0.2, high: float = 0.5) -> np.ndarray:
+    """Threshold a Score-CAM map into a target: >= high object, <= low background, else unknown.
+
+    An image tagged absent is background everywhere, whatever its map says.
+
+    Shape: (H, W) float in [0, 1] -> (H, W) int64 with -1 unknown, 0 background, 1 object.
+    """
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"thresholds need 0 <= low < high <= 1, got low={low}, high={high}")
+    if not present:
+        return np.full(cam.shape, BACKGROUND, dtype=np.int64)
+    target = np.full(cam.shape, UNKNOWN, dtype=np.int64)
+    target[cam >= high] = OBJECT
+    target[cam <= low] = BACKGROUND
+    return target
