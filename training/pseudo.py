@@ -17,7 +17,7 @@ import numpy as np
 
 from labeling import labelmaps, selectors, services
 from labeling.errors import Conflict
-from labeling.models import Annotation, AnnotationKind
+from labeling.models import Annotation, AnnotationKind, Image
 from training.models import ModelVersion
 
 SOURCE = "model"
@@ -39,8 +39,8 @@ def derive_from_predictions(
     provenance = {"source": SOURCE, "model_version": version.pk, "max_uncertainty": max_uncertainty}
     for prediction in predictions:
         image = prediction.image
-        head = Annotation.objects.filter(image=image, kind=AnnotationKind.DERIVED, key=SOURCE).first()
-        if head is not None and _painted_on(head):
+        head = derived_layer(image, SOURCE)
+        if head is not None and painted_on(head):
             result.kept.append(image.pk)
             continue
         classes = labelmaps.decode_png_map(selectors.read_file(prediction.mask), what="prediction")
@@ -49,22 +49,40 @@ def derive_from_predictions(
         )
         confident = entropy.astype(np.float32) <= max_uncertainty * 255.0
         mask = np.where(confident, classes, 0).astype(np.uint16)
-        try:
-            services.annotation_save(
-                image=image,
-                author=author,
-                kind=AnnotationKind.DERIVED,
-                base_version=head.version if head is not None else 0,
-                data={"strokes": [], "provenance": provenance},
-                mask=labelmaps.encode_map(mask),
-            )
-        except Conflict:
+        if save_derived(image=image, author=author, head=head, provenance=provenance, mask=mask) is None:
             result.kept.append(image.pk)
             continue
         result.made.append(image.pk)
     return result
 
 
-def _painted_on(head: Annotation) -> bool:
+def derived_layer(image: Image, source: str) -> Annotation | None:
+    """The image's derived layer from this source (its provenance "source" is the layer's key)."""
+    return Annotation.objects.filter(image=image, kind=AnnotationKind.DERIVED, key=source).first()
+
+
+def painted_on(head: Annotation) -> bool:
+    """Whether a person has painted on the layer since it was generated (its latest revision has strokes)."""
     latest = head.revisions.order_by("-version").first()
     return latest is not None and not latest.is_deleted and bool(latest.data.get("strokes"))
+
+
+def save_derived(
+    *, image: Image, author: Any, head: Annotation | None, provenance: dict[str, Any], mask: np.ndarray
+) -> Annotation | None:
+    """Write a whole generated label map as the next revision of the image's derived layer.
+
+    Returns the saved layer, or None when someone saved the layer after `head` was read: theirs
+    stands, a generator never overwrites a revision it has not seen.
+    """
+    try:
+        return services.annotation_save(
+            image=image,
+            author=author,
+            kind=AnnotationKind.DERIVED,
+            base_version=head.version if head is not None else 0,
+            data={"strokes": [], "provenance": provenance},
+            mask=labelmaps.encode_map(mask),
+        )
+    except Conflict:
+        return None

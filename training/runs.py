@@ -23,6 +23,7 @@ from django.utils import timezone
 from labeling import selectors
 from labeling.errors import Conflict, InvalidInput
 from labeling.models import Annotation, AnnotationKind, Channel, Project
+from training import tagcam
 from training.ml.config import TrainConfig
 from training.models import FINISHED_STATES, ModelVersion, RunState, TrainingRun
 from webapp import live
@@ -54,7 +55,9 @@ def run_create(
     if not isinstance(options, dict):
         raise InvalidInput("config must be a JSON object.")
     options = dict(options)
+    strategy = tagcam.parse_strategy(project=project, options=options)
     sources = _label_sources(options.pop("label_sources", ["scribble", "dense", "derived"]))
+    derived_sources = _derived_sources(options.pop("derived_sources", None))
     channel_names = options.pop("channels", None)
     preview_count = _int_option(options.pop("preview_images", 3), "preview_images", 0, 8)
     classes = sorted(selectors.class_indices(project))
@@ -64,17 +67,19 @@ def run_create(
         )
     snapshot = [
         (pk, version)
-        for pk, version, kind, split in Annotation.objects.filter(
+        for pk, version, kind, split, key in Annotation.objects.filter(
             image__project=project, image__archived_at__isnull=True, is_deleted=False, kind__in=sources
-        ).values_list("id", "version", "kind", "image__split")
-        if split != "validation" or kind == AnnotationKind.DENSE
+        ).values_list("id", "version", "kind", "image__split", "key")
+        if (split != "validation" or kind == AnnotationKind.DENSE)
+        and (kind != AnnotationKind.DERIVED or derived_sources is None or key in derived_sources)
     ]
-    if not snapshot:
+    if not snapshot and strategy is None:
         raise InvalidInput(
             f"Nothing to train on: no image of this project has {' or '.join(sources)} labels yet."
         )
     image_ids = sorted(
         set(Annotation.objects.filter(pk__in=[pk for pk, _ in snapshot]).values_list("image_id", flat=True))
+        | set(tagcam.tagged_image_ids(strategy) if strategy else [])
     )
     channels = _channels(image_ids, channel_names)
     train = _train_config(options, in_channels=len(channels), num_classes=len(classes))
@@ -88,6 +93,10 @@ def run_create(
         "label_sources": sources,
         "preview_count": preview_count,
     }
+    if derived_sources is not None:
+        config["derived_sources"] = derived_sources
+    if strategy is not None:  # image-level tags -> Score-CAM pseudo-masks first (training/tagcam.py)
+        config["strategy"] = strategy
     with transaction.atomic():
         run = TrainingRun.objects.create(
             project=project,
@@ -111,6 +120,17 @@ def _label_sources(raw: Any) -> list[str]:
     if not isinstance(raw, list) or not raw or any(source not in LABEL_SOURCES for source in raw):
         raise InvalidInput(f"label_sources must be a non-empty list of {', '.join(LABEL_SOURCES)}.")
     return sorted(set(raw), key=LABEL_SOURCES.index)
+
+
+def _derived_sources(raw: Any) -> list[str] | None:
+    """Which derived layers (by source, e.g. "fluorescence-teacher", "model") a run uses; None = all."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or not all(isinstance(source, str) and source for source in raw):
+        raise InvalidInput(
+            'derived_sources must be a non-empty list of sources, e.g. ["fluorescence-teacher"].'
+        )
+    return sorted(set(raw))
 
 
 def _int_option(raw: Any, name: str, low: int, high: int) -> int:

@@ -81,3 +81,17 @@ class PredictionOut(serializers.ModelSerializer[Prediction]):
 
     def get_uncertainty_url(self, prediction: Prediction) -> str:
         return f"/api/predictions/{prediction.pk}/uncertainty.png"
+
+
+class TeacherIn(serializers.Serializer[Any]):
+    """The fluorescence teacher's settings (training/teacher.py); params are checked there."""
+
+    channel = serializers.CharField(default="fluorescence", max_length=64)
+    params = serializers.DictField(required=False, default=dict)
+    class_index = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class TeacherApplyIn(TeacherIn):
+    images = serializers.ListField(
+        child=serializers.IntegerField(), required=False, allow_null=True, default=None, allow_empty=False
+    )

@@ -34,11 +34,12 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
 from labeling import imageio, labelmaps, selectors
-from labeling.models import Image
-from training import pseudo, runs
+from labeling.models import Image, Project
+from training import pseudo, runs, tagcam, teacher
 from training.assemble import image_input, load_run_data, to_label_indices
 from training.ml import checkpoint as ckpt
 from training.ml.config import TrainConfig
+from training.ml.fluorescence import TeacherParams
 from training.ml.inference import predict
 from training.ml.loop import Callbacks, EpochEvent, StepEvent, Trainer, TrainingCancelled, choose_device
 from training.ml.models import create_model
@@ -81,18 +82,21 @@ def train_run(run_id: int) -> None:
 
 def _train(run: TrainingRun, beat: Heartbeat) -> ModelVersion | None:
     config = TrainConfig.from_dict(run.config["train"])
-    data = load_run_data(run)
     device = choose_device(settings.TRAIN_DEVICE)
+    cancel = runs.redis_client()
+    key = runs.cancel_key(run.pk)
+
+    def should_cancel() -> bool:
+        return beat.cancel_requested.is_set() or bool(cancel.exists(key))
+
+    if run.config.get("strategy", {}).get("name") == tagcam.STRATEGY:
+        tagcam.tag_stage(run, device=device, should_cancel=should_cancel)  # adds to the snapshot
+    data = load_run_data(run)
     initial = None
     if run.warm_start is not None:
         initial = _checkpoint_of(run.warm_start).model_state
     reporter = RunReporter(run, steps=config.steps)
-    cancel = runs.redis_client()
-    key = runs.cancel_key(run.pk)
-    callbacks = Callbacks(
-        on_step=reporter.progress,
-        should_cancel=lambda: beat.cancel_requested.is_set() or bool(cancel.exists(key)),
-    )
+    callbacks = Callbacks(on_step=reporter.progress, should_cancel=should_cancel)
     trainer = Trainer(
         config,
         train=data.train,
@@ -406,4 +410,46 @@ def derive_pseudo_masks(model_version_id: int, author_id: int, max_uncertainty: 
             "kept": derived.kept,
         },
     )
+    live.flush()
+
+
+# The fluorescence teacher -------------------------------------------------------------------
+
+
+@dramatiq.actor(queue_name="default", max_retries=3, time_limit=4 * HOUR_MS)
+def apply_fluorescence_teacher(
+    job: str,
+    project_id: int,
+    author_id: int,
+    channel: str,
+    params: dict[str, Any],
+    class_index: int,
+    image_ids: list[int] | None,
+) -> None:
+    """Teacher pseudo-masks for a project's images (training/teacher.py), with live progress.
+
+    Idempotent: a redelivered message finds the images it already did unchanged and skips them.
+    """
+    project = Project.objects.filter(pk=project_id, archived_at__isnull=True).first()
+    if project is None:
+        log.info("project %s is gone; no teacher pseudo-masks", project_id)
+        return
+    author = get_user_model().objects.get(pk=author_id)
+    try:
+        applied = teacher.teacher_apply(
+            project=project,
+            author=author,
+            channel=channel,
+            params=TeacherParams.from_dict(params),
+            class_index=class_index,
+            image_ids=image_ids,
+            on_image=lambda done, total: teacher.publish_progress(project_id, job, done, total),
+        )
+    except Exception as error:
+        log.exception("fluorescence teacher job %s failed", job)
+        failure = f"{type(error).__name__}: {error}"
+        live.publish(project_id, {"type": "teacher.failed", "job": job, "error": failure})
+        live.flush()
+        raise
+    live.publish(project_id, {"type": "teacher.finished", "job": job, "channel": channel, **applied.counts()})
     live.flush()

@@ -27,4 +27,29 @@ urlpatterns = [
         views.PredictionUncertainty.as_view(),
         name="prediction-uncertainty",
     ),
+    path(
+        "projects/<int:project_id>/fluorescence-teacher/",
+        views.TeacherOverview.as_view(),
+        name="teacher-overview",
+    ),
+    path(
+        "projects/<int:project_id>/fluorescence-teacher/apply/",
+        views.TeacherApply.as_view(),
+        name="teacher-apply",
+    ),
+    path(
+        "images/<int:image_id>/fluorescence-teacher/preview/",
+        views.TeacherPreview.as_view(),
+        name="teacher-preview",
+    ),
+    path(
+        "images/<int:image_id>/fluorescence-teacher/exclude/",
+        views.TeacherExclude.as_view(),
+        name="teacher-exclude",
+    ),
+    path(
+        "images/<int:image_id>/fluorescence-teacher/include/",
+        views.TeacherInclude.as_view(),
+        name="teacher-include",
+    ),
 ]

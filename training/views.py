@@ -6,6 +6,7 @@ failed within RUN_STALE_SECONDS even while no worker is up to sweep it.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -19,17 +20,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.access import project_for, require_role
+from labeling import selectors
+from labeling.access import image_for, project_for, require_role
 from labeling.errors import Conflict
 from labeling.models import Role
 from labeling.selectors import projects_for
-from training import runs
+from training import runs, teacher
+from training.ml.fluorescence import TeacherParams
 from training.models import ModelVersion, Prediction, TrainingRun
 from training.serializers import (
     ModelVersionOut,
     PredictionOut,
     PseudoMasksIn,
     RunMetricOut,
+    TeacherApplyIn,
+    TeacherIn,
     TrainingRunIn,
     TrainingRunOut,
 )
@@ -186,3 +191,100 @@ class PseudoMasks(APIView):
         return Response(
             {"model_version": version.pk, "images": scored, "max_uncertainty": threshold}, status=202
         )
+
+
+# The fluorescence teacher -------------------------------------------------------------------
+
+
+class TeacherOverview(APIView):
+    def get(self, request: Request, project_id: int) -> Response:
+        """The teacher's defaults, and each image's channels and teacher state."""
+        project = project_for(request.user, project_id)
+        states = teacher.teacher_states(project)
+        images = selectors.images_of(project).prefetch_related("channels").order_by("name", "pk")
+        return Response(
+            {
+                "source": teacher.SOURCE,
+                "channel": teacher.DEFAULT_CHANNEL,
+                "defaults": TeacherParams().to_dict(),
+                "images": [
+                    {
+                        "id": image.pk,
+                        "name": image.name,
+                        "width": image.width,
+                        "height": image.height,
+                        "channels": [channel.name for channel in image.channels.all()],
+                        "state": states[image.pk],
+                    }
+                    for image in images
+                ],
+            }
+        )
+
+
+class TeacherPreview(APIView):
+    @extend_schema(request=TeacherIn, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, image_id: int) -> Response:
+        """Run the pipeline on one image now: an RGBA overlay PNG (data URL) and the nucleus count."""
+        image = image_for(request.user, image_id, needs=Role.ANNOTATOR)
+        incoming = TeacherIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        preview = teacher.teacher_preview(
+            image=image, channel=data["channel"], params=teacher.parse_params(data["params"])
+        )
+        return Response(
+            {
+                "image": image.pk,
+                "objects": preview.objects,
+                "params": preview.params.to_dict(),
+                "overlay": "data:image/png;base64," + base64.b64encode(preview.png).decode("ascii"),
+            }
+        )
+
+
+class TeacherApply(APIView):
+    @extend_schema(request=TeacherApplyIn, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request, project_id: int) -> Response:
+        """Make teacher pseudo-masks for all (or the listed) images on a worker (202); progress on
+        the socket as teacher.progress, then teacher.finished."""
+        project = project_for(request.user, project_id, needs=Role.ANNOTATOR)
+        incoming = TeacherApplyIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        job = teacher.teacher_apply_start(
+            project=project,
+            author=request.user,
+            channel=data["channel"],
+            params=teacher.parse_params(data["params"]),
+            class_index=data["class_index"],
+            image_ids=data["images"],
+        )
+        return Response({"job": job.job, "total": job.total}, status=202)
+
+
+class TeacherExclude(APIView):
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, image_id: int) -> Response:
+        """Drop the image's teacher pseudo-mask and leave the image out of later applies."""
+        image = image_for(request.user, image_id, needs=Role.ANNOTATOR)
+        head = teacher.teacher_exclude(image=image, author=request.user)
+        return Response({"image": image.pk, "state": "excluded", "version": head.version})
+
+
+class TeacherInclude(APIView):
+    @extend_schema(request=TeacherIn, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, image_id: int) -> Response:
+        """Bring an excluded image back: its teacher pseudo-mask is made again with these settings."""
+        image = image_for(request.user, image_id, needs=Role.ANNOTATOR)
+        incoming = TeacherIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        head = teacher.teacher_include(
+            image=image,
+            author=request.user,
+            channel=data["channel"],
+            params=teacher.parse_params(data["params"]),
+            class_index=data["class_index"],
+        )
+        return Response({"image": image.pk, "state": "teacher", "version": head.version})

@@ -3,6 +3,7 @@
 import { showAnnotator } from "./pages/annotator";
 import { showProject } from "./pages/project";
 import { showProjects } from "./pages/projects";
+import { showTeacher } from "./pages/teacher";
 import { showTraining } from "./pages/training";
 import { errorText, h, type Stop } from "./ui";
 import "./style.css";
@@ -11,6 +12,7 @@ const routes: [RegExp, (root: HTMLElement, ids: number[]) => Promise<Stop>][] = 
   [/^#?\/?$/, (root) => showProjects(root)],
   [/^#\/projects\/(\d+)\/?$/, (root, [project]) => showProject(root, project)],
   [/^#\/projects\/(\d+)\/training\/?$/, (root, [project]) => showTraining(root, project)],
+  [/^#\/projects\/(\d+)\/teacher\/?$/, (root, [project]) => showTeacher(root, project)],
   [/^#\/projects\/(\d+)\/images\/(\d+)\/?$/, (root, [project, image]) => showAnnotator(root, project, image)],
 ];
 

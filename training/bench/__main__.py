@@ -5,6 +5,8 @@
   overhead          our training loop against a bare segmentation-models-pytorch loop
   live-latency      WebSocket event latency from a real worker, and the cost of live progress
   prediction-memory peak memory of tiled prediction on one large image (4096x4096 by default)
+  weak-tags         a U-Net from tile tags only (Score-CAM pseudo-masks) against dense labels
+  fluorescence-teacher  a brightfield model on fluorescence pseudo-masks against ground truth
 
 Each prints progress bars and writes JSON with --out. Results and commands: bench/README.md.
 """
@@ -30,6 +32,8 @@ from tqdm import tqdm
 
 from training.bench import live as live_bench
 from training.bench import memory as memory_bench
+from training.bench import teacher as teacher_bench
+from training.bench import weaktags as weaktags_bench
 from training.bench.datasets import Item, load_folder, split
 from training.ml.config import TrainConfig
 from training.ml.data import Sample, channel_ranges, normalize
@@ -70,6 +74,8 @@ def parser() -> argparse.ArgumentParser:
         command.set_defaults(command=function)
     live_bench.add_command(commands)
     memory_bench.add_command(commands)
+    teacher_bench.add_command(commands)
+    weaktags_bench.add_command(commands)
     return top
 
 

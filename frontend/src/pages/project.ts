@@ -138,6 +138,7 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
       " / ",
       h("strong", {}, project.name),
       h("span", { class: "muted" }, ` · you are ${project.role}`),
+      h("a", { class: "button", href: `#/projects/${projectId}/teacher` }, "Fluorescence teacher"),
       h("a", { class: "button", href: `#/projects/${projectId}/training` }, "Training →"),
     ),
     presenceLine,

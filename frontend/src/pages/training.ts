@@ -23,6 +23,13 @@ import { canManage, crumbs, errorText, h, messageLine, seconds, type Stop } from
 const ARCHITECTURES = ["unet", "unetplusplus", "fpn", "deeplabv3plus"];
 const ENCODERS = ["resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2"];
 const SOURCES = ["scribble", "dense", "derived"];
+const STRATEGIES = ["labels", "tags"];
+
+/** A `run.stage` event (stage 1 of a "tags" run: classifier, then Score-CAM) as one line. */
+export function stageText(event: LiveEvent): string {
+  const label = event.stage === "classifier" ? "tag classifier" : String(event.stage);
+  return `${label} ${Number(event.done)}/${Number(event.total)}`;
+}
 
 /** A curve point, from the REST history or from the socket, in one shape. */
 export interface Point {
@@ -58,6 +65,7 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
   const versionList = h("table", { class: "versions", "data-testid": "versions" });
   const followed = h("section", { class: "followed", "data-testid": "followed-run" });
   const runsById = new Map(runs.map((run) => [run.id, run]));
+  const stages = new Map<number, string>(); // run id -> its latest stage-1 line
   let view: RunView | null = null;
 
   function renderRuns(): void {
@@ -73,7 +81,7 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
             h("td", { class: `state ${run.state}` }, run.state),
             h("td", {}, run.created_by),
             h("td", {}, run.queue_position ? `${run.queue_position}` : ""),
-            h("td", {}, run.progress?.step ? `${run.progress.step}/${run.progress.steps}` : ""),
+            h("td", {}, run.progress?.step ? `${run.progress.step}/${run.progress.steps}` : (stages.get(run.id) ?? "")),
             h("td", {}, run.model_version ? `v${run.model_version}` : ""),
             h("td", {}, run.error ? h("span", { class: "error" }, run.error) : ""),
           ),
@@ -129,13 +137,19 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
       if (run) run.progress = { step: Number(event.step), steps: Number(event.steps) };
       renderRuns();
     }
+    if (event.type === "run.stage") {
+      stages.set(Number(event.run), stageText(event));
+      if (view?.run.id === Number(event.run)) view.showStage(stageText(event));
+      renderRuns();
+      return;
+    }
     if (view && String(event.type).startsWith("run.") && event.type !== "run.state" && Number(event.run) === view.run.id) {
       view.receive(pointFromEvent(event));
     }
   });
   socket.on("predictions.ready", () => view?.predictionsReady());
 
-  const form = canManage(project.role) ? runForm(projectId, versions, message, (run) => {
+  const form = canManage(project.role) ? runForm(projectId, versions, classes, message, (run) => {
     runsById.set(run.id, run);
     renderRuns();
     void follow(run.id);
@@ -160,6 +174,7 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
 function runForm(
   projectId: number,
   versions: ModelVersion[],
+  classes: LabelClass[],
   message: ReturnType<typeof messageLine>,
   started: (run: Run) => void,
 ): HTMLElement {
@@ -177,6 +192,22 @@ function runForm(
   const stepsPerEpoch = number("steps_per_epoch", 100, 1, 10000);
   const patch = number("patch_size", 256, 32, 1024);
   const batch = number("batch_size", 8, 1, 64);
+  // "tags": a classifier on the images tagged present / absent for one class, Score-CAM
+  // pseudo-masks from it, then the network as usual (scribbles and masks win over them).
+  const strategy = select("strategy", STRATEGIES, "labels");
+  const tagClass = h("select", { name: "tag_class" }, ...classes.map((c) => h("option", { value: c.id }, c.name)));
+  tagClass.value = String(classes.at(-1)?.id ?? "");
+  const tile = number("tile", 128, 32, 1024);
+  const classifierSteps = number("classifier_steps", 300, 1, 20000);
+  const tagOptions = h(
+    "fieldset",
+    { hidden: true, "data-testid": "tag-options" },
+    h("legend", {}, "Tags"),
+    h("label", {}, "Tag class ", tagClass),
+    h("label", {}, "Tile ", tile),
+    h("label", {}, "Classifier steps ", classifierSteps),
+  );
+  strategy.addEventListener("change", () => (tagOptions.hidden = strategy.value !== "tags"));
   const warm = h(
     "select",
     { name: "warm_start" },
@@ -187,6 +218,8 @@ function runForm(
     "form",
     { class: "run-form", "data-testid": "run-form" },
     h("fieldset", {}, h("legend", {}, "Labels to learn from"), ...sources.map((box) => h("label", {}, box, ` ${box.value}`))),
+    h("label", {}, "Strategy ", strategy),
+    tagOptions,
     h("label", {}, "Architecture ", architecture),
     h("label", {}, "Encoder ", encoder),
     h("label", {}, "Epochs ", epochs),
@@ -208,6 +241,9 @@ function runForm(
       steps_per_epoch: Number(stepsPerEpoch.value),
       patch_size: Number(patch.value),
       batch_size: Number(batch.value),
+      ...(strategy.value === "tags"
+        ? { strategy: "tags", tag_class: Number(tagClass.value), tile: Number(tile.value), classifier_steps: Number(classifierSteps.value) }
+        : {}),
     };
     try {
       const run = await postJSON<Run>(`/api/projects/${projectId}/runs/`, {
@@ -326,6 +362,11 @@ class RunView {
     this.status.textContent = parts.join(" · ");
     this.status.dataset.state = run.state;
     (this.node.querySelector("button.danger") as HTMLButtonElement).hidden = !["queued", "running"].includes(run.state);
+  }
+
+  showStage(text: string): void {
+    this.status.textContent = `state: ${this.run.state} · ${text}`;
+    this.status.dataset.stage = text;
   }
 
   predictionsReady(): void {

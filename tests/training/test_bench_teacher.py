@@ -1,0 +1,66 @@
+"""`python -m training.bench fluorescence-teacher --quick` on a tiny generated paired data set."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from labeling.synthetic import synthetic_field
+from training.bench.__main__ import main
+
+SCORES = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "train_seconds"}
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    """brightfield/ + fluorescence/ + nuclei/ (0/255), as ../shared/data/aisegcell is laid out."""
+    root = tmp_path_factory.mktemp("pairs")
+    for sub in ("brightfield", "fluorescence", "nuclei"):
+        (root / sub).mkdir()
+    for n in range(4):
+        field = synthetic_field(seed=n, height=96, width=96, nuclei=5)
+        PILImage.fromarray(field.brightfield).save(root / "brightfield" / f"p{n}.png")
+        PILImage.fromarray(field.fluorescence).save(root / "fluorescence" / f"p{n}.png")
+        PILImage.fromarray((field.mask * 255).astype(np.uint8)).save(root / "nuclei" / f"p{n}.png")
+    return root
+
+
+def test_quick_run_writes_teacher_and_ground_truth_scores(pairs, tmp_path):
+    out = tmp_path / "teacher.json"
+    common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
+    assert main(["fluorescence-teacher", *common, "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    # The generated stain is clean: the teacher's masks match the nuclei they were drawn from.
+    assert result["pseudo_masks"]["pixel_f1"] > 0.8
+    for name in ("teacher", "ground_truth"):
+        assert set(result[name]) == SCORES
+        assert all(0.0 <= result[name][key] <= 1.0 for key in ("pixel_f1", "iou", "object_f1"))
+    config = result["config"]
+    assert config["train_pool"] == ["p0", "p1"] and config["test"] == ["p2", "p3"]
+    assert config["teacher_channel"] == "fluorescence" and config["teacher_params"]["threshold"] == "local"
+
+    # An earlier dense run made with another config is not passed off as this one's ground truth;
+    # the check comes before any training.
+    earlier = {"runs": [{**result["ground_truth"], "train_images": 2, "labels": "dense"}]}
+    earlier["config"] = {**config, "learning_rate": config["learning_rate"] * 2}
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier))
+    with pytest.raises(SystemExit, match="made with other learning_rate"):
+        main(["fluorescence-teacher", *common, "--ground-truth-from", str(tmp_path / "earlier.json")])
+
+
+def test_bad_teacher_params_stop_before_any_training(pairs):
+    with pytest.raises(SystemExit, match="sigma"):
+        main(
+            [
+                "fluorescence-teacher",
+                "--data",
+                str(pairs),
+                "--test-count",
+                "2",
+                "--teacher-params",
+                '{"sigma": -1}',
+            ]
+        )

@@ -1,0 +1,58 @@
+"""weak-tags in quick mode on a tiny generated data set, and how it turns labels into tile tags."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from labeling.synthetic import synthetic_field
+from training.bench.__main__ import main
+from training.bench.datasets import Item
+from training.bench.weaktags import tag_tiles, tags_target
+
+SCORE_KEYS = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "train_seconds"}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("weak")
+    (root / "images").mkdir()
+    (root / "labels").mkdir()
+    for n in range(4):
+        field = synthetic_field(seed=n, height=96, width=96, nuclei=4)
+        PILImage.fromarray(field.fluorescence).save(root / "images" / f"f{n}.png")
+        PILImage.fromarray(field.instances).save(root / "labels" / f"f{n}.png")
+    return root
+
+
+def test_quick_weak_tags_scores_tags_and_dense_and_writes_json(folder, tmp_path, capsys):
+    out = tmp_path / "weak.json"
+    argv = ["weak-tags", "--data", str(folder), "--test-count", "2", "--tile", "64", "--tag-tile", "32"]
+    assert main([*argv, "--quick", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    for name in ("tags", "dense"):
+        assert set(result[name]) >= SCORE_KEYS
+        assert all(0.0 <= result[name][key] <= 1.0 for key in ("pixel_f1", "iou", "object_f1"))
+    config = result["config"]
+    assert config["tile"] == 64 and config["tag_tile"] == 32 and config["quick"] is True
+    assert 0 < config["tag_tiles_present"] <= config["tag_tiles"] == 2 * 9  # two training fields, 3x3 tiles
+    assert config["train_pool"] == ["f0", "f1"] and config["test"] == ["f2", "f3"]
+    assert 0.0 < result["pseudo_masks"]["labelled_fraction"] <= 1.0
+    assert "Score-CAM" in capsys.readouterr().err  # progress bars
+
+
+def test_tiles_are_tagged_by_whether_any_object_pixel_is_in_them():
+    instances = np.zeros((64, 96), dtype=np.int32)
+    instances[40, 70] = 3  # one pixel in the tile at row 1, column 2
+    item = Item("x", np.zeros((1, 64, 96), np.uint16), instances)
+    args = argparse.Namespace(tag_tile=32, low=0.2, high=0.5)
+    tiles = tag_tiles(np.zeros((1, 64, 96), np.float32), item, args)
+    assert [t.present for t in tiles] == [False, False, False, False, False, True]
+    # The pseudo-mask: the CAM thresholded, and every absent tile background whatever its map says.
+    cam = np.full((64, 96), 0.9, dtype=np.float32)
+    target = tags_target(cam, item, args)
+    assert (target[32:, 64:] == 1).all() and (target[:32] == 0).all() and (target[:, :64] == 0).all()

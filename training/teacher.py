@@ -1,0 +1,303 @@
+"""The fluorescence teacher in the app: nucleus pseudo-masks from a stain channel, as derived layers.
+
+The classical pipeline (training/ml/fluorescence.py) runs on an image's fluorescence channel; its
+nuclei become the chosen class and everything else background, stored as the image's derived layer
+with key "fluorescence-teacher" and provenance {source, channel, params}. A run whose input is the
+brightfield channel alone then learns to find nuclei where no stain is needed (training/runs.py,
+label_sources "derived"); human labels on the same image always win (training/assemble.py).
+
+People keep the last word: the teacher writes a layer only while its latest revision is one the
+teacher wrote itself. A layer a person painted on, restored, or deleted is never touched again;
+deleting it is how an image is *excluded* (`teacher_exclude`), and `teacher_include` regenerates it.
+Each image is saved in its own transaction, so a worker killed half-way leaves every image either
+as it was or with its complete new layer, and the job can simply be sent again.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from PIL import Image as PILImage
+from skimage.segmentation import find_boundaries
+
+from labeling import labelmaps, selectors, services
+from labeling.errors import Conflict, InvalidInput
+from labeling.models import Annotation, AnnotationKind, Channel, Image, Project
+from training import pseudo
+from training.ml.fluorescence import TeacherParams, nucleus_instances
+from webapp import live
+
+SOURCE = "fluorescence-teacher"
+DEFAULT_CHANNEL = "fluorescence"
+BACKGROUND_INDEX = 1  # every project's first class (labeling.services.project_create)
+
+
+def parse_params(raw: Any) -> TeacherParams:
+    """Pipeline parameters from a request (missing ones take the defaults); 400 on anything else."""
+    try:
+        return TeacherParams.from_dict({} if raw is None else raw)
+    except ValueError as error:
+        raise InvalidInput(f"Invalid teacher parameters: {error}") from None
+
+
+def nucleus_class(project: Project, class_index: int | None) -> int:
+    """The class nuclei get: the one asked for, or the project's only class besides background."""
+    indices = sorted(selectors.class_indices(project) - {BACKGROUND_INDEX})
+    if class_index is None:
+        if len(indices) != 1:
+            raise InvalidInput(
+                f"Say which class the nuclei are (class_index, one of {indices}); "
+                "this project has no single class besides background."
+            )
+        return indices[0]
+    if class_index not in indices:
+        raise InvalidInput(f"class_index {class_index} is not a class of this project besides background.")
+    return class_index
+
+
+def teacher_plane(image: Image, channel: str) -> np.ndarray:
+    """The original pixels of the image's teacher channel; 400 if it has no such channel."""
+    found = Channel.objects.filter(image=image, name=channel).select_related("source").first()
+    if found is None:
+        names = list(image.channels.values_list("name", flat=True))
+        raise InvalidInput(
+            f"Image {image.pk} ({image.name}) has no channel {channel!r}; it has {', '.join(names)}. "
+            "Pick the nuclear-stain channel."
+        )
+    return selectors.channel_plane(found)
+
+
+# Preview -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    objects: int
+    png: bytes  # RGBA overlay of the image's size: each nucleus a colour, its outline opaque
+    params: TeacherParams
+
+
+def teacher_preview(*, image: Image, channel: str, params: TeacherParams) -> Preview:
+    """What the pipeline finds on one image with these parameters; nothing is stored."""
+    instances = nucleus_instances(teacher_plane(image, channel), params)
+    return Preview(objects=int(instances.max(initial=0)), png=overlay_png(instances), params=params)
+
+
+def overlay_png(instances: np.ndarray) -> bytes:
+    """An RGBA PNG to lay over the image: nuclei tinted by instance, outlines opaque.
+
+    Shape: instances (H, W) int -> PNG of (H, W, 4) uint8.
+    """
+    palette = np.random.default_rng(0).integers(64, 256, size=(int(instances.max(initial=0)) + 1, 3))
+    rgba = np.zeros((*instances.shape, 4), dtype=np.uint8)
+    inside = instances > 0
+    rgba[..., :3] = palette[instances]
+    rgba[..., 3] = np.where(inside, 90, 0)
+    rgba[find_boundaries(instances, mode="inner") & inside, 3] = 255
+    buffer = io.BytesIO()
+    PILImage.fromarray(rgba, mode="RGBA").save(buffer, format="PNG", compress_level=3)
+    return buffer.getvalue()
+
+
+# Applying to many images -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    job: str
+    project: int
+    total: int
+
+
+def teacher_apply_start(
+    *,
+    project: Project,
+    author: Any,
+    channel: str,
+    params: TeacherParams,
+    class_index: int | None,
+    image_ids: list[int] | None,
+) -> Job:
+    """Check the request, then queue `training.tasks.apply_fluorescence_teacher` on commit."""
+    index = nucleus_class(project, class_index)
+    images = selectors.images_of(project)
+    if image_ids is not None:
+        unknown = sorted(set(image_ids) - set(images.filter(pk__in=image_ids).values_list("pk", flat=True)))
+        if unknown:
+            raise InvalidInput(f"Images {unknown} are not images of this project.")
+        images = images.filter(pk__in=image_ids)
+    if not Channel.objects.filter(image__in=images, name=channel).exists():
+        raise InvalidInput(f"No image here has a channel {channel!r}; pick the nuclear-stain channel.")
+    job = Job(job=uuid.uuid4().hex, project=project.pk, total=images.count())
+    ids = None if image_ids is None else sorted(set(image_ids))
+
+    def send() -> None:
+        from training.tasks import apply_fluorescence_teacher  # loads PyTorch: not at import
+
+        apply_fluorescence_teacher.send(
+            job.job, project.pk, int(author.pk), channel, params.to_dict(), index, ids
+        )
+
+    transaction.on_commit(send)
+    return job
+
+
+@dataclass
+class Applied:
+    made: list[int] = field(default_factory=list)  # a new teacher layer
+    unchanged: list[int] = field(default_factory=list)  # already made with these very settings
+    kept: list[int] = field(default_factory=list)  # painted on or restored by a person
+    excluded: list[int] = field(default_factory=list)  # its layer was deleted: left out
+    missing: list[int] = field(default_factory=list)  # has no such channel
+
+    def counts(self) -> dict[str, list[int]]:
+        return {
+            "made": self.made,
+            "unchanged": self.unchanged,
+            "kept": self.kept,
+            "excluded": self.excluded,
+            "missing": self.missing,
+        }
+
+
+def teacher_apply(
+    *,
+    project: Project,
+    author: Any,
+    channel: str,
+    params: TeacherParams,
+    class_index: int,
+    image_ids: list[int] | None = None,
+    on_image: Callable[[int, int], None] | None = None,
+) -> Applied:
+    """Teacher layers for the project's images (or the listed ones), one transaction per image.
+
+    `on_image(done, total)` is called after each image.
+    """
+    images = selectors.images_of(project).order_by("name", "pk")
+    if image_ids is not None:
+        images = images.filter(pk__in=image_ids)
+    todo = list(images)
+    applied = Applied()
+    for done, image in enumerate(todo, start=1):
+        outcome = _apply_one(image, author, channel, params, class_index)
+        getattr(applied, outcome).append(image.pk)
+        if on_image is not None:
+            on_image(done, len(todo))
+    return applied
+
+
+def provenance(channel: str, params: TeacherParams, class_index: int) -> dict[str, Any]:
+    return {"source": SOURCE, "channel": channel, "params": params.to_dict(), "class_index": class_index}
+
+
+def _apply_one(image: Image, author: Any, channel: str, params: TeacherParams, class_index: int) -> str:
+    head = teacher_layer(image)
+    wanted = provenance(channel, params, class_index)
+    if head is not None:
+        state = layer_state(head)
+        if state != "teacher":
+            return state
+        if _latest_provenance(head) == wanted:
+            return "unchanged"
+    if not image.channels.filter(name=channel).exists():
+        return "missing"
+    mask = pseudo_mask(teacher_plane(image, channel), params, class_index)
+    if pseudo.save_derived(image=image, author=author, head=head, provenance=wanted, mask=mask) is None:
+        return "kept"  # someone saved the layer meanwhile: theirs stands
+    return "made"
+
+
+def pseudo_mask(plane: np.ndarray, params: TeacherParams, class_index: int) -> np.ndarray:
+    """Label map of one image: the nucleus class on the teacher's nuclei, background elsewhere.
+
+    Shape: plane (H, W) -> (H, W) uint16 label map (values are class indices).
+    """
+    nuclei = nucleus_instances(plane, params) > 0
+    return np.where(nuclei, class_index, BACKGROUND_INDEX).astype(np.uint16)
+
+
+def teacher_layer(image: Image) -> Annotation | None:
+    return pseudo.derived_layer(image, SOURCE)
+
+
+def layer_state(head: Annotation) -> str:
+    """ "teacher" while the teacher's own output is the latest revision; "excluded" once deleted;
+    "kept" once a person painted on it or restored an older version."""
+    if head.is_deleted:
+        return "excluded"
+    latest = head.revisions.order_by("-version").first()
+    if latest is None or latest.data.get("strokes") or "restored_from" in latest.data or not latest.mask:
+        return "kept"
+    return "teacher"
+
+
+def _latest_provenance(head: Annotation) -> Any:
+    latest = head.revisions.order_by("-version").first()
+    return latest.data.get("provenance") if latest is not None else None
+
+
+def publish_progress(project_id: int, job: str, done: int, total: int) -> None:
+    live.publish(project_id, {"type": "teacher.progress", "job": job, "done": done, "total": total})
+
+
+# Excluding and including one image ----------------------------------------------------------
+
+
+@transaction.atomic
+def teacher_exclude(*, image: Image, author: Any) -> Annotation:
+    """Drop the image's teacher layer (a deleting revision) so that applying skips it from now on.
+
+    An image with no layer yet gets an empty one, deleted at once: the deletion is the record.
+    """
+    head = teacher_layer(image)
+    if head is not None and head.is_deleted:
+        raise Conflict("This image is already excluded from the fluorescence teacher.")
+    if head is None:
+        empty = labelmaps.empty_map(width=image.width, height=image.height)
+        head = services.annotation_save(
+            image=image,
+            author=author,
+            kind=AnnotationKind.DERIVED,
+            base_version=0,
+            data={"strokes": [], "provenance": {"source": SOURCE, "excluded": True}},
+            mask=labelmaps.encode_map(empty),
+        )
+    return services.annotation_delete(annotation=head, author=author, base_version=head.version)
+
+
+def teacher_include(
+    *, image: Image, author: Any, channel: str, params: TeacherParams, class_index: int | None
+) -> Annotation:
+    """Bring an excluded image back: its teacher layer is made again with these parameters."""
+    head = teacher_layer(image)
+    if head is None or not head.is_deleted:
+        raise Conflict("This image is not excluded from the fluorescence teacher.")
+    index = nucleus_class(image.project, class_index)
+    mask = pseudo_mask(teacher_plane(image, channel), params, index)
+    return services.annotation_save(
+        image=image,
+        author=author,
+        kind=AnnotationKind.DERIVED,
+        base_version=head.version,
+        data={"strokes": [], "provenance": provenance(channel, params, index)},
+        mask=labelmaps.encode_map(mask),
+    )
+
+
+def teacher_states(project: Project) -> dict[int, str]:
+    """image id -> "none" | "teacher" | "kept" | "excluded", for the teacher page's list."""
+    heads = {
+        head.image_id: head
+        for head in Annotation.objects.filter(image__project=project, kind=AnnotationKind.DERIVED, key=SOURCE)
+    }
+    return {
+        image_id: layer_state(heads[image_id]) if image_id in heads else "none"
+        for image_id in selectors.images_of(project).values_list("pk", flat=True)
+    }
