@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -451,5 +452,5 @@ def apply_fluorescence_teacher(
         live.publish(project_id, {"type": "teacher.failed", "job": job, "error": failure})
         live.flush()
         raise
-    live.publish(project_id, {"type": "teacher.finished", "job": job, "channel": channel, **applied.counts()})
+    live.publish(project_id, {"type": "teacher.finished", "job": job, "channel": channel, **asdict(applied)})
     live.flush()

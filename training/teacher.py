@@ -156,15 +156,6 @@ class Applied:
     excluded: list[int] = field(default_factory=list)  # its layer was deleted: left out
     missing: list[int] = field(default_factory=list)  # has no such channel
 
-    def counts(self) -> dict[str, list[int]]:
-        return {
-            "made": self.made,
-            "unchanged": self.unchanged,
-            "kept": self.kept,
-            "excluded": self.excluded,
-            "missing": self.missing,
-        }
-
 
 def teacher_apply(
     *,
