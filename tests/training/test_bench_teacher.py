@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from PIL import Image as PILImage
 
-from labeling.synthetic import synthetic_field
 from training.bench.__main__ import main
 
 SCORES = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "train_seconds"}
-
-
-@pytest.fixture(scope="module")
-def pairs(tmp_path_factory):
-    """brightfield/ + fluorescence/ + nuclei/ (0/255), as ../shared/data/aisegcell is laid out."""
-    root = tmp_path_factory.mktemp("pairs")
-    for sub in ("brightfield", "fluorescence", "nuclei"):
-        (root / sub).mkdir()
-    for n in range(4):
-        field = synthetic_field(seed=n, height=96, width=96, nuclei=5)
-        PILImage.fromarray(field.brightfield).save(root / "brightfield" / f"p{n}.png")
-        PILImage.fromarray(field.fluorescence).save(root / "fluorescence" / f"p{n}.png")
-        PILImage.fromarray((field.mask * 255).astype(np.uint8)).save(root / "nuclei" / f"p{n}.png")
-    return root
 
 
 def test_quick_run_writes_teacher_and_ground_truth_scores(pairs, tmp_path):

@@ -7,6 +7,7 @@
   prediction-memory peak memory of tiled prediction on one large image (4096x4096 by default)
   weak-tags         a U-Net from tile tags only (Score-CAM pseudo-masks) against dense labels
   fluorescence-teacher  a brightfield model on fluorescence pseudo-masks against ground truth
+  pretraining       the label-efficiency curve with and without self-supervised pretraining
 
 Each prints progress bars and writes JSON with --out. Results and commands: bench/README.md.
 """
@@ -32,6 +33,7 @@ from tqdm import tqdm
 
 from training.bench import live as live_bench
 from training.bench import memory as memory_bench
+from training.bench import pretraining as pretraining_bench
 from training.bench import teacher as teacher_bench
 from training.bench import weaktags as weaktags_bench
 from training.bench.datasets import Item, load_folder, split
@@ -74,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
         command.set_defaults(command=function)
     live_bench.add_command(commands)
     memory_bench.add_command(commands)
+    pretraining_bench.add_command(commands)
     teacher_bench.add_command(commands)
     weaktags_bench.add_command(commands)
     return top
@@ -235,32 +238,46 @@ def label_efficiency(args: argparse.Namespace) -> dict[str, Any]:
     train, test = load_split(args)
     config = train_config(args, in_channels=train[0].image.shape[0])
     device = choose_device()
-    runs = []
-    for k in sizes(args, len(train)):
-        prepare = normalizer(args, train[:k])
-        samples = [Sample(prepare(item.image), training_target(item, args)) for item in train[:k]]
-        test_images = [prepare(item.image) for item in test]
-        with peak_rss() as memory:
-            started = time.perf_counter()
-            with progress(config.steps, f"{k} image(s)") as on_step:
-                result = Trainer(
-                    config, train=samples, validation=[], device=device, callbacks=Callbacks(on_step=on_step)
-                ).fit()
-            seconds = time.perf_counter() - started
-            predictions = [
-                predict(result.model, image, device=device, tile=512).classes for image in test_images
-            ]
-        runs.append(
-            {
-                "train_images": k,
-                "labels": args.labels,
-                **score(predictions, test),
-                "train_seconds": round(seconds, 1),
-                "peak_rss_mb": round(memory["mb"]),
-            }
-        )
-        print(json.dumps(runs[-1]), file=sys.stderr)
+    runs = [efficiency_run(args, config, train[:k], test, device) for k in sizes(args, len(train))]
     return {"runs": runs, "config": describe(args, config.to_dict(), train, test)}
+
+
+def efficiency_run(
+    args: argparse.Namespace,
+    config: TrainConfig,
+    train: list[Item],
+    test: list[Item],
+    device: torch.device,
+    *,
+    initial_weights: dict[str, torch.Tensor] | None = None,
+    name: str = "",
+) -> dict[str, Any]:
+    """Train on `train` (from `initial_weights` if given), score on `test`: one point of a curve."""
+    prepare = normalizer(args, train)
+    samples = [Sample(prepare(item.image), training_target(item, args)) for item in train]
+    test_images = [prepare(item.image) for item in test]
+    with peak_rss() as memory:
+        started = time.perf_counter()
+        with progress(config.steps, f"{name}{len(train)} image(s)") as on_step:
+            result = Trainer(
+                config,
+                train=samples,
+                validation=[],
+                device=device,
+                callbacks=Callbacks(on_step=on_step),
+                initial_weights=initial_weights,
+            ).fit()
+        seconds = time.perf_counter() - started
+        predictions = [predict(result.model, image, device=device, tile=512).classes for image in test_images]
+    run = {
+        "train_images": len(train),
+        "labels": args.labels,
+        **score(predictions, test),
+        "train_seconds": round(seconds, 1),
+        "peak_rss_mb": round(memory["mb"]),
+    }
+    print(json.dumps(run), file=sys.stderr)
+    return run
 
 
 def peer(args: argparse.Namespace) -> dict[str, Any]:

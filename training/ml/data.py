@@ -160,9 +160,9 @@ class PatchSampler:
         top = cy - crop // 2 + int(self.rng.integers(-crop // 4, crop // 4 + 1))
         left = cx - crop // 2 + int(self.rng.integers(-crop // 4, crop // 4 + 1))
         assert sample.weight is not None
-        x = torch.from_numpy(_window(sample.image, top, left, crop, fill=0.0))
-        y = torch.from_numpy(_window(sample.target[None], top, left, crop, fill=UNKNOWN)[0])
-        w = torch.from_numpy(_window(sample.weight[None], top, left, crop, fill=0.0)[0])
+        x = torch.from_numpy(window(sample.image, top, left, crop, fill=0.0))
+        y = torch.from_numpy(window(sample.target[None], top, left, crop, fill=UNKNOWN)[0])
+        w = torch.from_numpy(window(sample.weight[None], top, left, crop, fill=0.0)[0])
         if crop != size:
             x = F.interpolate(x[None], size=(size, size), mode="bilinear", align_corners=False)[0]
             y = F.interpolate(y[None, None].float(), size=(size, size), mode="nearest")[0, 0].long()
@@ -201,7 +201,7 @@ class PatchSampler:
         return x, y, w
 
 
-def _window(array: np.ndarray, top: int, left: int, size: int, *, fill: float) -> np.ndarray:
+def window(array: np.ndarray, top: int, left: int, size: int, *, fill: float) -> np.ndarray:
     """array[:, top:top+size, left:left+size], filled with `fill` where it leaves the image.
 
     Shape: (C, H, W) -> (C, size, size).

@@ -105,6 +105,15 @@ def foreground_f1(pred: np.ndarray, target: np.ndarray, num_classes: int) -> dic
     }
 
 
+def lr_factor(step: int, *, warmup_steps: int, steps: int) -> float:
+    """Learning-rate multiplier: linear warm-up, then a cosine down to 5% of the peak."""
+    warmup = max(1, warmup_steps)
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
 class Trainer:
     def __init__(
         self,
@@ -145,11 +154,7 @@ class Trainer:
         self.epochs_without_gain = 0
 
     def _lr_factor(self, step: int) -> float:
-        warmup = max(1, self.config.warmup_steps)
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, self.config.steps - warmup)
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        return lr_factor(step, warmup_steps=self.config.warmup_steps, steps=self.config.steps)
 
     # The loop ---------------------------------------------------------------------------
 

@@ -23,18 +23,23 @@ class WeightsUnavailable(RuntimeError):
 
 def create_model(config: TrainConfig, *, weights_dir: Path | None = None) -> nn.Module:
     """A fresh network for `config`: any input channel count, any number of classes."""
-    model = smp.create_model(
-        ARCHITECTURES[config.architecture],
-        encoder_name=config.encoder,
-        encoder_weights=None,
-        in_channels=config.in_channels,
-        classes=config.num_classes,
-    )
+    model = create_network(config, outputs=config.num_classes)
     if config.encoder_weights == "imagenet":
         load_encoder_weights(model, imagenet_weights_file(config.encoder, weights_dir))
     elif config.encoder_weights is not None:
         raise ValueError(f"encoder_weights must be None or 'imagenet', not {config.encoder_weights!r}")
     return model
+
+
+def create_network(config: TrainConfig, *, outputs: int) -> nn.Module:
+    """The config's architecture and encoder with `outputs` output channels, randomly initialised."""
+    return smp.create_model(
+        ARCHITECTURES[config.architecture],
+        encoder_name=config.encoder,
+        encoder_weights=None,
+        in_channels=config.in_channels,
+        classes=outputs,
+    )
 
 
 def imagenet_weights_file(encoder: str, weights_dir: Path | None) -> Path:

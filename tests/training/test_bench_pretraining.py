@@ -1,0 +1,32 @@
+"""`python -m training.bench pretraining --quick` on a tiny generated paired data set."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.bench.__main__ import main
+
+
+@pytest.mark.parametrize("task", ["masked", "fluorescence"])
+def test_quick_run_writes_both_curves_on_the_same_split(pairs, tmp_path, task):
+    out = tmp_path / "pretraining.json"
+    common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
+    assert main(["pretraining", *common, "--task", task, "--sizes", "1,2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    for curve in ("with", "without"):
+        runs = result[curve]["runs"]
+        assert [run["train_images"] for run in runs] == [1, 2]
+        assert all(0.0 <= run[key] <= 1.0 for run in runs for key in ("pixel_f1", "iou", "object_f1"))
+    pretraining = result["pretraining"]
+    # Pretrained on the training pool only, never on the test fields.
+    assert pretraining["images"] == ["p0", "p1"] and result["config"]["test"] == ["p2", "p3"]
+    assert pretraining["task"] == task and pretraining["steps"] == 20
+    assert pretraining["last_loss"] < pretraining["first_loss"]
+
+
+def test_the_fluorescence_task_needs_the_paired_channel(pairs, tmp_path):
+    common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
+    with pytest.raises(SystemExit, match="neither"):
+        main(["pretraining", *common, "--task", "fluorescence", "--target-channel", "phase"])

@@ -1,0 +1,113 @@
+"""pretraining: the label-efficiency curve with and without self-supervised pretraining.
+
+The network is pretrained once on the training pool's images without their labels (masked-image
+reconstruction, or predicting a paired fluorescence channel from the input channel); then, for
+each size k, the same segmentation training on the first k images runs twice with the same
+budget, from scratch and from the pretrained weights, and both are scored on the test images.
+The test images are never seen by the pretraining.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from tqdm import tqdm
+
+from training.bench.datasets import Item, load_folder
+from training.ml.data import normalize
+from training.ml.loop import Callbacks, StepEvent, choose_device
+from training.ml.pretrain import TASKS, PretrainConfig, PretrainSample, pretrain
+
+
+def add_command(commands: Any) -> None:
+    from training.bench.__main__ import add_common
+
+    command = commands.add_parser(
+        "pretraining", help="label-efficiency curve with and without self-supervised pretraining"
+    )
+    add_common(command)
+    command.add_argument("--task", choices=TASKS, default="masked", help="the pretext task")
+    command.add_argument(
+        "--target-channel",
+        default="fluorescence",
+        help="fluorescence task: the channel folder predicted from the input channel",
+    )
+    command.add_argument("--pretrain-steps", type=int, default=500, help="pretraining steps")
+    command.set_defaults(command=pretraining)
+
+
+def pretraining(args: argparse.Namespace) -> dict[str, Any]:
+    from training.bench.__main__ import describe, efficiency_run, load_split, normalizer, sizes, train_config
+
+    train, test = load_split(args)
+    config = train_config(args, in_channels=train[0].image.shape[0])
+    device = choose_device()
+    chosen = sizes(args, len(train))
+    prepare = normalizer(args, train)
+    targets = _targets(args, train)
+    settings = PretrainConfig(
+        task=args.task,
+        architecture=config.architecture,
+        encoder=config.encoder,
+        in_channels=config.in_channels,
+        out_channels=targets[0].shape[0] if targets else config.in_channels,
+        patch_size=config.patch_size,
+        batch_size=config.batch_size,
+        steps=20 if args.quick else args.pretrain_steps,
+        learning_rate=args.learning_rate,
+        warmup_steps=2 if args.quick else min(50, args.pretrain_steps // 10),
+        mask_square=min(16, config.patch_size // 4),
+        seed=args.seed,
+    )
+    samples = [
+        PretrainSample(prepare(item.image), targets[n] if targets else None) for n, item in enumerate(train)
+    ]
+    started = time.perf_counter()
+    with tqdm(total=settings.steps, desc=f"pretraining ({args.task})", file=sys.stderr, unit="step") as bar:
+
+        def on_step(event: StepEvent) -> None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{event.loss:.4f}")
+
+        pretrained = pretrain(settings, samples, device=device, callbacks=Callbacks(on_step=on_step))
+    pretrain_seconds = time.perf_counter() - started
+    without, with_ = [], []
+    for k in chosen:
+        without.append(efficiency_run(args, config, train[:k], test, device, name="from scratch, "))
+        with_.append(
+            efficiency_run(
+                args, config, train[:k], test, device, initial_weights=pretrained.state, name="pretrained, "
+            )
+        )
+    return {
+        "with": {"runs": with_},
+        "without": {"runs": without},
+        "pretraining": {
+            **settings.to_dict(),
+            "images": [item.name for item in train],
+            "seconds": round(pretrain_seconds, 1),
+            "first_loss": round(pretrained.losses[0], 5),
+            "last_loss": round(sum(pretrained.losses[-20:]) / len(pretrained.losses[-20:]), 5),
+        },
+        "config": describe(args, config.to_dict(), train, test),
+    }
+
+
+def _targets(args: argparse.Namespace, train: list[Item]) -> list[Any]:
+    """The fluorescence task's targets: the paired channel of each training image, each image
+    scaled by its own percentiles (stain brightness varies from field to field)."""
+    if args.task != "fluorescence":
+        return []
+    try:
+        paired = {item.name: item for item in load_folder(args.data, input_channel=args.target_channel)}
+    except ValueError as error:
+        raise SystemExit(
+            f"the fluorescence task reads --target-channel {args.target_channel}: {error}"
+        ) from None
+    missing = [item.name for item in train if item.name not in paired]
+    if missing:
+        raise SystemExit(f"no {args.target_channel}/ image for {', '.join(missing[:5])} in {args.data}")
+    return [normalize(paired[item.name].image) for item in train]

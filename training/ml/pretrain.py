@@ -1,0 +1,240 @@
+"""Self-supervised pretraining: learn from images without labels, hand the weights to segmentation.
+
+Two pretext tasks on the same segmentation-models-pytorch network the segmentation runs use:
+
+- "masked": random squares of the input are blanked and the network reconstructs them; the loss
+  counts only the blanked pixels, so it has to infer them from their surroundings (masked-image
+  modelling, as in MAE, with a convolutional U-Net).
+- "fluorescence": the network predicts a paired channel (a nucleus stain) from the input channel
+  (brightfield). In labs that image both, every field is a free training pair for what the
+  segmentation later needs: where the nuclei are.
+
+The result is the network's encoder and decoder; its head (which outputs pixels, not classes) is
+left out, so `models.load_weights` starts a segmentation model of any class count from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from training.ml import checkpoint as ckpt
+from training.ml.config import TrainConfig
+from training.ml.data import window
+from training.ml.loop import Callbacks, StepEvent, TrainingCancelled, lr_factor, seed_everything
+from training.ml.models import create_network, load_weights
+
+TASKS = ("masked", "fluorescence")
+HEAD_PREFIX = "segmentation_head."
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """How to pretrain. `in_channels` are the inputs; the fluorescence task predicts `out_channels`."""
+
+    task: str = "masked"
+    architecture: str = "unet"
+    encoder: str = "resnet18"
+    in_channels: int = 1
+    out_channels: int = 1
+    patch_size: int = 128
+    batch_size: int = 16
+    steps: int = 500
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    mask_ratio: float = 0.5  # masked task: fraction of squares blanked
+    mask_square: int = 16  # masked task: side of a blanked square in pixels
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task {self.task!r} is not one of {', '.join(TASKS)}")
+        if self.task == "masked" and self.out_channels != self.in_channels:
+            raise ValueError("the masked task reconstructs its input: out_channels must equal in_channels")
+        if not 0.0 < self.mask_ratio < 1.0:
+            raise ValueError("mask_ratio must be between 0 and 1")
+        if self.mask_square < 1 or self.patch_size % self.mask_square != 0:
+            raise ValueError(f"mask_square must divide patch_size {self.patch_size}")
+        # The network's own checks (architecture, encoder, patch size a multiple of 32, steps > 0).
+        self.network()
+
+    def network(self) -> TrainConfig:
+        """The segmentation config whose network this pretrains (same architecture and encoder)."""
+        return TrainConfig(
+            in_channels=self.in_channels,
+            architecture=self.architecture,
+            encoder=self.encoder,
+            patch_size=self.patch_size,
+            batch_size=self.batch_size,
+            steps=self.steps,
+            seed=self.seed,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown pretraining settings: {sorted(unknown)}")
+        return cls(**data)
+
+
+@dataclass
+class PretrainSample:
+    """One image: (C, H, W) float32 input; for the fluorescence task its (C', H, W) target."""
+
+    image: np.ndarray
+    target: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.target is not None and self.target.shape[1:] != self.image.shape[1:]:
+            raise ValueError(
+                f"target {self.target.shape[1:]} and image {self.image.shape[1:]} differ in size"
+            )
+
+
+@dataclass
+class PretrainResult:
+    state: dict[str, torch.Tensor]  # encoder + decoder, no head
+    losses: list[float]
+    steps: int
+    seconds: float
+
+
+def pretrain(
+    config: PretrainConfig,
+    samples: list[PretrainSample],
+    *,
+    device: torch.device,
+    callbacks: Callbacks | None = None,
+    initial_weights: dict[str, torch.Tensor] | None = None,
+) -> PretrainResult:
+    """Train the pretext task for config.steps steps, from `initial_weights` if given (tensors whose
+    names and shapes fit); cancellable every step."""
+    _check_samples(config, samples)
+    seed_everything(config.seed)
+    callbacks = callbacks or Callbacks()
+    rng = np.random.default_rng(config.seed)
+    network = config.network()
+    model = create_network(network, outputs=config.out_channels)
+    if initial_weights is not None:
+        load_weights(model, initial_weights)
+    model = model.to(device).train()
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, warmup_steps=config.warmup_steps, steps=config.steps)
+    )
+    use_amp = device.type == "cuda"
+    losses: list[float] = []
+    started = time.perf_counter()
+    step_time = 0.0
+    for step in range(1, config.steps + 1):
+        if callbacks.should_cancel and callbacks.should_cancel():
+            raise TrainingCancelled(f"cancelled at step {step - 1}")
+        tick = time.perf_counter()
+        x, y, weight = (t.to(device) for t in pretext_batch(config, samples, rng))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            output = model(x)
+        loss = masked_mse(output.float(), y, weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        losses.append(float(loss.detach()))
+        elapsed = time.perf_counter() - tick
+        step_time = elapsed if step_time == 0 else 0.9 * step_time + 0.1 * elapsed
+        if callbacks.on_step:
+            callbacks.on_step(
+                StepEvent(
+                    step=step,
+                    epoch=0,
+                    loss=losses[-1],
+                    learning_rate=float(scheduler.get_last_lr()[0]),
+                    samples_per_second=config.batch_size / step_time if step_time else 0.0,
+                    eta_seconds=step_time * (config.steps - step),
+                )
+            )
+    state = {k: v for k, v in ckpt.cpu_state(model).items() if not k.startswith(HEAD_PREFIX)}
+    return PretrainResult(
+        state=state, losses=losses, steps=config.steps, seconds=time.perf_counter() - started
+    )
+
+
+def pretext_batch(
+    config: PretrainConfig, samples: list[PretrainSample], rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inputs, targets and per-pixel loss weights of one batch.
+
+    Shape: x (B, C, P, P), y (B, C', P, P), weight (B, 1, P, P), all float32.
+    """
+    xs, ys, ws = [], [], []
+    size = config.patch_size
+    for _ in range(config.batch_size):
+        sample = samples[int(rng.integers(len(samples)))]
+        height, width = sample.image.shape[1:]
+        top = int(rng.integers(max(1, height - size + 1)))
+        left = int(rng.integers(max(1, width - size + 1)))
+        x = window(sample.image, top, left, size, fill=0.0)
+        turns, flip = int(rng.integers(4)), bool(rng.random() < 0.5)
+        if config.task == "masked":
+            hidden = blanked_squares(size, config.mask_square, config.mask_ratio, rng)
+            y, weight = x.copy(), hidden.astype(np.float32)
+            x = np.where(hidden, np.float32(0.0), x)
+        else:
+            assert sample.target is not None
+            y = window(sample.target, top, left, size, fill=0.0)
+            weight = np.ones((size, size), dtype=np.float32)
+        # Pixels outside the image (small images) teach nothing.
+        weight = weight * window(np.ones((1, height, width), np.float32), top, left, size, fill=0.0)[0]
+        x, y, weight = (_turn(a, turns, flip) for a in (x, y, weight[None]))
+        xs.append(torch.from_numpy(x))
+        ys.append(torch.from_numpy(y))
+        ws.append(torch.from_numpy(weight))
+    return torch.stack(xs), torch.stack(ys), torch.stack(ws)
+
+
+def blanked_squares(size: int, square: int, ratio: float, rng: np.random.Generator) -> np.ndarray:
+    """A (size, size) bool mask: a random `ratio` of the size/square grid's squares are True."""
+    cells = size // square
+    count = max(1, round(ratio * cells * cells))
+    chosen = np.zeros(cells * cells, dtype=bool)
+    chosen[rng.choice(cells * cells, count, replace=False)] = True
+    return np.kron(chosen.reshape(cells, cells), np.ones((square, square), dtype=bool))
+
+
+def masked_mse(output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the weighted pixels (weight broadcast over channels)."""
+    weight = weight.expand_as(target)
+    return ((output - target) ** 2 * weight).sum() / weight.sum().clamp(min=1.0)
+
+
+def _turn(array: np.ndarray, turns: int, flip: bool) -> np.ndarray:
+    array = np.rot90(array, turns, axes=(-2, -1))
+    if flip:
+        array = array[..., ::-1]
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _check_samples(config: PretrainConfig, samples: list[PretrainSample]) -> None:
+    if not samples:
+        raise ValueError("pretraining needs at least one image")
+    for sample in samples:
+        if sample.image.shape[0] != config.in_channels:
+            raise ValueError(
+                f"an image has {sample.image.shape[0]} channels, the config {config.in_channels}"
+            )
+        if config.task == "fluorescence" and (
+            sample.target is None or sample.target.shape[0] != config.out_channels
+        ):
+            raise ValueError(f"the fluorescence task needs a {config.out_channels}-channel target per image")
