@@ -1,7 +1,8 @@
 # Lesslabel image: one image for the web server and the Dramatiq workers.
 #
 #   web (default CMD):  migrate, then daphne on :8000
-#   worker:             docker run ... IMAGE python manage.py rundramatiq --processes 1 --threads 1 --queues default gpu
+#   workers:            docker run ... IMAGE python manage.py rundramatiq --processes 1 --threads 1 --queues gpu
+#                       docker run -e dramatiq_worker_timeout=100 ... IMAGE python manage.py rundramatiq --processes 1 --threads 1 --queues default
 #                       (--queues gpu alone for a GPU-only worker; add --gpus all to docker run for the GPU)
 #
 # The worker needs no HEALTHCHECK, as it serves no HTTP; docker-compose.yml turns it off there.

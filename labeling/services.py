@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labeling import imageio, labelmaps, selectors
+from labeling import imageio, labelmaps, selectors, signals
 from labeling.errors import Conflict, InvalidInput
 from labeling.models import (
     MAP_KINDS,
@@ -627,6 +627,10 @@ def _append_revision(
             "user": author.username,
         },
     )
+    if kind in (AnnotationKind.SCRIBBLE, AnnotationKind.DENSE):  # a person's labels: a new preview
+        signals.send_human_labels_saved_on_commit(
+            image_id=image.pk, project_id=image.project_id, annotation_id=head.pk, kind=kind, version=version
+        )
     return head
 
 

@@ -56,30 +56,36 @@ def main() -> int:
             ),
         )
     )
-    children.append(
-        (
-            "worker",
-            subprocess.Popen(
-                [
-                    python,
-                    "manage.py",
-                    "rundramatiq",
-                    "--processes",
-                    "1",
-                    "--threads",
-                    "1",
-                    "--queues",
-                    "default",
-                    "gpu",
-                ],
-                cwd=base,
-                # One message at a time: a queued run waits in Redis for a free worker rather
-                # than behind a busy one (read by dramatiq when it starts, hence the environment).
-                env={**os.environ, "dramatiq_queue_prefetch": "1"},
-                start_new_session=True,
-            ),
+    # Two workers: training and scoring (queue "gpu") in one, the light work (queue "default":
+    # instant previews, the fluorescence teacher, renditions) in the other, so a preview is never
+    # stuck behind a training run. One message at a time each: a queued run waits in Redis for a
+    # free worker rather than behind a busy one; the light worker polls Redis every 100 ms when
+    # idle (dramatiq backs off to 1 s by default). Both are read by dramatiq from the environment.
+    for name, queue, extra in (
+        ("worker", "gpu", {}),
+        ("light worker", "default", {"dramatiq_worker_timeout": "100"}),
+    ):
+        children.append(
+            (
+                name,
+                subprocess.Popen(
+                    [
+                        python,
+                        "manage.py",
+                        "rundramatiq",
+                        "--processes",
+                        "1",
+                        "--threads",
+                        "1",
+                        "--queues",
+                        queue,
+                    ],
+                    cwd=base,
+                    env={**os.environ, "dramatiq_queue_prefetch": "1", **extra},
+                    start_new_session=True,
+                ),
+            )
         )
-    )
     print(describe(host, port, settings.REDIS_URL, settings.DATABASES["default"]), flush=True)
     return supervise(children)
 

@@ -1,0 +1,299 @@
+"""python -m training.bench preview-latency: from a saved stroke to its instant preview on the socket.
+
+Starts what `make run` starts, with live-latency's helpers (training/bench/live.py): a Redis
+(REDIS_URL's, else an embedded one), daphne and one Dramatiq worker for the default queue, on a
+fresh SQLite database in a temporary folder. A project gets one generated field (1024x1024 by
+default: bright nuclei on a dark, noisy background) and a WebSocket client signed in as its owner.
+
+Each stroke is a scribble save through the REST API (token authentication, as scripts save), on
+a nucleus or on background in turn. Its latency runs from the moment the request is sent to the
+moment the client receives the `preview.ready` whose labels include the version that save made.
+Strokes go one at a time, each after the previous one's preview arrived, so coalescing hides no
+latency. The first two strokes (one per class: a preview needs two) warm up the worker: the first
+is skipped (one class) after computing the image's features, the second makes the first preview,
+whose time is reported apart, not in the percentiles.
+
+`--pause` waits between a preview and the next stroke, as a person does. An idle Dramatiq worker
+polls Redis with a growing back-off of up to `dramatiq_worker_timeout` ms (1000 by default; set
+it in the environment, the worker inherits it), so after a pause a message waits up to that long
+before the worker sees it; back-to-back strokes (no pause) find the worker still polling fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from dramatiq.worker import WORKER_TIMEOUT
+from tqdm import tqdm
+
+from training.bench import live as live_bench
+
+ENOUGH_STROKES = 30
+RADIUS = 3
+
+
+def add_command(commands: Any) -> None:
+    command = commands.add_parser(
+        "preview-latency", help="time from a saved stroke to its instant preview on the WebSocket"
+    )
+    command.add_argument(
+        "--strokes", type=int, default=40, help=f"strokes to time (at least {ENOUGH_STROKES})"
+    )
+    command.add_argument("--size", type=int, default=1024, help="side of the generated square field")
+    command.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one preview")
+    command.add_argument(
+        "--pause", type=float, default=0.0, help="seconds between a preview and the next stroke"
+    )
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--quick", action="store_true", help="smoke run: 6 strokes on a 256 px field")
+    command.add_argument("--out", type=Path, help="write the JSON result here")
+    command.set_defaults(command=preview_latency)
+
+
+def preview_latency(args: argparse.Namespace) -> dict[str, Any]:
+    if args.quick:
+        args.strokes, args.size = 6, 256
+    elif args.strokes < ENOUGH_STROKES:
+        raise SystemExit(f"--strokes must be at least {ENOUGH_STROKES}")
+    folder = Path(tempfile.mkdtemp(prefix="lesslabel-preview-bench-"))
+    env = live_bench._environment(folder, rate=4)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    load_before = os.getloadavg()
+    redis = live_bench._start_redis(folder, env)
+    try:
+        services = _start_services(folder, env)
+        try:
+            port = int(env["BENCH_PORT"])
+            field = _project_with_field(size=args.size, seed=args.seed)
+            live_bench._wait_for_http(port)
+            timings = _measure(port, field, args)
+        finally:
+            live_bench._stop(services)
+    finally:
+        live_bench._stop(redis)
+    return _result(args, env, timings, load_before=load_before, load_after=os.getloadavg())
+
+
+def _result(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    timings: dict[str, list[float]],
+    *,
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+) -> dict[str, Any]:
+    from training.bench.__main__ import machine
+    from training.instant import CONFIG
+    from training.ml.forest import preview_factor
+
+    latencies = timings["latency_ms"]
+    side = -(-args.size // preview_factor(args.size, args.size, CONFIG.max_side))
+    return {
+        "strokes": len(latencies),
+        "p50_ms": _percentile(latencies, 50),
+        "p95_ms": _percentile(latencies, 95),
+        "max_ms": round(float(np.max(latencies)), 1),
+        "first_preview_ms": round(timings["first_ms"][0], 1),
+        "save_p50_ms": _percentile(timings["save_ms"], 50),
+        "worker_p50_ms": _percentile(timings["worker_ms"], 50),
+        "worker_p95_ms": _percentile(timings["worker_ms"], 95),
+        "config": {
+            "image": [args.size, args.size],
+            "preview": [side, side],
+            "forest": asdict(CONFIG),
+            "stroke_radius": RADIUS,
+            "pause_seconds": args.pause,
+            "dramatiq_worker_timeout_ms": WORKER_TIMEOUT,  # what the worker inherits
+            "redis": env["REDIS_URL"],
+            "database": "sqlite",
+            "quick": args.quick,
+            "load_average_before": [round(v, 2) for v in load_before],
+            "load_average_after": [round(v, 2) for v in load_after],
+        },
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "machine": machine(),
+    }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 1)
+
+
+def _start_services(folder: Path, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """daphne and one worker on the default queue (where previews are made), as `make run` starts
+    them; live-latency's worker listens to the gpu queue only."""
+    child_env = {**os.environ, **env}
+    log = (folder / "services.log").open("wb")
+    root = Path(__file__).resolve().parents[2]
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            env["BENCH_PORT"],
+            "webapp.asgi:application",
+        ],
+        [
+            sys.executable,
+            "manage.py",
+            "rundramatiq",
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+            "--queues",
+            "default",
+        ],
+    ]
+    processes = [
+        subprocess.Popen(command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT)
+        for command in commands
+    ]
+    print(f"services started; their log: {folder / 'services.log'}", file=sys.stderr)
+    return processes
+
+
+class Field:
+    """The project, its generated image and where its nuclei are; a token and a cookie for its owner."""
+
+    def __init__(self, project: Any, image: Any, instances: np.ndarray, token: str, cookie: str) -> None:
+        self.project, self.image, self.instances = project, image, instances
+        self.token, self.cookie = token, cookie
+
+
+def _project_with_field(*, size: int, seed: int) -> Field:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from rest_framework.authtoken.models import Token
+
+    from labeling import services
+    from labeling.imageio import encode_png
+    from labeling.synthetic import synthetic_field
+    from training import instant, runs
+
+    owner = get_user_model().objects.create_user(username="bench", password="bench-password")
+    project = services.project_create(name="Preview bench", owner=owner)
+    services.label_class_create(project=project, name="nucleus", color="#ff0000", countable=True)
+    nuclei = max(8, size * size // 16_000)  # about 65 on a 1024 px field
+    field = synthetic_field(seed=seed, height=size, width=size, nuclei=nuclei, radius=(10, 24))
+    (image,) = services.image_ingest(
+        project=project,
+        uploader=owner,
+        uploads=[services.Upload("field.png", encode_png(field.fluorescence))],
+    )
+    runs.redis_client().delete(instant.preview_key(image.pk))  # a REDIS_URL's earlier bench ids
+    session = SessionStore()
+    session[SESSION_KEY] = str(owner.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
+    session.create()
+    token = Token.objects.create(user=owner).key
+    return Field(project, image, field.instances, token, f"sessionid={session.session_key}")
+
+
+def _strokes(instances: np.ndarray, count: int, seed: int) -> list[dict[str, Any]]:
+    """`count` short strokes, background and nucleus in turn (background first), each well inside
+    its region: nucleus strokes cross a random nucleus's centre, background ones lie far from any."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    labels = [int(v) for v in np.unique(instances) if v]
+    far = np.argwhere(ndimage.distance_transform_edt(instances == 0) > 4 * RADIUS)
+    strokes = []
+    for k in range(count):
+        if k % 2 == 0:
+            y, x = far[rng.integers(len(far))]
+            points, class_index = [[x - 2 * RADIUS, y], [x + 2 * RADIUS, y]], 1
+        else:
+            y, x = ndimage.center_of_mass(instances == labels[rng.integers(len(labels))])
+            points, class_index = [[x - RADIUS, y], [x + RADIUS, y]], 2
+        clean = [[float(px), float(py)] for px, py in points]
+        strokes.append({"class_index": class_index, "radius": float(RADIUS), "points": clean})
+    return strokes
+
+
+def _measure(port: int, field: Field, args: argparse.Namespace) -> dict[str, list[float]]:
+    """Save each stroke through the API and wait for its preview; the first two warm up."""
+    from websockets.sync.client import connect
+
+    plan = _strokes(field.instances, args.strokes + 2, args.seed)
+    timings: dict[str, list[float]] = {"latency_ms": [], "save_ms": [], "worker_ms": [], "first_ms": []}
+    headers = {"Cookie": field.cookie, "Origin": f"http://127.0.0.1:{port}"}
+    url = f"ws://127.0.0.1:{port}/ws/projects/{field.project.pk}/"
+    with connect(url, additional_headers=headers) as client:
+        hello = json.loads(client.recv(timeout=10))
+        if hello.get("type") != "hello":
+            raise SystemExit(f"the socket did not greet us: {hello}")
+        version = 0
+        for n, stroke in enumerate(tqdm(plan, desc="strokes", unit="stroke", file=sys.stderr)):
+            if n >= 2:
+                time.sleep(args.pause)
+            sent = time.perf_counter()
+            saved = _save(port, field, stroke, base_version=version)
+            answered = time.perf_counter()
+            version = saved["version"]
+            wanted = ("preview.skipped", "preview.ready") if n == 0 else ("preview.ready",)
+            event = _wait_for(client, field.image.pk, saved["id"], version, wanted, timeout=args.timeout)
+            arrived = time.perf_counter()
+            if n == 1:
+                timings["first_ms"].append((arrived - sent) * 1000.0)
+            elif n >= 2:
+                timings["latency_ms"].append((arrived - sent) * 1000.0)
+                timings["save_ms"].append((answered - sent) * 1000.0)
+                timings["worker_ms"].append(float(event["seconds"]) * 1000.0)
+    return timings
+
+
+def _save(port: int, field: Field, stroke: dict[str, Any], *, base_version: int) -> dict[str, Any]:
+    body = {"kind": "scribble", "base_version": base_version, "data": {"strokes": [stroke]}}
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/images/{field.image.pk}/annotations/",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Token {field.token}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
+
+
+def _wait_for(
+    client: Any, image_id: int, layer: int, version: int, kinds: tuple[str, ...], *, timeout: float
+) -> dict[str, Any]:
+    """The first event of `kinds` for the image that has seen the layer at `version` or later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SystemExit(f"no preview of layer {layer} version {version} within {timeout:.0f} s")
+        event = json.loads(client.recv(timeout=remaining))
+        if event.get("image") != image_id:
+            continue
+        if event["type"] == "preview.failed":
+            raise SystemExit(f"the preview failed: {event['error']}")
+        if event["type"] == "preview.skipped" and "preview.skipped" in kinds:
+            return dict(event)
+        seen = {pk: v for pk, v in event.get("labels", [])}
+        if event["type"] in kinds and seen.get(layer, 0) >= version:
+            return dict(event)
