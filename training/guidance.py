@@ -1,0 +1,234 @@
+"""Guided labelling: which image most needs labels next, and correct-and-retrain in one step.
+
+After each segmentation model version, training/tasks.py `score_images` stores every image's mean
+normalised entropy (`Prediction.uncertainty`, 0 = sure, 1 = cannot tell the classes apart). The
+ranking of a project uses the latest segmentation model version only (an "encoder" or
+"classifier" version does not predict masks):
+
+1. images without human labels (no live scribble, dense mask or tag: what the annotator calls
+   "needs labels"; derived pseudo-masks are not human labels), scored by that version, most
+   uncertain first;
+2. images without human labels that version has not scored yet (uploaded since, or scoring still
+   under way), by name;
+3. images with human labels, scored, most uncertain first: where corrections help most;
+4. images with human labels, not scored yet, by name.
+
+Images in the validation split are left out: their labels judge a model, they never train one,
+so labelling effort there does not improve the next version (give them dense masks deliberately).
+Without any segmentation model version there is nothing to rank by, and "next" falls back to the
+images without human labels in name order, as the annotator did before.
+
+"Next after image X" walks forward from X in uncertainty order (scored images by uncertainty,
+then unscored ones by name), wrapping around: the first image without human labels it meets, else
+(every image labelled, and a model to say where it is unsure) the first labelled one. Walking
+from X rather than taking the top of the ranking means that skipping an image moves on instead of
+bouncing between the two most uncertain ones, and labelling X (which moves it to tier 3) does not
+lose the place.
+
+Correct-and-retrain (`version_retrain`) starts a run warm-started from a model version with the
+options that version's run was started with, on a label snapshot taken now, so the corrections
+just painted over its predictions are what the new run adds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from labeling import selectors
+from labeling.errors import InvalidInput
+from labeling.models import LabelClass, Project, Split
+from training import runs, tagcam
+from training.models import ModelVersion, Prediction, TrainingRun
+
+SEGMENTATION = "segmentation"
+# The label kinds a person makes and a model learns from (frontend/src/pages/annotator.ts needsLabels).
+HUMAN_KINDS = frozenset({"scribble", "dense", "tag"})
+# What training/runs.py run_create stores in a run's config, plus what the worker adds to its version.
+RUN_CONFIG_KEYS = frozenset(
+    {
+        "train",
+        "channels",
+        "classes",
+        "label_sources",
+        "preview_count",
+        "derived_sources",
+        "strategy",
+        "ranges",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    image: int
+    name: str
+    uncertainty: float | None  # mean normalised entropy under the ranking's model version
+    has_labels: bool
+
+    @property
+    def scored(self) -> bool:
+        return self.uncertainty is not None
+
+
+@dataclass(frozen=True)
+class Ranking:
+    model_version: ModelVersion | None
+    images: list[Ranked]  # in rank order (tiers 1-4 of the module docstring)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The image that most needs labels, or None, and why."""
+
+    image: int | None
+    reason: str
+    model_version: int | None
+    rank: int | None  # 1-based position in the ranking
+    of: int
+    uncertainty: float | None = None
+    has_labels: bool | None = None
+
+
+def latest_segmentation_version(project: Project) -> ModelVersion | None:
+    return project.model_versions.filter(kind=SEGMENTATION).order_by("-created_at", "-id").first()
+
+
+def uncertainty_ranking(*, project: Project) -> Ranking:
+    """The project's images outside the validation split, ranked by what most needs labels."""
+    version = latest_segmentation_version(project)
+    scores: dict[int, float] = {}
+    if version is not None:
+        rows = Prediction.objects.filter(model_version=version).values_list("image_id", "uncertainty")
+        scores = {image_id: value for image_id, value in rows if value is not None}
+    images = selectors.with_label_state(selectors.images_of(project).exclude(split=Split.VALIDATION))
+    entries = [
+        Ranked(
+            image=image.pk,
+            name=image.name,
+            uncertainty=scores.get(image.pk),
+            has_labels=bool(HUMAN_KINDS.intersection(selectors.label_kinds(image))),
+        )
+        for image in images
+    ]
+    entries.sort(key=lambda entry: (entry.has_labels, *_uncertainty_order(entry)))
+    return Ranking(model_version=version, images=entries)
+
+
+def _uncertainty_order(entry: Ranked) -> tuple[bool, float, str, int]:
+    """Scored images, most uncertain first, then unscored ones by name."""
+    return (not entry.scored, -(entry.uncertainty or 0.0), entry.name, entry.image)
+
+
+def next_image(*, project: Project, after: int | None = None) -> Suggestion:
+    """The image that most needs labels, walking on from image `after` (the one open now).
+
+    `after` may be an image outside the ranking (a validation image): the walk then starts at the
+    top. The caller checks that it is an image of the project.
+    """
+    ranking = uncertainty_ranking(project=project)
+    walk = sorted(ranking.images, key=_uncertainty_order)
+    start = next((k for k, entry in enumerate(walk) if entry.image == after), -1)
+    ahead = [entry for entry in walk[start + 1 :] + walk[: start + 1] if entry.image != after]
+    pick = next((entry for entry in ahead if not entry.has_labels), None)
+    if pick is None and ranking.model_version is not None:
+        pick = next(iter(ahead), None)
+    version = ranking.model_version
+    if pick is None:
+        return Suggestion(
+            image=None,
+            reason=_nothing_left(ranking),
+            model_version=version.pk if version else None,
+            rank=None,
+            of=len(ranking.images),
+        )
+    rank = ranking.images.index(pick) + 1
+    # The first of its tier (the ranking puts unlabelled images before labelled ones).
+    most = all(entry.has_labels != pick.has_labels for entry in ranking.images[: rank - 1])
+    return Suggestion(
+        image=pick.image,
+        reason=_reason(pick, version, most=most, others=after is not None),
+        model_version=version.pk if version else None,
+        rank=rank,
+        of=len(ranking.images),
+        uncertainty=pick.uncertainty,
+        has_labels=pick.has_labels,
+    )
+
+
+def _reason(pick: Ranked, version: ModelVersion | None, *, most: bool, others: bool) -> str:
+    if version is None:
+        return "no model version yet: the next image without labels, by name"
+    model = f"model v{version.pk}"
+    if not pick.scored:
+        return f"not scored by {model} yet (new since it was trained, or scoring is under way)"
+    uncertain = f"{'most' if most else 'next most'} uncertain"
+    entropy = f"mean entropy {pick.uncertainty:.3f}"
+    if pick.has_labels:
+        every = "every other image has" if others else "every image has"
+        return f"{every} labels; {uncertain} labelled image under {model} ({entropy}): correct its prediction"
+    return f"{uncertain} under {model} ({entropy})"
+
+
+def _nothing_left(ranking: Ranking) -> str:
+    if not ranking.images:
+        return "No images to label: the project has none outside the validation split."
+    if ranking.model_version is None and all(entry.has_labels for entry in ranking.images):
+        return "Every image has labels. Train a model to rank them by its uncertainty."
+    return "No other image needs labels."
+
+
+# Correct-and-retrain ------------------------------------------------------------------------
+
+
+def version_retrain(*, version: ModelVersion, user: Any) -> TrainingRun:
+    """A new run warm-started from `version`, with the options its run was started with, on the
+    labels as they are now. Raises InvalidInput (400, nothing created) for a version that is not
+    a segmentation model, or whatever run_create refuses (no labels left, channels gone)."""
+    if version.kind != SEGMENTATION:
+        raise InvalidInput(
+            f"Model version {version.pk} is a {version.kind} model, not a segmentation model; "
+            "retrain from a segmentation model version."
+        )
+    options = run_options(version.run.config, project=version.project)
+    return runs.run_create(project=version.project, user=user, options=options, warm_start=version)
+
+
+def run_options(config: dict[str, Any], *, project: Project) -> dict[str, Any]:
+    """The options run_create needs to make a run like the one whose frozen `config` this is.
+
+    The inverse of what training/runs.py run_create stores; a new run option stored there needs
+    its line here too (tests/training/test_guidance.py checks the round trip). Until it has one,
+    retraining such a version is refused rather than silently started with other options.
+    """
+    unknown = sorted(set(config) - RUN_CONFIG_KEYS)
+    strategy = config.get("strategy")
+    if strategy is not None and strategy.get("name") != tagcam.STRATEGY:
+        unknown.append(f"strategy {strategy.get('name')!r}")
+    if unknown:
+        raise InvalidInput(
+            f"Retrain cannot repeat this run's options ({', '.join(unknown)}); start a run on the "
+            "training page with this version as its warm start."
+        )
+    options = {
+        key: value
+        for key, value in config["train"].items()
+        if key not in ("in_channels", "num_classes", "extra")  # set by the server from the project
+    }
+    options["channels"] = list(config["channels"])
+    options["label_sources"] = list(config["label_sources"])
+    options["preview_images"] = config.get("preview_count", 3)
+    if config.get("derived_sources") is not None:
+        options["derived_sources"] = list(config["derived_sources"])
+    if strategy is not None:
+        background = LabelClass.objects.filter(project=project, index=strategy["background_index"]).first()
+        options.update(
+            strategy=tagcam.STRATEGY,
+            tag_class=strategy["tag_class"],
+            background_class=background.pk if background else None,
+            tile=strategy["tile"],
+            cam_low=strategy["cam_low"],
+            cam_high=strategy["cam_high"],
+            classifier_steps=strategy["classifier_steps"],
+        )
+    return options
