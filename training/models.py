@@ -6,6 +6,8 @@ data model does not change under the labels people make in the meantime.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -103,3 +105,52 @@ class Prediction(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["model_version", "image"], name="one_prediction")]
         ordering = ["model_version_id", "image_id"]
+
+
+class Study(models.Model):
+    """A label-efficiency study: the same run trained on the first 1, 2, 4, ... labelled images of
+    the project (training/study.py), each point scored on the validation images."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="studies")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    config = models.JSONField(default=dict, help_text="the run options every point uses")
+    sizes = models.JSONField(default=list, help_text="numbers of labelled training images, ascending")
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def follow_runs(self) -> bool:
+        """Take the state its points' runs add up to; True if it changed (and was saved)."""
+        state = study_state(self.points.values_list("run__state", flat=True))
+        if state == self.state:
+            return False
+        self.state = state
+        self.finished_at = timezone.now() if state in FINISHED_STATES else None
+        self.save(update_fields=["state", "finished_at"])
+        return True
+
+
+def study_state(run_states: Iterable[str]) -> RunState:
+    """All queued: queued. All finished: succeeded if every run did, cancelled if one was
+    cancelled, else failed. In between: running."""
+    states = set(run_states)
+    if states and states <= FINISHED_STATES:
+        if states == {RunState.SUCCEEDED}:
+            return RunState.SUCCEEDED
+        return RunState.CANCELLED if RunState.CANCELLED in states else RunState.FAILED
+    return RunState.QUEUED if states <= {RunState.QUEUED} else RunState.RUNNING
+
+
+class StudyPoint(models.Model):
+    """One point of a study: its run trains on the first `size` labelled training images."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="points")
+    size = models.PositiveIntegerField()
+    run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, related_name="study_point")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "size"], name="one_point_per_size")]
+        ordering = ["study_id", "size"]

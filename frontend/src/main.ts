@@ -3,6 +3,7 @@
 import { showAnnotator } from "./pages/annotator";
 import { showProject } from "./pages/project";
 import { showProjects } from "./pages/projects";
+import { showStudy } from "./pages/study";
 import { showTeacher } from "./pages/teacher";
 import { showTraining } from "./pages/training";
 import { errorText, h, type Stop } from "./ui";
@@ -12,29 +13,37 @@ const routes: [RegExp, (root: HTMLElement, ids: number[]) => Promise<Stop>][] = 
   [/^#?\/?$/, (root) => showProjects(root)],
   [/^#\/projects\/(\d+)\/?$/, (root, [project]) => showProject(root, project)],
   [/^#\/projects\/(\d+)\/training\/?$/, (root, [project]) => showTraining(root, project)],
+  [/^#\/projects\/(\d+)\/study\/?$/, (root, [project]) => showStudy(root, project)],
   [/^#\/projects\/(\d+)\/teacher\/?$/, (root, [project]) => showTeacher(root, project)],
   [/^#\/projects\/(\d+)\/images\/(\d+)\/?$/, (root, [project, image]) => showAnnotator(root, project, image)],
 ];
 
 let stopCurrent: Stop = () => {};
+let navigation = 0;
 
+// Each visit renders into a fresh element of its own. A page that finishes loading after the user
+// has gone elsewhere only ever wrote into its detached element, and is stopped at once.
 async function route(): Promise<void> {
   const root = document.getElementById("app");
   if (!root) return;
+  const visit = ++navigation;
   stopCurrent();
   stopCurrent = () => {};
-  root.replaceChildren(h("p", {}, "Loading…"));
+  const page = h("div", { class: "page" }, h("p", {}, "Loading…"));
+  root.replaceChildren(page);
   for (const [pattern, show] of routes) {
     const match = location.hash.match(pattern);
     if (!match) continue;
     try {
-      stopCurrent = await show(root, match.slice(1).map(Number));
+      const stop = await show(page, match.slice(1).map(Number));
+      if (visit === navigation) stopCurrent = stop;
+      else stop();
     } catch (error) {
-      root.replaceChildren(h("p", { class: "error" }, `Could not open this page: ${errorText(error)}`));
+      page.replaceChildren(h("p", { class: "error" }, `Could not open this page: ${errorText(error)}`));
     }
     return;
   }
-  root.replaceChildren(h("p", {}, "No such page. "), h("a", { href: "#/" }, "Your projects"));
+  page.replaceChildren(h("p", {}, "No such page. "), h("a", { href: "#/" }, "Your projects"));
 }
 
 window.addEventListener("hashchange", () => void route());
