@@ -62,7 +62,7 @@ def parse_strategy(*, project: Project, options: dict[str, Any]) -> dict[str, An
             raise InvalidInput(f'{", ".join(sorted(given))} only apply to the strategy "tags".')
         return None
     if name != STRATEGY:
-        raise InvalidInput('strategy must be "labels" (the default) or "tags".')
+        raise InvalidInput('strategy must be "labels" (the default), "tags" or "pretrain".')
     values = {**DEFAULTS, **given}
     tag_class = _project_class(project, values.get("tag_class"), "tag_class")
     background = _background_class(project, values.get("background_class"), tag_class)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import torch
 from django.utils import timezone
 
 from labeling import services
 from training import runs
+from training.ml.config import TrainConfig
+from training.ml.models import create_model
 from training.models import RunState, TrainingRun
 
 from .conftest import TINY_RUN, add_labelled_images
@@ -120,3 +123,22 @@ def test_a_running_run_without_heartbeats_is_swept_to_failed(project, users, lab
     TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31))
     body = client_for("viewer").get(f"/api/runs/{run.pk}/").json()
     assert body["state"] == RunState.FAILED and "lost-host:1 stopped responding" in body["error"]
+
+
+def test_imagenet_weights_are_used_only_from_a_configured_copy_on_disk(
+    project, labelled, client_for, settings, tmp_path
+):
+    imagenet = {**TINY_RUN, "encoder_weights": "imagenet"}
+    settings.LESSLABEL_WEIGHTS_DIR = ""
+    response = start(client_for("manager"), project, config=imagenet)
+    assert response.status_code == 400 and "LESSLABEL_WEIGHTS_DIR" in response.json()["detail"]
+    settings.LESSLABEL_WEIGHTS_DIR = str(tmp_path)
+    response = start(client_for("manager"), project, config=imagenet)
+    assert response.status_code == 400 and "no ImageNet weights for resnet18" in response.json()["detail"]
+    assert not TrainingRun.objects.exists()
+    # A local copy: an encoder state dict saved as <encoder>.pth.
+    network = create_model(TrainConfig(in_channels=3, encoder="resnet18"))
+    torch.save(network.encoder.state_dict(), tmp_path / "resnet18.pth")
+    response = start(client_for("manager"), project, config=imagenet)
+    assert response.status_code == 201, response.content
+    assert TrainingRun.objects.get().config["train"]["encoder_weights"] == "imagenet"
