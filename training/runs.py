@@ -11,7 +11,9 @@ one sees why it failed and starts it again, so a run that kills its worker canno
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -25,6 +27,7 @@ from labeling.errors import Conflict, InvalidInput
 from labeling.models import Annotation, AnnotationKind, Channel, Project
 from training import tagcam
 from training.ml.config import TrainConfig
+from training.ml.models import WeightsUnavailable, imagenet_weights_file
 from training.models import FINISHED_STATES, ModelVersion, RunState, TrainingRun
 from webapp import live
 
@@ -33,6 +36,7 @@ LABEL_SOURCES = ("scribble", "dense", "derived")
 MAX_STEPS = 200_000
 MAX_PATCH_SIZE = 1024
 MAX_BATCH_SIZE = 64
+MAX_TRAIN_IMAGES = 100_000
 DEFAULT_TRAIN = {"steps": 1000, "steps_per_epoch": 100, "patch_size": 256, "batch_size": 8}
 
 
@@ -65,14 +69,10 @@ def run_create(
         raise InvalidInput(
             "A segmentation model needs at least two classes (for example background and nucleus)."
         )
-    snapshot = [
-        (pk, version)
-        for pk, version, kind, split, key in Annotation.objects.filter(
-            image__project=project, image__archived_at__isnull=True, is_deleted=False, kind__in=sources
-        ).values_list("id", "version", "kind", "image__split", "key")
-        if (split != "validation" or kind == AnnotationKind.DENSE)
-        and (kind != AnnotationKind.DERIVED or derived_sources is None or key in derived_sources)
-    ]
+    snapshot = label_snapshot(project=project, sources=sources, derived_sources=derived_sources)
+    if "train_image_limit" in options:  # a point of a label-efficiency study (training/study.py)
+        limit = _int_option(options.pop("train_image_limit"), "train_image_limit", 1, MAX_TRAIN_IMAGES)
+        snapshot = _first_train_images(snapshot, limit)
     if not snapshot and strategy is None:
         raise InvalidInput(
             f"Nothing to train on: no image of this project has {' or '.join(sources)} labels yet."
@@ -82,9 +82,9 @@ def run_create(
         | set(tagcam.tagged_image_ids(strategy) if strategy else [])
     )
     channels = _channels(image_ids, channel_names)
-    train = _train_config(options, in_channels=len(channels), num_classes=len(classes))
+    train = train_config(options, in_channels=len(channels), num_classes=len(classes))
     if warm_start is not None:
-        _check_warm_start(warm_start, train, channels)
+        check_warm_start(warm_start, train, channels)
     config = {
         "train": train.to_dict(),
         "channels": channels,
@@ -105,15 +105,67 @@ def run_create(
             label_snapshot=[[pk, version] for pk, version in snapshot],
             warm_start=warm_start,
         )
-        transaction.on_commit(lambda: _enqueue(run))
+        transaction.on_commit(lambda: enqueue(run))
     return run
 
 
-def _enqueue(run: TrainingRun) -> None:
+def enqueue(run: TrainingRun) -> None:
     from training.tasks import train_run
 
     train_run.send(run.pk)
     publish_state(run)
+
+
+def label_snapshot(
+    *, project: Project, sources: list[str], derived_sources: list[str] | None
+) -> list[tuple[int, int]]:
+    """(annotation id, version) of the live labels a run learns from: any of `sources` on training
+    images, only dense masks on validation images (they score the run, never train it)."""
+    return [
+        (pk, version)
+        for pk, version, kind, split, key in Annotation.objects.filter(
+            image__project=project, image__archived_at__isnull=True, is_deleted=False, kind__in=sources
+        ).values_list("id", "version", "kind", "image__split", "key")
+        if (split != "validation" or kind == AnnotationKind.DENSE)
+        and (kind != AnnotationKind.DERIVED or derived_sources is None or key in derived_sources)
+    ]
+
+
+@dataclass(frozen=True)
+class SnapshotImages:
+    train: list[int]  # by image name, then id: `train_image_limit` k keeps the first k
+    validation: list[int]
+
+
+def snapshot_images(snapshot: list[tuple[int, int]]) -> SnapshotImages:
+    """The images a label snapshot covers, training and validation apart."""
+    rows = (
+        Annotation.objects.filter(pk__in=[pk for pk, _ in snapshot])
+        .order_by("image__name", "image_id")
+        .values_list("image_id", "image__split")
+    )
+    train = [image for image, split in rows if split != "validation"]
+    validation = [image for image, split in rows if split == "validation"]
+    return SnapshotImages(train=list(dict.fromkeys(train)), validation=list(dict.fromkeys(validation)))
+
+
+def labelled_images(*, project: Project, options: dict[str, Any]) -> SnapshotImages:
+    """The images a run with these options (label_sources, derived_sources) would learn from now."""
+    sources = _label_sources(options.get("label_sources", ["scribble", "dense", "derived"]))
+    derived_sources = _derived_sources(options.get("derived_sources"))
+    return snapshot_images(label_snapshot(project=project, sources=sources, derived_sources=derived_sources))
+
+
+def _first_train_images(snapshot: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
+    """The snapshot's labels of its first `limit` training images, and all its validation labels."""
+    images = snapshot_images(snapshot)
+    keep = set(images.train[:limit]) | set(images.validation)
+    kept = set(
+        Annotation.objects.filter(pk__in=[pk for pk, _ in snapshot], image_id__in=keep).values_list(
+            "pk", flat=True
+        )
+    )
+    return [(pk, version) for pk, version in snapshot if pk in kept]
 
 
 def _label_sources(raw: Any) -> list[str]:
@@ -161,7 +213,7 @@ def _channels(image_ids: list[int], requested: Any) -> list[str]:
     return list(requested)
 
 
-def _train_config(options: dict[str, Any], *, in_channels: int, num_classes: int) -> TrainConfig:
+def train_config(options: dict[str, Any], *, in_channels: int, num_classes: int) -> TrainConfig:
     for fixed in ("in_channels", "num_classes", "extra"):
         if fixed in options:
             raise InvalidInput(f"config.{fixed} is set by the server from the project; leave it out.")
@@ -176,10 +228,20 @@ def _train_config(options: dict[str, Any], *, in_channels: int, num_classes: int
         )
     if config.encoder_weights not in (None, "imagenet"):
         raise InvalidInput('encoder_weights must be null or "imagenet".')
+    if config.encoder_weights == "imagenet":
+        try:  # refused now rather than failing on the worker: weights are never downloaded
+            imagenet_weights_file(config.encoder, weights_dir())
+        except WeightsUnavailable as error:
+            raise InvalidInput(f"{error}.") from None
     return config
 
 
-def _check_warm_start(version: ModelVersion, train: TrainConfig, channels: list[str]) -> None:
+def weights_dir() -> Path | None:
+    """The configured folder of ImageNet encoder weights, if any (LESSLABEL_WEIGHTS_DIR)."""
+    return Path(settings.LESSLABEL_WEIGHTS_DIR) if settings.LESSLABEL_WEIGHTS_DIR else None
+
+
+def check_warm_start(version: ModelVersion, train: TrainConfig, channels: list[str]) -> None:
     old = TrainConfig.from_dict(version.config["train"])
     if version.config.get("channels") != channels:
         raise InvalidInput(
@@ -294,3 +356,6 @@ def publish_state(run: TrainingRun) -> None:
             "model_version": version,
         },
     )
+    from training import study  # study.py builds on this module, so it is imported here
+
+    study.study_run_changed(run=run, model_version=version)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from training.models import ModelVersion, Prediction, RunMetric, TrainingRun
+from training.models import ModelVersion, Prediction, RunMetric, Study, TrainingRun
 from training.runs import queue_position
+from training.study import last_gain, study_points
 
 
 class TrainingRunOut(serializers.ModelSerializer[TrainingRun]):
@@ -95,3 +97,59 @@ class TeacherApplyIn(TeacherIn):
     images = serializers.ListField(
         child=serializers.IntegerField(), required=False, allow_null=True, default=None, allow_empty=False
     )
+
+
+class StudyIn(serializers.Serializer[Any]):
+    config = serializers.DictField(
+        required=False, default=dict, help_text="the run options every point uses (as for a run)"
+    )
+
+
+class StudyPlanIn(serializers.Serializer[Any]):
+    label_sources = serializers.ListField(child=serializers.CharField(), required=False)
+    derived_sources = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class StudyPointOut(serializers.Serializer[Any]):
+    size = serializers.IntegerField(help_text="labelled training images")
+    run = serializers.IntegerField()
+    state = serializers.CharField()
+    model_version = serializers.IntegerField(allow_null=True)
+    pixel_f1 = serializers.FloatField(allow_null=True, help_text="validation pixel F1, once trained")
+    train_images = serializers.IntegerField(allow_null=True, help_text="images the model trained on")
+
+
+class StudyGainOut(serializers.Serializer[Any]):
+    smaller = serializers.IntegerField()
+    larger = serializers.IntegerField()
+    pixel_f1 = serializers.FloatField(help_text="f1(larger) - f1(smaller)")
+
+
+class StudyOut(serializers.ModelSerializer[Study]):
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    points = serializers.SerializerMethodField()
+    gain = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Study
+        fields = [
+            "id",
+            "project",
+            "created_by",
+            "config",
+            "sizes",
+            "state",
+            "created_at",
+            "finished_at",
+            "points",
+            "gain",
+        ]
+
+    @extend_schema_field(StudyPointOut(many=True))
+    def get_points(self, study: Study) -> list[dict[str, Any]]:
+        return [StudyPointOut(point).data for point in study_points(study)]
+
+    @extend_schema_field(StudyGainOut(allow_null=True))
+    def get_gain(self, study: Study) -> dict[str, Any] | None:
+        gain = last_gain(study_points(study))
+        return None if gain is None else dict(StudyGainOut(gain).data)

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -36,7 +35,14 @@ from django.db import connection, transaction
 
 from labeling import imageio, labelmaps, selectors
 from labeling.models import Image, Project
-from training import pseudo, runs, tagcam, teacher
+from training import (
+    instant,  # noqa: F401  (registers the instant_preview actor with the worker)
+    pretraining,
+    pseudo,
+    runs,
+    tagcam,
+    teacher,
+)
 from training.assemble import image_input, load_run_data, to_label_indices
 from training.ml import checkpoint as ckpt
 from training.ml.config import TrainConfig
@@ -44,7 +50,7 @@ from training.ml.fluorescence import TeacherParams
 from training.ml.inference import predict
 from training.ml.loop import Callbacks, EpochEvent, StepEvent, Trainer, TrainingCancelled, choose_device
 from training.ml.models import create_model
-from training.models import ModelVersion, Prediction, RunMetric, RunState, TrainingRun
+from training.models import ModelVersion, Prediction, RunMetric, RunState, StudyPoint, TrainingRun
 from webapp import live
 
 log = logging.getLogger(__name__)
@@ -76,9 +82,18 @@ def train_run(run_id: int) -> None:
             runs.finish(run, RunState.FAILED, error=f"{type(error).__name__}: {error}")
             return
     if version is not None:
-        image_ids = list(selectors.images_of(run.project).order_by("name", "pk").values_list("pk", flat=True))
+        image_ids = images_to_score(version)
         for start in range(0, len(image_ids), SCORE_BATCH):
             score_images.send(version.pk, image_ids[start : start + SCORE_BATCH])
+
+
+def images_to_score(version: ModelVersion) -> list[int]:
+    """Every image of the project, for a new segmentation model; none for an encoder (it predicts
+    nothing) or a study's point (measured on the validation split: scoring the whole project once
+    per point would cost more than the study itself)."""
+    if version.kind != "segmentation" or StudyPoint.objects.filter(run_id=version.run_id).exists():
+        return []
+    return list(selectors.images_of(version.project).order_by("name", "pk").values_list("pk", flat=True))
 
 
 def _train(run: TrainingRun, beat: Heartbeat) -> ModelVersion | None:
@@ -90,13 +105,28 @@ def _train(run: TrainingRun, beat: Heartbeat) -> ModelVersion | None:
     def should_cancel() -> bool:
         return beat.cancel_requested.is_set() or bool(cancel.exists(key))
 
-    if run.config.get("strategy", {}).get("name") == tagcam.STRATEGY:
-        tagcam.tag_stage(run, device=device, should_cancel=should_cancel)  # adds to the snapshot
-    data = load_run_data(run)
     initial = None
     if run.warm_start is not None:
         initial = _checkpoint_of(run.warm_start).model_state
     reporter = RunReporter(run, steps=config.steps)
+    strategy = run.config.get("strategy", {}).get("name")
+    if strategy == pretraining.STRATEGY:
+        made = pretraining.pretrain_run(
+            run,
+            device=device,
+            callbacks=Callbacks(on_step=reporter.progress, should_cancel=should_cancel),
+            initial_weights=initial,
+        )
+        return _store_version(
+            run,
+            ckpt.Checkpoint(config=config, model_state=made.state, step=config.steps, epoch=0, metrics={}),
+            kind=pretraining.KIND,
+            config={**run.config, "ranges": made.ranges},
+            metrics={**made.metrics, "steps": config.steps, "device": str(device)},
+        )
+    if strategy == tagcam.STRATEGY:
+        tagcam.tag_stage(run, device=device, should_cancel=should_cancel)  # adds to the snapshot
+    data = load_run_data(run)
     callbacks = Callbacks(on_step=reporter.progress, should_cancel=should_cancel)
     trainer = Trainer(
         config,
@@ -105,7 +135,7 @@ def _train(run: TrainingRun, beat: Heartbeat) -> ModelVersion | None:
         device=device,
         callbacks=callbacks,
         initial_weights=initial,
-        weights_dir=_weights_dir(),
+        weights_dir=runs.weights_dir(),
     )
     previews = (data.validation_images + data.train_images)[: int(run.config.get("preview_count", 3))]
     preview_inputs = [
@@ -128,7 +158,8 @@ def _train(run: TrainingRun, beat: Heartbeat) -> ModelVersion | None:
         len(data.validation),
     )
     result = trainer.fit()
-    blob = ckpt.checkpoint_bytes(
+    return _store_version(
+        run,
         ckpt.Checkpoint(
             config=config,
             model_state=result.best_state,
@@ -136,9 +167,33 @@ def _train(run: TrainingRun, beat: Heartbeat) -> ModelVersion | None:
             epoch=result.epochs,
             metrics=result.metrics,
             history=result.history,
-        )
+        ),
+        kind="segmentation",
+        config={**run.config, "ranges": data.ranges},
+        metrics={
+            "validation": result.metrics,
+            "steps": result.steps,
+            "epochs": result.epochs,
+            "seconds": round(result.seconds, 1),
+            "device": str(device),
+            "train_images": [image.pk for image in data.train_images],
+            "validation_images": [image.pk for image in data.validation_images],
+        },
     )
-    name = default_storage.save(f"models/run-{run.pk}-{uuid.uuid4().hex}.pt", ContentFile(blob))
+
+
+def _store_version(
+    run: TrainingRun,
+    checkpoint: ckpt.Checkpoint,
+    *,
+    kind: str,
+    config: dict[str, Any],
+    metrics: dict[str, Any],
+) -> ModelVersion | None:
+    """Weights file first (a fresh name), then the version row and "succeeded" in one transaction."""
+    name = default_storage.save(
+        f"models/run-{run.pk}-{uuid.uuid4().hex}.pt", ContentFile(ckpt.checkpoint_bytes(checkpoint))
+    )
     live.flush()  # every curve point is stored before the run reads as finished
     kept = True
     with transaction.atomic():
@@ -146,18 +201,10 @@ def _train(run: TrainingRun, beat: Heartbeat) -> ModelVersion | None:
             project=run.project,
             run=run,
             parent=run.warm_start,
-            kind="segmentation",
+            kind=kind,
             weights=name,
-            config={**run.config, "ranges": data.ranges},
-            metrics={
-                "validation": result.metrics,
-                "steps": result.steps,
-                "epochs": result.epochs,
-                "seconds": round(result.seconds, 1),
-                "device": str(device),
-                "train_images": [image.pk for image in data.train_images],
-                "validation_images": [image.pk for image in data.validation_images],
-            },
+            config=config,
+            metrics=metrics,
         )
         if not runs.finish(run, RunState.SUCCEEDED):
             # Swept as failed while finishing (its heartbeats had stalled): keep nothing.
@@ -301,10 +348,6 @@ def _preview_input(image: Image, channels: list[str], ranges: list[tuple[float, 
 def _tile_for(x: np.ndarray) -> int:
     """The smallest multiple of 32 that covers the image in one tile, up to 512."""
     return min(512, max(64, -(-max(x.shape[1:]) // 32) * 32))
-
-
-def _weights_dir() -> Path | None:
-    return Path(settings.LESSLABEL_WEIGHTS_DIR) if settings.LESSLABEL_WEIGHTS_DIR else None
 
 
 # Scoring ------------------------------------------------------------------------------------

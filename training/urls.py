@@ -28,6 +28,11 @@ urlpatterns = [
         name="prediction-uncertainty",
     ),
     path(
+        "images/<int:image_id>/instant-preview.png",
+        views.InstantPreviewMask.as_view(),
+        name="instant-preview",
+    ),
+    path(
         "projects/<int:project_id>/fluorescence-teacher/",
         views.TeacherOverview.as_view(),
         name="teacher-overview",
@@ -52,4 +57,15 @@ urlpatterns = [
         views.TeacherInclude.as_view(),
         name="teacher-include",
     ),
+    path("projects/<int:project_id>/next-image/", views.NextImage.as_view(), name="next-image"),
+    path(
+        "projects/<int:project_id>/uncertainty-ranking/",
+        views.UncertaintyRanking.as_view(),
+        name="uncertainty-ranking",
+    ),
+    path("model-versions/<int:version_id>/retrain/", views.ModelVersionRetrain.as_view(), name="retrain"),
+    path("projects/<int:project_id>/studies/", views.StudyList.as_view(), name="study-list"),
+    path("projects/<int:project_id>/studies/plan/", views.StudyPlan.as_view(), name="study-plan"),
+    path("studies/<int:study_id>/", views.StudyDetail.as_view(), name="study-detail"),
+    path("studies/<int:study_id>/cancel/", views.StudyCancel.as_view(), name="study-cancel"),
 ]

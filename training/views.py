@@ -7,6 +7,7 @@ failed within RUN_STALE_SECONDS even while no worker is up to sweep it.
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -22,17 +23,21 @@ from rest_framework.views import APIView
 
 from labeling import selectors
 from labeling.access import image_for, project_for, require_role
-from labeling.errors import Conflict
+from labeling.errors import Conflict, InvalidInput
 from labeling.models import Role
 from labeling.selectors import projects_for
-from training import runs, teacher
+from labeling.serializers import ImageOut
+from training import guidance, instant, pretraining, runs, study, teacher
 from training.ml.fluorescence import TeacherParams
-from training.models import ModelVersion, Prediction, TrainingRun
+from training.models import ModelVersion, Prediction, Study, TrainingRun
 from training.serializers import (
     ModelVersionOut,
     PredictionOut,
     PseudoMasksIn,
     RunMetricOut,
+    StudyIn,
+    StudyOut,
+    StudyPlanIn,
     TeacherApplyIn,
     TeacherIn,
     TrainingRunIn,
@@ -69,12 +74,13 @@ class RunList(generics.ListAPIView[TrainingRun]):
             ).first()
             if warm_start is None:
                 raise ValidationError({"warm_start": "No such model version in a project you can read."})
-        run = runs.run_create(
-            project=project,
-            user=request.user,
-            options=incoming.validated_data["config"],
-            warm_start=warm_start,
+        options = incoming.validated_data["config"]
+        create = (
+            pretraining.pretraining_create
+            if options.get("strategy") == pretraining.STRATEGY
+            else runs.run_create
         )
+        run = create(project=project, user=request.user, options=options, warm_start=warm_start)
         return Response(TrainingRunOut(run).data, status=201)
 
 
@@ -171,6 +177,24 @@ class PredictionUncertainty(APIView):
         return FileResponse(prediction.uncertainty_map.open("rb"), content_type="image/png")
 
 
+class InstantPreviewMask(APIView):
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request: Request, image_id: int) -> FileResponse:
+        """The image's latest instant preview: a fast model's class map at preview scale (PNG label
+        map, values are class indices); X-Preview-Seq and X-Preview-Made-At say which and when."""
+        image = image_for(request.user, image_id)
+        found = instant.open_latest_preview(image.pk)
+        if found is None:
+            raise NotFound("This image has no preview yet: save strokes of two classes to get one.")
+        stored, handle = found
+        response = FileResponse(handle, content_type="image/png")
+        response["X-Preview-Seq"] = str(stored.seq)
+        response["X-Preview-Made-At"] = str(stored.meta["made_at"])
+        response["X-Preview-Images"] = str(stored.meta["images"])
+        response["Cache-Control"] = "no-store"  # the same URL answers the next preview
+        return response
+
+
 class PseudoMasks(APIView):
     @extend_schema(request=PseudoMasksIn, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request, version_id: int) -> Response:
@@ -179,6 +203,10 @@ class PseudoMasks(APIView):
         if version is None:
             raise NotFound("No such model version.")
         require_role(request.user, version.project, Role.MANAGER)
+        if version.kind != "segmentation":
+            raise InvalidInput(
+                f"Model version {version.pk} is a pretrained {version.kind}; it does not predict."
+            )
         incoming = PseudoMasksIn(data=request.data)
         incoming.is_valid(raise_exception=True)
         scored = version.predictions.count()
@@ -288,3 +316,134 @@ class TeacherInclude(APIView):
             class_index=data["class_index"],
         )
         return Response({"image": image.pk, "state": "teacher", "version": head.version})
+
+
+# Guided labelling ---------------------------------------------------------------------------
+
+
+class NextImage(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, required=False, description="the image open now")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        """The image that most needs labels (training/guidance.py), walking on from `after`, and why."""
+        project = project_for(request.user, project_id)
+        suggestion = guidance.next_image(project=project, after=_image_of(project, request, "after"))
+        image = None
+        if suggestion.image is not None:
+            image = selectors.with_label_state(selectors.images_of(project)).get(pk=suggestion.image)
+        return Response(
+            {
+                "image": ImageOut(image).data if image is not None else None,
+                "reason": suggestion.reason,
+                "model_version": suggestion.model_version,
+                "rank": suggestion.rank,
+                "of": suggestion.of,
+                "uncertainty": suggestion.uncertainty,
+                "has_labels": suggestion.has_labels,
+            }
+        )
+
+
+def _image_of(project: Any, request: Request, name: str) -> int | None:
+    """The image id a query parameter names: None when absent, 400 unless an image of the project."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not selectors.images_of(project).filter(pk=int(raw)).exists():
+        raise ValidationError({name: f"{raw!r} is not the id of an image of this project."})
+    return int(raw)
+
+
+class UncertaintyRanking(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, project_id: int) -> Response:
+        """The images outside the validation split, in the order guided labelling offers them."""
+        ranking = guidance.uncertainty_ranking(project=project_for(request.user, project_id))
+        version = ranking.model_version.pk if ranking.model_version else None
+        return Response(
+            [
+                {
+                    "rank": rank,
+                    "image": entry.image,
+                    "name": entry.name,
+                    "uncertainty": entry.uncertainty,
+                    "model_version": version if entry.scored else None,
+                    "has_labels": entry.has_labels,
+                }
+                for rank, entry in enumerate(ranking.images, start=1)
+            ]
+        )
+
+
+class ModelVersionRetrain(APIView):
+    @extend_schema(request=None, responses={201: TrainingRunOut})
+    def post(self, request: Request, version_id: int) -> Response:
+        """Correct-and-retrain: a run warm-started from this version, with its run's options, on
+        the labels as they are now (managers; 400 and nothing created for a non-segmentation one)."""
+        version = ModelVersion.objects.filter(project__in=projects_for(request.user), pk=version_id).first()
+        if version is None:
+            raise NotFound("No such model version.")
+        require_role(request.user, version.project, Role.MANAGER)
+        run = guidance.version_retrain(version=version, user=request.user)
+        return Response(TrainingRunOut(run).data, status=201)
+
+
+# Label-efficiency studies -------------------------------------------------------------------
+
+
+def study_for(user: object, study_id: int, *, needs: Role = Role.VIEWER) -> Study:
+    found = Study.objects.filter(project__in=projects_for(user), pk=study_id).first()
+    if found is None:
+        raise NotFound("No such study.")
+    require_role(user, found.project, needs)
+    return found
+
+
+class StudyList(generics.ListAPIView[Study]):
+    serializer_class = StudyOut
+
+    def get_queryset(self) -> QuerySet[Study]:
+        project = project_for(self.request.user, self.kwargs["project_id"])
+        runs.sweep_stale_runs()
+        return project.studies.select_related("created_by")
+
+    @extend_schema(request=StudyIn, responses={201: StudyOut})
+    def post(self, request: Request, project_id: int) -> Response:
+        """Start a study: the same run on the first 1, 2, 4, ... labelled images, smallest first."""
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        incoming = StudyIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        created = study.study_create(
+            project=project, user=request.user, options=incoming.validated_data["config"]
+        )
+        return Response(StudyOut(created).data, status=201)
+
+
+class StudyPlan(APIView):
+    @extend_schema(parameters=[StudyPlanIn], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, project_id: int) -> Response:
+        """The sizes a study would train with the labels there are now (400 and why if none)."""
+        project = project_for(request.user, project_id)
+        incoming = StudyPlanIn(data=request.query_params)
+        incoming.is_valid(raise_exception=True)
+        plan = study.study_plan(project=project, options=dict(incoming.validated_data))
+        return Response(asdict(plan))
+
+
+class StudyDetail(APIView):
+    serializer_class = StudyOut
+
+    def get(self, request: Request, study_id: int) -> Response:
+        """The study's points so far (size, run, state, pixel F1) and the last doubling's gain."""
+        runs.sweep_stale_runs()
+        return Response(StudyOut(study_for(request.user, study_id)).data)
+
+
+class StudyCancel(APIView):
+    @extend_schema(request=None, responses={200: StudyOut})
+    def post(self, request: Request, study_id: int) -> Response:
+        """Cancel the study's unfinished runs (409 if it has already ended)."""
+        found = study_for(request.user, study_id, needs=Role.MANAGER)
+        return Response(StudyOut(study.study_cancel(study=found)).data)

@@ -230,3 +230,32 @@ export function uploadImages(
     xhr.send(form);
   });
 }
+
+// Guided labelling (training/guidance.py) --------------------------------------------------
+
+/** The image that most needs labels, and why (GET /api/projects/<id>/next-image/). */
+export interface NextImage {
+  image: ImageSummary | null;
+  reason: string;
+  model_version: number | null;
+  rank: number | null;
+  of: number;
+  uncertainty: number | null;
+  has_labels: boolean | null;
+}
+
+export interface RankedImage {
+  rank: number;
+  image: number;
+  name: string;
+  uncertainty: number | null;
+  model_version: number | null;
+  has_labels: boolean;
+}
+
+export const nextImage = (projectId: number, after?: number): Promise<NextImage> =>
+  getJSON(`/api/projects/${projectId}/next-image/${after === undefined ? "" : `?after=${after}`}`);
+export const uncertaintyRanking = (projectId: number): Promise<RankedImage[]> =>
+  getJSON(`/api/projects/${projectId}/uncertainty-ranking/`);
+/** Correct-and-retrain: a run warm-started from the version, with its options, on the labels of now. */
+export const retrainFrom = (versionId: number): Promise<Run> => postJSON(`/api/model-versions/${versionId}/retrain/`, {});

@@ -8,6 +8,7 @@
   weak-tags         a U-Net from tile tags only (Score-CAM pseudo-masks) against dense labels
   fluorescence-teacher  a brightfield model on fluorescence pseudo-masks against ground truth
   pretraining       the label-efficiency curve with and without self-supervised pretraining
+  preview-latency   time from a stroke saved through the API to its instant preview on the socket
 
 Each prints progress bars and writes JSON with --out. Results and commands: bench/README.md.
 """
@@ -34,6 +35,7 @@ from tqdm import tqdm
 from training.bench import live as live_bench
 from training.bench import memory as memory_bench
 from training.bench import pretraining as pretraining_bench
+from training.bench import preview as preview_bench
 from training.bench import teacher as teacher_bench
 from training.bench import weaktags as weaktags_bench
 from training.bench.datasets import Item, load_folder, split
@@ -77,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
     live_bench.add_command(commands)
     memory_bench.add_command(commands)
     pretraining_bench.add_command(commands)
+    preview_bench.add_command(commands)
     teacher_bench.add_command(commands)
     weaktags_bench.add_command(commands)
     return top

@@ -1,14 +1,18 @@
 // The annotator: one image, zoom and pan, channels and contrast, brush / eraser / fill with undo,
 // image-level tags, overlays (my labels, others' labels, derived masks, prediction, uncertainty),
-// autosave with a visible state, presence, and navigation to the next image that needs labels.
+// autosave with a visible state, presence, navigation to the next image that needs labels (ranked
+// by the latest model's uncertainty, training/guidance.py) and one-click correct-and-retrain.
 import {
   getImage,
   getProject,
   listAnnotations,
   listClasses,
   listImages,
+  listModelVersions,
   listPredictions,
+  nextImage,
   postJSON,
+  retrainFrom,
   type Annotation,
   type ImageSummary,
   type LabelClass,
@@ -16,21 +20,23 @@ import {
 import { EditableLayer, ME, OTHERS, type SaveState } from "../annotator/layer";
 import { emptyMap, fetchMap } from "../annotator/maps";
 import { heatTable, TiledImage, TiledOverlay } from "../annotator/tiles";
+import { previewNote, previewWins, scaledSource, storedPreview, type PreviewInfo } from "../annotator/preview";
 import { ProjectSocket } from "../live";
 import { parseHexColor, rgbaTable, type Palette } from "../painter/colors";
 import { MAX_RADIUS, type Stroke } from "../painter/raster";
 import { fit, oneToOne, panBy, screenToImage, zoomAt, type Viewport } from "../painter/viewport";
-import { canAnnotate, crumbs, errorText, h, messageLine, type Stop } from "../ui";
+import { canAnnotate, canManage, crumbs, errorText, h, messageLine, type Stop } from "../ui";
 
 type Tool = "brush" | "eraser" | "fill";
-type OverlayName = "mine" | "others" | "derived" | "prediction" | "uncertainty";
+type OverlayName = "mine" | "others" | "derived" | "prediction" | "instant" | "uncertainty";
 
-const OVERLAY_KEYS: Record<string, OverlayName> = { m: "mine", t: "others", d: "derived", p: "prediction", u: "uncertainty" };
+const OVERLAY_KEYS: Record<string, OverlayName> = { m: "mine", t: "others", d: "derived", p: "prediction", i: "instant", u: "uncertainty" };
 const OVERLAY_LABELS: Record<OverlayName, string> = {
   mine: "my labels (M)",
   others: "others' labels (T)",
   derived: "derived masks (D)",
   prediction: "model prediction (P)",
+  instant: "fast preview (I)",
   uncertainty: "uncertainty (U)",
 };
 const SAVE_TEXT: Record<SaveState, string> = {
@@ -41,7 +47,11 @@ const SAVE_TEXT: Record<SaveState, string> = {
   error: "not saved",
 };
 
-/** Does this image still need labels (nothing a model can learn from)? */
+/** Why "next needing labels" opened an image: shown in that image's message line once it is up. */
+let arrivalNote: { image: number; text: string } | null = null;
+
+/** Does this image still need labels (nothing a model can learn from)? The server's ranking
+ * (training/guidance.py HUMAN_KINDS) uses the same rule. */
 export const needsLabels = (image: ImageSummary): boolean =>
   !image.label_kinds.some((kind) => kind === "scribble" || kind === "dense" || kind === "tag");
 
@@ -74,10 +84,11 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
     others: new TiledOverlay(image.width, image.height, labelColors),
     derived: new TiledOverlay(image.width, image.height, labelColors),
     prediction: new TiledOverlay(image.width, image.height, labelColors),
+    instant: new TiledOverlay(image.width, image.height, labelColors),
     uncertainty: new TiledOverlay(image.width, image.height, heatTable()),
   };
-  const shown: Record<OverlayName, boolean> = { mine: true, others: true, derived: false, prediction: true, uncertainty: false };
-  const opacity: Record<OverlayName, number> = { mine: 0.6, others: 0.45, derived: 0.4, prediction: 0.35, uncertainty: 0.5 };
+  const shown: Record<OverlayName, boolean> = { mine: true, others: true, derived: false, prediction: true, instant: true, uncertainty: false };
+  const opacity: Record<OverlayName, number> = { mine: 0.6, others: 0.45, derived: 0.4, prediction: 0.35, instant: 0.35, uncertainty: 0.5 };
 
   /** The labels as drawn: scribbles over the dense mask, split into mine and others' by who wrote them. */
   const labelOf = (wanted: number) => (i: number): number => {
@@ -114,7 +125,33 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
     overlays.uncertainty.setSource((i) => heat.data[i]);
     canvas.dataset.prediction = String(latest.model_version);
     predictionNote.textContent = `prediction of model v${latest.model_version} · mean uncertainty ${latest.uncertainty.toFixed(3)}`;
+    predictionMadeAt = Date.parse((latest as { created_at?: string }).created_at ?? "") / 1000 || Date.now() / 1000;
     invalidate();
+  }
+
+  // The instant preview (annotator/preview.ts): a fast model's class map a second after a stroke,
+  // drawn instead of the prediction while it is the newer of the two, and marked as a preview.
+  let preview: PreviewInfo | null = null;
+  let predictionMadeAt: number | null = null;
+  const instantNote = h("div", { class: "instant-note", "data-testid": "instant-note", hidden: true, style: "position: absolute; top: 8px; left: 8px; padding: 2px 8px; border: 1px dashed #fff; border-radius: 4px; background: rgba(0, 0, 0, 0.65); color: #fff; font-size: 13px; pointer-events: none;" });
+
+  async function showPreview(url: string, info: PreviewInfo): Promise<void> {
+    if (preview && info.seq <= preview.seq) return; // an older one, late
+    const map = await fetchMap(url);
+    if (preview && info.seq <= preview.seq) return;
+    preview = info;
+    overlays.instant.setSource(scaledSource(map, image.width, image.height));
+    instantNote.textContent = `PREVIEW · ${previewNote(info.images)}`;
+    invalidate();
+  }
+
+  /** Is the preview drawn (instead of the prediction)? Marks the canvas and shows the note if so. */
+  function markPreview(): boolean {
+    const drawn = previewWins(preview, predictionMadeAt) && shown.instant;
+    instantNote.hidden = !drawn;
+    if (drawn && preview) canvas.dataset.instantPreview = String(preview.seq);
+    else delete canvas.dataset.instantPreview;
+    return drawn;
   }
 
   // The image ----------------------------------------------------------------------------
@@ -150,7 +187,7 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
 
   // View and drawing ---------------------------------------------------------------------
   const canvas = h("canvas", { class: "annotator-canvas", "data-testid": "canvas", tabindex: 0 });
-  const stage = h("div", { class: "stage" }, canvas);
+  const stage = h("div", { class: "stage" }, canvas, instantNote);
   let view: Viewport = { scale: 1, offsetX: 0, offsetY: 0 };
   let frame = 0;
   let drawing: Stroke | null = null;
@@ -170,7 +207,9 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
     context.imageSmoothingEnabled = view.scale < 1;
     picture.draw(context, view, canvas.width, canvas.height);
     context.imageSmoothingEnabled = false; // label pixels stay crisp
-    for (const name of ["prediction", "uncertainty", "derived", "others", "mine"] as const) {
+    const previewDrawn = markPreview();
+    for (const name of ["prediction", "instant", "uncertainty", "derived", "others", "mine"] as const) {
+      if ((name === "prediction" && previewDrawn) || (name === "instant" && !previewDrawn)) continue; // the newer guess only
       if (shown[name]) overlays[name].draw(context, view, canvas.width, canvas.height, opacity[name]);
     }
     const drawn = picture.drawn;
@@ -457,13 +496,63 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   const go = (target?: ImageSummary): void => {
     if (target) location.hash = `#/projects/${projectId}/images/${target.id}`;
   };
+  /** The image the server ranks next (most uncertain under the latest model, or by name without one). */
   async function goToNextNeedingLabels(): Promise<void> {
-    const fresh = (await listImages(projectId)).sort((a, b) => a.name.localeCompare(b.name));
-    const after = [...fresh.slice(position + 1), ...fresh.slice(0, position + 1)];
-    const next = after.find((i) => i.id !== imageId && needsLabels(i));
-    if (next) go(next);
-    else message.info("Every image of this project has labels.");
+    try {
+      const next = await nextImage(projectId, imageId);
+      if (!next.image) {
+        message.info(next.reason);
+        return;
+      }
+      const rank = next.rank ? ` (rank ${next.rank} of ${next.of})` : "";
+      const hint = next.uncertainty !== null ? "; U shows where the model is unsure" : "";
+      arrivalNote = { image: next.image.id, text: `${next.image.name}: ${next.reason}${rank}${hint}.` };
+      go(next.image);
+    } catch (error) {
+      message.error(`Next image: ${errorText(error)}`);
+    }
   }
+  const arrived = arrivalNote?.image === imageId ? arrivalNote.text : null;
+  arrivalNote = null;
+  if (arrived) message.info(arrived);
+
+  // Correct-and-retrain: paint over the prediction, then one click starts a run warm-started from
+  // the latest segmentation model with its settings, on the labels as saved now (managers).
+  const retrainButton = h("button", { "data-testid": "retrain", hidden: true, onclick: () => void retrain() }, "Retrain");
+  let latestVersion: number | null = null;
+  async function refreshRetrain(): Promise<void> {
+    if (!canManage(project.role)) return;
+    const latest = (await listModelVersions(projectId)).find((v) => v.kind === "segmentation"); // newest first
+    latestVersion = latest?.id ?? null;
+    retrainButton.hidden = latestVersion === null;
+    retrainButton.textContent = `Retrain from v${latestVersion}`;
+    retrainButton.title = `Start a run warm-started from model v${latestVersion}, with its settings, on the labels as they are now`;
+  }
+  async function retrain(): Promise<void> {
+    if (latestVersion === null) return;
+    const from = latestVersion;
+    retrainButton.disabled = true;
+    try {
+      // The run freezes the labels it starts from: the strokes just painted must be saved first.
+      const pending = (): EditableLayer[] => Object.values(layers).filter((layer) => layer.hasUnsaved);
+      for (let tries = 0; tries < 5 && pending().length; tries++) await Promise.all(pending().map((layer) => layer.save()));
+      if (pending().length) {
+        message.error("Your latest strokes are not saved yet, so the run would miss them: retrain once they are saved.");
+        return;
+      }
+      const run = await retrainFrom(from);
+      message.info(`Run #${run.id} is queued, warm-started from model v${from} with your corrections. `);
+      message.node.append(h("a", { href: `#/projects/${projectId}/training`, "data-testid": "retrain-link" }, "Watch it on the training page →"));
+    } catch (error) {
+      message.error(`Retrain: ${errorText(error)}`);
+    } finally {
+      retrainButton.disabled = false;
+    }
+  }
+  socket.on("run.state", (event) => {
+    if (event.state === "succeeded" && event.model_version) void refreshRetrain().catch(() => undefined);
+  });
+  void refreshRetrain().catch((error) => message.error(`Model versions: ${errorText(error)}`));
   const presenceNote = h("span", { class: "presence", "data-testid": "presence" });
   const others = new Map<string, { user: string; image: number | null }>();
   const renderPresence = (): void => {
@@ -499,6 +588,17 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   socket.on("predictions.ready", (event) => {
     if (((event.predictions as { image: number }[]) ?? []).some((p) => p.image === imageId)) void loadPrediction();
   });
+  socket.on("preview.ready", (event) => {
+    if (Number(event.image) !== imageId) return;
+    const info = { seq: Number(event.seq), madeAt: Number(event.at), images: Number(event.images) };
+    void showPreview(String(event.url), info).catch((error) => message.error(`Preview: ${errorText(error)}`));
+  });
+  socket.on("preview.skipped", (event) => {
+    if (Number(event.image) === imageId) message.info(String(event.detail));
+  });
+  socket.on("preview.failed", (event) => {
+    if (Number(event.image) === imageId) message.error(`The fast preview failed: ${String(event.error)}`);
+  });
 
   const saveState = h("span", { class: "save-state", "data-testid": "save-state", "data-state": "saved" }, "saved");
   for (const layer of Object.values(layers)) {
@@ -528,6 +628,7 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
       h("button", { onclick: () => go(ordered[position - 1]), disabled: position <= 0 }, "← previous"),
       h("button", { onclick: () => go(ordered[position + 1]), disabled: position >= ordered.length - 1 }, "next →"),
       h("button", { onclick: () => void goToNextNeedingLabels() }, "next needing labels (N)"),
+      retrainButton,
       saveState,
       presenceNote,
     ),
@@ -571,6 +672,12 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   repaintLabels(null);
   void loadDerived(annotations).catch((error) => message.error(`Derived masks: ${errorText(error)}`));
   void loadPrediction().catch((error) => message.error(`Prediction: ${errorText(error)}`));
+  if (annotations.some((a) => a.kind === "scribble" || a.kind === "dense")) {
+    // Only saves of these layers make previews: an image without them has none to ask for.
+    void storedPreview(imageId)
+      .then((stored) => stored && showPreview(stored.url, stored.info))
+      .catch((error) => message.error(`Preview: ${errorText(error)}`));
+  }
   canvas.dataset.ready = "true";
 
   return () => {

@@ -7,6 +7,7 @@ import {
   getRun,
   listClasses,
   listModelVersions,
+  listProjects,
   listRuns,
   postJSON,
   runMetrics,
@@ -23,7 +24,8 @@ import { canManage, crumbs, errorText, h, messageLine, seconds, type Stop } from
 const ARCHITECTURES = ["unet", "unetplusplus", "fpn", "deeplabv3plus"];
 const ENCODERS = ["resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2"];
 const SOURCES = ["scribble", "dense", "derived"];
-const STRATEGIES = ["labels", "tags"];
+const STRATEGIES = ["labels", "tags", "pretrain"];
+const PRETEXT_TASKS = ["masked", "fluorescence"];
 
 /** A `run.stage` event (stage 1 of a "tags" run: classifier, then Score-CAM) as one line. */
 export function stageText(event: LiveEvent): string {
@@ -32,6 +34,12 @@ export function stageText(event: LiveEvent): string {
 }
 
 /** A curve point, from the REST history or from the socket, in one shape. */
+/** How a model version is offered as a starting point: "model v7 (encoder)", with its project when not this one. */
+export function versionLabel(version: Pick<ModelVersion, "id" | "kind">, projectName?: string): string {
+  const kind = version.kind === "segmentation" ? "" : ` (${version.kind})`;
+  return `model v${version.id}${kind}${projectName ? ` of ${projectName}` : ""}`;
+}
+
 export interface Point {
   seq: number;
   kind: string;
@@ -158,7 +166,12 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
   renderRuns();
   renderVersions();
   root.replaceChildren(
-    crumbs(projectId, project.name, h("strong", {}, "Training")),
+    crumbs(
+      projectId,
+      project.name,
+      h("strong", {}, "Training"),
+      h("a", { class: "button", href: `#/projects/${projectId}/study`, "data-testid": "study-link" }, "How many labels do I need? →"),
+    ),
     h("div", { class: "training-layout" }, h("section", {}, h("h2", {}, "Start a run"), form, message.node), followed),
     h("section", {}, h("h2", {}, "Runs"), runList),
     h("section", {}, h("h2", {}, "Model versions"), versionList),
@@ -188,6 +201,8 @@ function runForm(
   const sources = SOURCES.map((source) => h("input", { type: "checkbox", name: "source", value: source, checked: true }));
   const architecture = select("architecture", ARCHITECTURES, "unet");
   const encoder = select("encoder", ENCODERS, "resnet18");
+  // ImageNet weights only from a copy the server has on disk (LESSLABEL_WEIGHTS_DIR); it says so if not.
+  const imagenet = h("input", { type: "checkbox", name: "imagenet" });
   const epochs = number("epochs", 10, 1, 200);
   const stepsPerEpoch = number("steps_per_epoch", 100, 1, 10000);
   const patch = number("patch_size", 256, 32, 1024);
@@ -207,21 +222,48 @@ function runForm(
     h("label", {}, "Tile ", tile),
     h("label", {}, "Classifier steps ", classifierSteps),
   );
-  strategy.addEventListener("change", () => (tagOptions.hidden = strategy.value !== "tags"));
+  // "pretrain": self-supervised, no labels: reconstruct blanked squares ("masked") or predict a
+  // paired stain from the input channels ("fluorescence"); the encoder version it makes is a
+  // warm start for later runs of this or another project.
+  const task = select("task", PRETEXT_TASKS, "masked");
+  const targetChannel = h("input", { name: "target_channel", value: "fluorescence" });
+  const targetLabel = h("label", { hidden: true }, "Predict channel ", targetChannel);
+  task.addEventListener("change", () => (targetLabel.hidden = task.value !== "fluorescence"));
+  const pretrainOptions = h(
+    "fieldset",
+    { hidden: true, "data-testid": "pretrain-options" },
+    h("legend", {}, "Self-supervised pretraining (no labels)"),
+    h("label", {}, "Task ", task),
+    targetLabel,
+  );
+  const labelSources = h(
+    "fieldset",
+    {},
+    h("legend", {}, "Labels to learn from"),
+    ...sources.map((box) => h("label", {}, box, ` ${box.value}`)),
+  );
+  strategy.addEventListener("change", () => {
+    tagOptions.hidden = strategy.value !== "tags";
+    pretrainOptions.hidden = strategy.value !== "pretrain";
+    labelSources.hidden = strategy.value === "pretrain";
+  });
   const warm = h(
     "select",
-    { name: "warm_start" },
+    { name: "warm_start", "data-testid": "warm-start" },
     h("option", { value: "" }, "from scratch"),
-    ...versions.map((v) => h("option", { value: v.id }, `model v${v.id}`)),
+    ...versions.map((v) => h("option", { value: v.id }, versionLabel(v))),
   );
+  void offerOtherProjects(projectId, warm);
   const form = h(
     "form",
     { class: "run-form", "data-testid": "run-form" },
-    h("fieldset", {}, h("legend", {}, "Labels to learn from"), ...sources.map((box) => h("label", {}, box, ` ${box.value}`))),
+    labelSources,
     h("label", {}, "Strategy ", strategy),
     tagOptions,
+    pretrainOptions,
     h("label", {}, "Architecture ", architecture),
     h("label", {}, "Encoder ", encoder),
+    h("label", {}, imagenet, " ImageNet encoder weights (local copy)"),
     h("label", {}, "Epochs ", epochs),
     h("label", {}, "Steps per epoch ", stepsPerEpoch),
     h("label", {}, "Patch size ", patch),
@@ -232,19 +274,27 @@ function runForm(
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const steps = Number(epochs.value) * Number(stepsPerEpoch.value);
-    const config = {
-      label_sources: sources.filter((box) => box.checked).map((box) => box.value),
+    const network = {
       architecture: architecture.value,
       encoder: encoder.value,
+      encoder_weights: imagenet.checked ? "imagenet" : null,
       steps,
       warmup_steps: Math.max(1, Math.min(50, Math.round(steps / 10))),
       steps_per_epoch: Number(stepsPerEpoch.value),
       patch_size: Number(patch.value),
       batch_size: Number(batch.value),
-      ...(strategy.value === "tags"
-        ? { strategy: "tags", tag_class: Number(tagClass.value), tile: Number(tile.value), classifier_steps: Number(classifierSteps.value) }
-        : {}),
     };
+    const pretext = task.value === "fluorescence" ? { task: "fluorescence", target_channels: [targetChannel.value] } : { task: "masked" };
+    const config =
+      strategy.value === "pretrain"
+        ? { strategy: "pretrain", ...pretext, ...network }
+        : {
+            label_sources: sources.filter((box) => box.checked).map((box) => box.value),
+            ...network,
+            ...(strategy.value === "tags"
+              ? { strategy: "tags", tag_class: Number(tagClass.value), tile: Number(tile.value), classifier_steps: Number(classifierSteps.value) }
+              : {}),
+          };
     try {
       const run = await postJSON<Run>(`/api/projects/${projectId}/runs/`, {
         config,
@@ -257,6 +307,18 @@ function runForm(
     }
   });
   return form;
+}
+
+/** Transfer: model versions of the other projects this user can read, grouped by project. */
+async function offerOtherProjects(projectId: number, warm: HTMLSelectElement): Promise<void> {
+  const others = (await listProjects()).filter((project) => project.id !== projectId);
+  for (const project of others) {
+    const versions = await listModelVersions(project.id);
+    if (!versions.length) continue;
+    warm.append(
+      h("optgroup", { label: project.name }, ...versions.map((v) => h("option", { value: v.id }, versionLabel(v, project.name)))),
+    );
+  }
 }
 
 /**
