@@ -13,7 +13,7 @@ from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
 from training.models import ModelVersion, Prediction, RunMetric, TrainingRun
 
-from .conftest import TINY_RUN, wait_until
+from .conftest import TINY_RUN, add_labelled_images, wait_until
 from .test_teacher import add_fields
 
 TINY_NETWORK = {key: value for key, value in TINY_RUN.items() if key != "preview_images"}
@@ -111,6 +111,32 @@ def test_pretraining_makes_an_encoder_that_segmentation_runs_here_and_elsewhere_
     assert not Prediction.objects.filter(model_version=encoder).exists()
     refused = manager.post(f"/api/model-versions/{encoder.pk}/pseudo-masks/", {}, format="json")
     assert refused.status_code == 400 and "does not predict" in str(refused.json())
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_masked_pretraining_learns_from_every_image_labelled_or_not(worker, project, users, client_for):
+    labelled = add_labelled_images(project, users["owner"], count=1, validation=0)
+    (unlabelled,) = services.image_ingest(
+        project=project,
+        uploader=users["owner"],
+        uploads=[
+            services.Upload("bare.png", png_bytes(synthetic_field(seed=5, height=64, width=64).brightfield))
+        ],
+    )
+    response = start(
+        client_for("manager"), project, {"strategy": "pretrain", "task": "masked", **TINY_NETWORK}
+    )
+    assert response.status_code == 201, response.content
+    run = wait_until(
+        lambda: finished(response.json()["id"]), timeout=240, what="the masked run", worker=worker
+    )
+    assert run.state == "succeeded", run.error
+    assert sorted(run.config["strategy"]["images"]) == sorted([labelled[0].pk, unlabelled.pk])
+    encoder = ModelVersion.objects.get(run=run)
+    learned = encoder.metrics["pretraining"]
+    assert encoder.kind == "encoder" and learned["task"] == "masked" and learned["images"] == 2
+    assert learned["last_loss"] < learned["first_loss"]
 
 
 @pytest.mark.django_db
