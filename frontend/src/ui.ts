@@ -69,3 +69,23 @@ export function seconds(value: number): string {
 
 export const canAnnotate = (role: string | null): boolean => role === "annotator" || canManage(role);
 export const canManage = (role: string | null): boolean => role === "manager" || role === "owner";
+
+// The run settings a form offers (training/ml/config.py, training/runs.py LABEL_SOURCES).
+export const ARCHITECTURES = ["unet", "unetplusplus", "fpn", "deeplabv3plus"];
+export const ENCODERS = ["resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2"];
+export const SOURCES = ["scribble", "dense", "derived"];
+
+export function selectField(name: string, options: string[], value: string): HTMLSelectElement {
+  const node = h("select", { name }, ...options.map((o) => h("option", { value: o }, o)));
+  node.value = value;
+  return node;
+}
+
+export function numberField(name: string, value: number, min: number, max: number): HTMLInputElement {
+  return h("input", { name, type: "number", value, min, max, required: true });
+}
+
+/** One ticked checkbox per label source (name "source"). */
+export function sourceBoxes(): HTMLInputElement[] {
+  return SOURCES.map((source) => h("input", { type: "checkbox", name: "source", value: source, checked: true }));
+}

@@ -3,7 +3,7 @@
 // labelled images grow point by point over the socket, with what the last doubling added.
 import { getJSON, getProject, postJSON } from "../api";
 import { ProjectSocket, type LiveEvent } from "../live";
-import { canManage, crumbs, errorText, h, messageLine, type Stop } from "../ui";
+import { canManage, crumbs, errorText, h, messageLine, numberField as number, selectField as select, sourceBoxes, ARCHITECTURES, ENCODERS, type Stop } from "../ui";
 import {
   curvePath,
   f1Domain,
@@ -17,9 +17,6 @@ import {
   type StudyPoint,
 } from "./study-chart";
 
-const ARCHITECTURES = ["unet", "unetplusplus", "fpn", "deeplabv3plus"];
-const ENCODERS = ["resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2"];
-const SOURCES = ["scribble", "dense", "derived"];
 const FINISHED = ["succeeded", "failed", "cancelled"];
 const GREETING_WAIT_MS = 5000;
 
@@ -119,14 +116,7 @@ export async function showStudy(root: HTMLElement, projectId: number): Promise<S
 }
 
 function studyForm(projectId: number, message: ReturnType<typeof messageLine>, started: (study: Study) => void): HTMLElement {
-  const select = (name: string, options: string[], value: string): HTMLSelectElement => {
-    const node = h("select", { name }, ...options.map((o) => h("option", { value: o }, o)));
-    node.value = value;
-    return node;
-  };
-  const number = (name: string, value: number, min: number, max: number): HTMLInputElement =>
-    h("input", { name, type: "number", value, min, max, required: true });
-  const sources = SOURCES.map((source) => h("input", { type: "checkbox", name: "source", value: source, checked: true }));
+  const sources = sourceBoxes();
   const architecture = select("architecture", ARCHITECTURES, "unet");
   const encoder = select("encoder", ENCODERS, "resnet18");
   const steps = number("steps", 1000, 1, 200000);

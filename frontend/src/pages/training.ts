@@ -19,11 +19,8 @@ import {
 import { fetchMap, Overlay } from "../annotator/maps";
 import { ProjectSocket, type LiveEvent } from "../live";
 import { parseHexColor } from "../painter/colors";
-import { canManage, crumbs, errorText, h, messageLine, seconds, type Stop } from "../ui";
+import { canManage, crumbs, errorText, h, messageLine, numberField as number, selectField as select, sourceBoxes, ARCHITECTURES, ENCODERS, seconds, type Stop } from "../ui";
 
-const ARCHITECTURES = ["unet", "unetplusplus", "fpn", "deeplabv3plus"];
-const ENCODERS = ["resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2"];
-const SOURCES = ["scribble", "dense", "derived"];
 const STRATEGIES = ["labels", "tags", "pretrain"];
 const PRETEXT_TASKS = ["masked", "fluorescence"];
 
@@ -191,14 +188,7 @@ function runForm(
   message: ReturnType<typeof messageLine>,
   started: (run: Run) => void,
 ): HTMLElement {
-  const select = (name: string, options: string[], value: string): HTMLSelectElement => {
-    const node = h("select", { name }, ...options.map((o) => h("option", { value: o }, o)));
-    node.value = value;
-    return node;
-  };
-  const number = (name: string, value: number, min: number, max: number): HTMLInputElement =>
-    h("input", { name, type: "number", value, min, max, required: true });
-  const sources = SOURCES.map((source) => h("input", { type: "checkbox", name: "source", value: source, checked: true }));
+  const sources = sourceBoxes();
   const architecture = select("architecture", ARCHITECTURES, "unet");
   const encoder = select("encoder", ENCODERS, "resnet18");
   // ImageNet weights only from a copy the server has on disk (LESSLABEL_WEIGHTS_DIR); it says so if not.
