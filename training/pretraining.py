@@ -64,19 +64,10 @@ def pretraining_create(
         )
     train = runs.train_config(options, in_channels=len(channels), num_classes=2)
     try:
-        settings = PretrainConfig(
+        settings = PretrainConfig.like(
+            train,
             task=task,
-            architecture=train.architecture,
-            encoder=train.encoder,
-            in_channels=len(channels),
             out_channels=len(targets) or len(channels),
-            patch_size=train.patch_size,
-            batch_size=train.batch_size,
-            steps=train.steps,
-            learning_rate=train.learning_rate,
-            weight_decay=train.weight_decay,
-            warmup_steps=train.warmup_steps,
-            seed=train.seed,
             **{key: given[key] for key in ("mask_ratio", "mask_square") if key in given},
         )
     except (TypeError, ValueError) as error:

@@ -48,19 +48,13 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
     chosen = sizes(args, len(train))
     prepare = normalizer(args, train)
     targets = _targets(args, train)
-    settings = PretrainConfig(
+    settings = PretrainConfig.like(
+        config,
         task=args.task,
-        architecture=config.architecture,
-        encoder=config.encoder,
-        in_channels=config.in_channels,
         out_channels=targets[0].shape[0] if targets else config.in_channels,
-        patch_size=config.patch_size,
-        batch_size=config.batch_size,
         steps=20 if args.quick else args.pretrain_steps,
-        learning_rate=args.learning_rate,
         warmup_steps=2 if args.quick else min(50, args.pretrain_steps // 10),
         mask_square=min(16, config.patch_size // 4),
-        seed=args.seed,
     )
     samples = [
         PretrainSample(prepare(item.image), targets[n] if targets else None) for n, item in enumerate(train)

@@ -76,6 +76,17 @@ class PretrainConfig:
             seed=self.seed,
         )
 
+    @classmethod
+    def like(cls, network: TrainConfig, *, task: str, out_channels: int, **overrides: Any) -> PretrainConfig:
+        """Pretrain `network`'s architecture and encoder with its patches, batch, steps, learning
+        rate and seed; `overrides` change any of them."""
+        shared = (
+            *("architecture", "encoder", "in_channels", "patch_size", "batch_size", "steps"),
+            *("learning_rate", "weight_decay", "warmup_steps", "seed"),
+        )
+        values = {name: getattr(network, name) for name in shared}
+        return cls(**{**values, "task": task, "out_channels": out_channels, **overrides})
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
