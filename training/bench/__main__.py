@@ -113,6 +113,18 @@ def add_common(command: argparse.ArgumentParser) -> None:
         default=True,
         help="class-weighted loss and patches centred on each class equally often",
     )
+    command.add_argument(
+        "--pairwise-weight",
+        type=float,
+        default=TrainConfig.pairwise_weight,
+        help="weight of the pairwise (CRF) term on patches with unknown pixels",
+    )
+    command.add_argument(
+        "--pairwise-sigma",
+        type=float,
+        default=TrainConfig.pairwise_sigma,
+        help="intensity difference (normalised units) below which neighbours should share a class",
+    )
     command.add_argument("--quick", action="store_true", help="smoke run: few steps, small patches")
     command.add_argument("--out", type=Path, help="write the JSON result here")
 
@@ -141,6 +153,8 @@ def train_config(args: argparse.Namespace, in_channels: int) -> TrainConfig:
         warmup_steps=min(50, args.steps // 10),
         seed=args.seed,
         balance_classes=args.balance,
+        pairwise_weight=args.pairwise_weight,
+        pairwise_sigma=args.pairwise_sigma,
     )
     if args.quick:
         config = config.replace(patch_size=64, batch_size=4, steps=20, steps_per_epoch=10, warmup_steps=2)

@@ -39,6 +39,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 50
     dice_weight: float = 0.5
+    # Pairwise term on patches with unknown pixels (scribbles, pseudo-masks with unknown bands):
+    # neighbours of similar intensity (within about sigma, in normalised units) share a class.
+    pairwise_weight: float = 4.0
+    pairwise_sigma: float = 0.05
     derived_weight: float = 0.5  # weight of pseudo-mask pixels relative to human labels
     balance_classes: bool = True
     labelled_patch_fraction: float = 0.9  # patches centred on labelled pixels vs anywhere
@@ -63,6 +67,8 @@ class TrainConfig:
             raise ValueError("a model needs at least 1 input channel and 2 classes")
         if self.steps < 1 or self.batch_size < 1 or self.steps_per_epoch < 1:
             raise ValueError("steps, steps_per_epoch and batch_size must be positive")
+        if self.pairwise_weight < 0 or self.pairwise_sigma <= 0:
+            raise ValueError("pairwise_weight must be >= 0 and pairwise_sigma > 0")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -141,7 +141,12 @@ class Trainer:
         weights = (
             torch.from_numpy(class_weights(train, config.num_classes)) if config.balance_classes else None
         )
-        self.loss = SegmentationLoss(dice_weight=config.dice_weight, class_weights=weights).to(device)
+        self.loss = SegmentationLoss(
+            dice_weight=config.dice_weight,
+            class_weights=weights,
+            pairwise_weight=config.pairwise_weight,
+            pairwise_sigma=config.pairwise_sigma,
+        ).to(device)
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
@@ -199,7 +204,7 @@ class Trainer:
         use_amp = self.config.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = self.model(x)
-        loss = self.loss(logits.float(), y, w)
+        loss = self.loss(logits.float(), y, w, image=x)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

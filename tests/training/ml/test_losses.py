@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from training.ml.losses import SegmentationLoss, partial_cross_entropy, partial_dice
+from training.ml.losses import SegmentationLoss, pairwise_smoothness, partial_cross_entropy, partial_dice
 
 
 def logits_for(probabilities: list[list[float]]) -> torch.Tensor:
@@ -60,3 +60,45 @@ def test_perfect_prediction_has_near_zero_loss():
     logits = logits_for([[1.0 - 1e-6, 1e-6], [1e-6, 1.0 - 1e-6]])
     target = torch.tensor([[[0, 1]]])
     assert SegmentationLoss(dice_weight=1.0)(logits, target).item() < 1e-3
+
+
+def test_pairwise_term_by_hand():
+    # One row of three pixels, intensities 0, 0, 1, classes (almost surely) 0, 0, 1. Pairs along the
+    # row: (0,1) at distance 1 (same class), (1,2) at distance 1 and (0,2) at distance 2 (different
+    # class, intensity step 1). The other offsets leave the single row: no pairs.
+    logits = logits_for([[1.0 - 1e-9, 1e-9], [1.0 - 1e-9, 1e-9], [1e-9, 1.0 - 1e-9]])
+    image = torch.tensor([[[[0.0, 0.0, 1.0]]]])
+    expected = 2 * math.exp(-1 / (2 * 0.5**2)) / 3
+    assert pairwise_smoothness(logits, image, sigma=0.5).item() == pytest.approx(expected, rel=1e-4)
+
+
+def _disc_scene(radius_of_prediction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A bright disc of radius 6 on a dark 32x32 image, and logits predicting a disc of the given radius."""
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    distance = ((yy - 16) ** 2 + (xx - 16) ** 2).sqrt()
+    image = (distance <= 6).float()[None, None]
+    inside = (distance <= radius_of_prediction).float()
+    logits = torch.stack([1 - inside, inside])[None] * 20.0
+    return logits, image
+
+
+def test_pairwise_term_prefers_outlines_on_the_image_edges():
+    on_edge = pairwise_smoothness(*_disc_scene(6), sigma=0.1)
+    too_large = pairwise_smoothness(*_disc_scene(9), sigma=0.1)
+    too_small = pairwise_smoothness(*_disc_scene(3), sigma=0.1)
+    assert on_edge < too_large / 10 and on_edge < too_small / 10
+
+
+def test_pairwise_term_applies_only_to_patches_with_unknown_pixels():
+    logits, image = _disc_scene(9)
+    dense = (image[:, 0] > 0.5).long()
+    plain = SegmentationLoss(dice_weight=0.0)
+    with_pairwise = SegmentationLoss(dice_weight=0.0, pairwise_weight=1.0, pairwise_sigma=0.1)
+    assert with_pairwise(logits, dense, image=image).item() == pytest.approx(plain(logits, dense).item())
+
+    scribbled = torch.full_like(dense, -1)
+    scribbled[:, 16, 14:19] = 1  # a stroke through the disc
+    scribbled[:, 1, :] = 0  # and one along the top
+    extra = with_pairwise(logits, scribbled, image=image) - plain(logits, scribbled)
+    assert extra.item() == pytest.approx(pairwise_smoothness(logits, image, sigma=0.1).item(), rel=1e-5)
+    assert extra.item() > 0
