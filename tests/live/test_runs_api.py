@@ -71,6 +71,7 @@ def test_validation_images_train_only_from_dense_masks(project, users, labelled,
     [
         ({"architecture": "transformer"}, "architecture"),
         ({"patch_size": 100}, "multiple of 32"),
+        ({"pairwise_weight": -1}, "pairwise_weight must be >= 0"),
         ({"steps": 10**9}, "steps <="),
         ({"num_classes": 7}, "set by the server"),
         ({"label_sources": ["tags"]}, "label_sources"),

@@ -62,6 +62,8 @@ def test_weights_of_another_architecture_are_refused():
         ({"encoder": "vgg11"}, "encoder"),
         ({"patch_size": 100}, "multiple of 32"),
         ({"num_classes": 1}, "2 classes"),
+        ({"pairwise_weight": -1.0}, "pairwise_weight must be >= 0"),
+        ({"pairwise_sigma": 0.0}, "pairwise_sigma > 0"),
     ],
 )
 def test_bad_configs_say_what_is_wrong(changes, words):
