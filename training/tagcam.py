@@ -35,14 +35,22 @@ from training.assemble import image_planes
 from training.ml.config import TrainConfig
 from training.ml.data import channel_ranges, normalize
 from training.ml.loop import Callbacks, StepEvent, TrainingCancelled
-from training.ml.scorecam import ClassifierConfig, TaggedTile, cam_map, pseudo_mask, train_classifier
+from training.ml.scorecam import (
+    CAM_HIGH,
+    CAM_LOW,
+    ClassifierConfig,
+    TaggedTile,
+    cam_map,
+    pseudo_mask,
+    train_classifier,
+)
 from training.models import TrainingRun
 from webapp import live
 
 STRATEGY = "tags"
 SOURCE = "score-cam"
 OPTION_KEYS = ("tag_class", "background_class", "tile", "cam_low", "cam_high", "classifier_steps")
-DEFAULTS: dict[str, Any] = {"tile": 128, "cam_low": 0.2, "cam_high": 0.5, "classifier_steps": 300}
+DEFAULTS: dict[str, Any] = {"tile": 128, "cam_low": CAM_LOW, "cam_high": CAM_HIGH, "classifier_steps": 300}
 CLASSIFIER_DEPTH = 3  # CAM maps at stride 8: fine enough for objects of ~20 px
 
 

@@ -14,6 +14,7 @@ from labeling.selectors import label_map_at
 from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
 from training.assemble import load_run_data
+from training.ml.scorecam import CAM_HIGH, CAM_LOW
 from training.models import TrainingRun
 
 from .conftest import TINY_RUN, off_the_loop
@@ -179,7 +180,7 @@ def test_tags_scribbles_and_pseudo_masks_train_together_on_the_worker(
             "source": "score-cam",
             "run": run.pk,
             "tag_class": nucleus.pk,
-            "thresholds": {"low": 0.2, "high": 0.5},
+            "thresholds": {"low": CAM_LOW, "high": CAM_HIGH},
             "tile": 64,
         }
     for absent in (images[2], images[3]):

@@ -28,7 +28,15 @@ from training.ml.data import Sample
 from training.ml.inference import predict
 from training.ml.loop import Callbacks, Trainer, choose_device
 from training.ml.metrics import pixel_scores
-from training.ml.scorecam import ClassifierConfig, TaggedTile, cam_map, pseudo_mask, train_classifier
+from training.ml.scorecam import (
+    CAM_HIGH,
+    CAM_LOW,
+    ClassifierConfig,
+    TaggedTile,
+    cam_map,
+    pseudo_mask,
+    train_classifier,
+)
 
 
 def add_command(commands: Any) -> None:
@@ -40,8 +48,8 @@ def add_command(commands: Any) -> None:
     command.add_argument("--tag-tile", type=int, default=32, help="size of the tagged tiles in pixels")
     command.add_argument("--classifier-steps", type=int, default=400)
     command.add_argument("--classifier-depth", type=int, default=3, help="encoder stages (CAM stride 2**d)")
-    command.add_argument("--low", type=float, default=0.2, help="CAM at or below: background")
-    command.add_argument("--high", type=float, default=0.5, help="CAM at or above: object")
+    command.add_argument("--low", type=float, default=CAM_LOW, help="CAM at or below: background")
+    command.add_argument("--high", type=float, default=CAM_HIGH, help="CAM at or above: object")
     command.add_argument("--max-maps", type=int, default=None, help="Score-CAM maps per window (speed)")
     command.add_argument(
         "--dense", action=argparse.BooleanOptionalAction, default=True, help="also train on dense labels"
