@@ -30,3 +30,19 @@ def test_the_fluorescence_task_needs_the_paired_channel(pairs, tmp_path):
     common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
     with pytest.raises(SystemExit, match="neither"):
         main(["pretraining", *common, "--task", "fluorescence", "--target-channel", "phase"])
+
+
+def test_the_masked_task_can_also_pretrain_on_the_test_images_input(pairs, tmp_path):
+    out = tmp_path / "pretraining.json"
+    common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
+    argv = ["pretraining", *common, "--task", "masked", "--sizes", "1", "--pretrain-images", "all"]
+    assert main([*argv, "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["pretraining"]["images"] == ["p0", "p1", "p2", "p3"]
+    assert result["config"]["test"] == ["p2", "p3"]
+
+
+def test_the_fluorescence_task_never_reads_the_test_images_stain(pairs, tmp_path):
+    common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
+    with pytest.raises(SystemExit, match="masked task"):
+        main(["pretraining", *common, "--task", "fluorescence", "--pretrain-images", "all"])

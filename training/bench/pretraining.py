@@ -4,7 +4,9 @@ The network is pretrained once on the training pool's images without their label
 reconstruction, or predicting a paired fluorescence channel from the input channel); then, for
 each size k, the same segmentation training on the first k images runs twice with the same
 budget, from scratch and from the pretrained weights, and both are scored on the test images.
-The test images are never seen by the pretraining.
+By default the test images are never seen by the pretraining; `--pretrain-images all` adds their
+input channel (never their labels) to the masked task, as the app pretrains on all of a project's
+images, labelled or not.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ def add_command(commands: Any) -> None:
         help="fluorescence task: the channel folder predicted from the input channel",
     )
     command.add_argument("--pretrain-steps", type=int, default=500, help="pretraining steps")
+    command.add_argument(
+        "--pretrain-images",
+        choices=("train", "all"),
+        default="train",
+        help="pretrain on the training pool only, or also on the test images' input (masked task only)",
+    )
     command.set_defaults(command=pretraining)
 
 
@@ -43,6 +51,11 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
     from training.bench.__main__ import describe, efficiency_run, load_split, normalizer, sizes, train_config
 
     train, test = load_split(args)
+    if args.pretrain_images == "all" and args.task != "masked":
+        raise SystemExit(
+            "--pretrain-images all is for the masked task: the fluorescence task would learn the test "
+            "images' nucleus stain, which is what their ground truth was made from"
+        )
     config = train_config(args, in_channels=train[0].image.shape[0])
     device = choose_device()
     chosen = sizes(args, len(train))
@@ -59,6 +72,8 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
     samples = [
         PretrainSample(prepare(item.image), targets[n] if targets else None) for n, item in enumerate(train)
     ]
+    unlabelled = test if args.pretrain_images == "all" else []
+    samples += [PretrainSample(prepare(item.image), None) for item in unlabelled]
     started = time.perf_counter()
     with tqdm(total=settings.steps, desc=f"pretraining ({args.task})", file=sys.stderr, unit="step") as bar:
 
@@ -81,7 +96,7 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
         "without": {"runs": without},
         "pretraining": {
             **settings.to_dict(),
-            "images": [item.name for item in train],
+            "images": [item.name for item in [*train, *unlabelled]],
             "seconds": round(pretrain_seconds, 1),
             "first_loss": round(pretrained.losses[0], 5),
             "last_loss": round(sum(pretrained.losses[-20:]) / len(pretrained.losses[-20:]), 5),
