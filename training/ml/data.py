@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from training.ml.config import TrainConfig
 
 UNKNOWN = -1
+OUTSIDE = -2  # a patch's pixels beyond its image's border: unknown too, but not unlabelled
 MAX_CENTRES_PER_CLASS = 200_000
 
 
@@ -161,7 +162,7 @@ class PatchSampler:
         left = cx - crop // 2 + int(self.rng.integers(-crop // 4, crop // 4 + 1))
         assert sample.weight is not None
         x = torch.from_numpy(window(sample.image, top, left, crop, fill=0.0))
-        y = torch.from_numpy(window(sample.target[None], top, left, crop, fill=UNKNOWN)[0])
+        y = torch.from_numpy(window(sample.target[None], top, left, crop, fill=OUTSIDE)[0])
         w = torch.from_numpy(window(sample.weight[None], top, left, crop, fill=0.0)[0])
         if crop != size:
             x = F.interpolate(x[None], size=(size, size), mode="bilinear", align_corners=False)[0]

@@ -1,11 +1,13 @@
 """Losses that learn only from labelled pixels.
 
-Unknown pixels (target -1, or weight 0) contribute nothing to the label terms: with scribbles,
-unpainted pixels are not background. Pixel weights let derived pseudo-masks count less than human
-labels. Where a patch has unknown pixels, a pairwise term (a relaxed Potts / CRF loss, as in Tang et
-al. 2018, "On Regularized Losses for Weakly-supervised CNN Segmentation") asks neighbouring pixels of
-similar intensity to share a class, so the outlines that scribbles leave unlabelled settle on the
-image's edges instead of anywhere in the unknown band around each object.
+Unknown pixels (target -1; -2 beyond an image's border; or weight 0) contribute nothing to the
+label terms: with scribbles, unpainted pixels are not background. Pixel weights let derived
+pseudo-masks count less than human labels. Where a patch has unknown pixels inside its image, a
+pairwise term (a relaxed Potts / CRF loss, as in Tang et al. 2018, "On Regularized Losses for
+Weakly-supervised CNN Segmentation") asks neighbouring pixels of similar intensity to share a
+class, so the outlines that scribbles leave unlabelled settle on the image's edges instead of
+anywhere in the unknown band around each object. Dense masks never get it, not even on patches
+that reach past the image's border.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from training.ml.data import UNKNOWN
 
 EPS = 1e-6
 
@@ -133,7 +137,7 @@ class SegmentationLoss(nn.Module):
         if self.dice_weight:
             loss = loss + self.dice_weight * partial_dice(logits, target, weight)
         if self.pairwise_weight and image is not None:
-            sparse = (target < 0).flatten(1).any(dim=1)
+            sparse = (target == UNKNOWN).flatten(1).any(dim=1)  # not OUTSIDE: padding is not sparsity
             if bool(sparse.any()):
                 loss = loss + self.pairwise_weight * pairwise_smoothness(
                     logits, image, sigma=self.pairwise_sigma, samples=sparse

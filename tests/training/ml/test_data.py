@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from training.ml.config import TrainConfig
-from training.ml.data import PatchSampler, Sample, channel_ranges, class_weights, merge_targets, normalize
+from training.ml.data import (
+    OUTSIDE,
+    UNKNOWN,
+    PatchSampler,
+    Sample,
+    channel_ranges,
+    class_weights,
+    merge_targets,
+    normalize,
+)
 
 
 def test_normalize_maps_the_robust_range_to_zero_one_per_channel():
@@ -73,3 +82,14 @@ def test_sampling_is_reproducible_for_a_seed():
 def test_unlabelled_images_are_refused_with_a_clear_message():
     with pytest.raises(ValueError, match="no labelled pixels"):
         PatchSampler([Sample(np.zeros((1, 8, 8), np.float32), np.full((8, 8), -1))], TrainConfig(), seed=0)
+
+
+def test_patches_past_the_border_mark_it_outside_not_unlabelled():
+    target = np.zeros((40, 40), np.int64)
+    target[18:22, 18:22] = 1
+    image = np.zeros((1, 40, 40), np.float32)
+    config = TrainConfig(patch_size=32, batch_size=32, augment=False)
+    _, y, w = PatchSampler([Sample(image, target)], config, seed=0).batch()
+    assert bool((y == OUTSIDE).any()), "some 32-px patches of a 40-px image reach past its border"
+    assert not bool((y == UNKNOWN).any()), "a dense mask has no unlabelled pixels"
+    assert bool((w[y == OUTSIDE] == 0).all())

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from training.ml.data import OUTSIDE
 from training.ml.losses import SegmentationLoss, pairwise_smoothness, partial_cross_entropy, partial_dice
 
 
@@ -102,3 +103,13 @@ def test_pairwise_term_applies_only_to_patches_with_unknown_pixels():
     extra = with_pairwise(logits, scribbled, image=image) - plain(logits, scribbled)
     assert extra.item() == pytest.approx(pairwise_smoothness(logits, image, sigma=0.1).item(), rel=1e-5)
     assert extra.item() > 0
+
+
+def test_padding_beyond_the_border_is_not_sparsity():
+    # A dense patch that reaches past its image's border (OUTSIDE) gets no pairwise term.
+    logits, image = _disc_scene(9)
+    target = (image[:, 0] > 0.5).long()
+    target[:, :, 24:] = OUTSIDE
+    plain = SegmentationLoss(dice_weight=0.0)
+    with_pairwise = SegmentationLoss(dice_weight=0.0, pairwise_weight=1.0, pairwise_sigma=0.1)
+    assert with_pairwise(logits, target, image=image).item() == pytest.approx(plain(logits, target).item())
