@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.ml.config import TrainConfig
 from training.ml.data import UNKNOWN
 
 EPS = 1e-6
@@ -117,7 +118,7 @@ class SegmentationLoss(nn.Module):
         dice_weight: float = 0.5,
         class_weights: torch.Tensor | None = None,
         pairwise_weight: float = 0.0,
-        pairwise_sigma: float = 0.05,
+        pairwise_sigma: float = TrainConfig.pairwise_sigma,
     ) -> None:
         super().__init__()
         self.dice_weight = dice_weight
