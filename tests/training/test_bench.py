@@ -26,6 +26,7 @@ RUN_KEYS = {
     "object_f1",
     "train_seconds",
     "peak_rss_mb",
+    "per_image",
 }
 
 
@@ -82,6 +83,11 @@ def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels
         assert set(run) == RUN_KEYS and run["labels"] == labels
         for metric in ("pixel_f1", "pixel_precision", "pixel_recall", "iou", "object_f1"):
             assert 0.0 <= run[metric] <= 1.0, metric
+        test_items = load_folder(folders / "set")[2:]
+        assert [image["name"] for image in run["per_image"]] == ["f2", "f3"]
+        for image, item in zip(run["per_image"], test_items, strict=True):
+            assert image["object_fraction"] == pytest.approx((item.instances > 0).mean(), abs=1e-4)
+            assert 0.0 <= image["pixel_f1"] <= 1.0
     assert result["config"]["test"] == ["f2", "f3"]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from training.bench.__main__ import main
 
-SCORES = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "train_seconds"}
+SCORES = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "per_image", "train_seconds"}
 
 
 def test_quick_run_writes_teacher_and_ground_truth_scores(pairs, tmp_path):

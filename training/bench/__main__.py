@@ -185,8 +185,12 @@ def sizes(args: argparse.Namespace, available: int) -> list[int]:
     return usable
 
 
-def score(predictions: list[np.ndarray], test: list[Item]) -> dict[str, float]:
-    """Pixel F1 / IoU of the object class over all test pixels; object F1 at IoU 0.5, pooled."""
+def score(predictions: list[np.ndarray], test: list[Item]) -> dict[str, Any]:
+    """Pixel F1 / IoU of the object class over all test pixels; object F1 at IoU 0.5, pooled.
+
+    "per_image" adds each test image's pixel scores and the fraction of its pixels that are
+    objects, so a pooled number can be traced to the fields that make it.
+    """
     pixels = pixel_scores(
         np.concatenate([p.ravel() for p in predictions]),
         np.concatenate([t.classes.ravel() for t in test]),
@@ -205,6 +209,18 @@ def score(predictions: list[np.ndarray], test: list[Item]) -> dict[str, float]:
         "object_f1": object_f1,
         "pixel_precision": pixels[1]["precision"],
         "pixel_recall": pixels[1]["recall"],
+        "per_image": [image_score(p, item) for p, item in zip(predictions, test, strict=True)],
+    }
+
+
+def image_score(prediction: np.ndarray, item: Item) -> dict[str, Any]:
+    pixels = pixel_scores(prediction, item.classes, num_classes=2)[1]
+    return {
+        "name": item.name,
+        "object_fraction": round(float((item.classes == 1).mean()), 4),
+        "pixel_f1": round(pixels["f1"], 4),
+        "pixel_precision": round(pixels["precision"], 4),
+        "pixel_recall": round(pixels["recall"], 4),
     }
 
 

@@ -110,7 +110,7 @@ def train_and_score(
     test: list[Item],
     *,
     description: str,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """One model of the benchmark's config on (train images, targets), scored on the test fields."""
     from training.bench.__main__ import normalizer, progress, score, train_config
 
@@ -153,7 +153,10 @@ def reused_scores(path: Path, config: dict[str, Any]) -> dict[str, Any]:
             f"--ground-truth-from {path}: no dense run on all {len(config['train_pool'])} images"
         )
     keep = ("pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "train_seconds")
-    return {**{key: runs[0][key] for key in keep}, "reused_from": str(path), "measured": old.get("date")}
+    scores = {key: runs[0][key] for key in keep}
+    if "per_image" in runs[0]:
+        scores["per_image"] = runs[0]["per_image"]
+    return {**scores, "reused_from": str(path), "measured": old.get("date")}
 
 
 def _config(args: argparse.Namespace, train: list[Item], test: list[Item]) -> dict[str, Any]:
