@@ -125,8 +125,22 @@ def add_common(command: argparse.ArgumentParser) -> None:
         default=TrainConfig.pairwise_sigma,
         help="intensity difference (normalised units) below which neighbours should share a class",
     )
+    command.add_argument(
+        "--scale-range",
+        type=scale_range,
+        default=TrainConfig.scale_range,
+        help="LOW,HIGH: patches are zoomed by a factor drawn from this range (objects of other sizes)",
+    )
     command.add_argument("--quick", action="store_true", help="smoke run: few steps, small patches")
     command.add_argument("--out", type=Path, help="write the JSON result here")
+
+
+def scale_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(value) for value in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOW,HIGH (for example 0.5,2)") from None
+    return low, high
 
 
 # Shared steps ------------------------------------------------------------------------------
@@ -155,6 +169,7 @@ def train_config(args: argparse.Namespace, in_channels: int) -> TrainConfig:
         balance_classes=args.balance,
         pairwise_weight=args.pairwise_weight,
         pairwise_sigma=args.pairwise_sigma,
+        scale_range=args.scale_range,
     )
     if args.quick:
         config = config.replace(patch_size=64, batch_size=4, steps=20, steps_per_epoch=10, warmup_steps=2)

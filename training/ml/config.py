@@ -69,6 +69,8 @@ class TrainConfig:
             raise ValueError("steps, steps_per_epoch and batch_size must be positive")
         if self.pairwise_weight < 0 or self.pairwise_sigma <= 0:
             raise ValueError("pairwise_weight must be >= 0 and pairwise_sigma > 0")
+        if len(self.scale_range) != 2 or not 0 < self.scale_range[0] <= self.scale_range[1]:
+            raise ValueError(f"scale_range {list(self.scale_range)} must be two factors 0 < low <= high")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
