@@ -7,7 +7,9 @@ Two pretext tasks on the same segmentation-models-pytorch network the segmentati
   modelling, as in MAE, with a convolutional U-Net).
 - "fluorescence": the network predicts a paired channel (a nucleus stain) from the input channel
   (brightfield). In labs that image both, every field is a free training pair for what the
-  segmentation later needs: where the nuclei are.
+  segmentation later needs: where the nuclei are. Stained pixels are rare (nuclei can cover 0.1%
+  of a field), so part of the patches are centred on the brightest stain pixels, as segmentation
+  patches are centred on rare classes; uniform patches alone teach mostly "predict background".
 
 The result is the network's encoder and decoder; its head (which outputs pixels, not classes) is
 left out, so `models.load_weights` starts a segmentation model of any class count from it.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,7 @@ import torch
 
 from training.ml import checkpoint as ckpt
 from training.ml.config import TrainConfig
-from training.ml.data import window
+from training.ml.data import MAX_CENTRES_PER_CLASS, window
 from training.ml.loop import Callbacks, StepEvent, TrainingCancelled, lr_factor, seed_everything
 from training.ml.models import create_network, load_weights
 
@@ -50,6 +52,7 @@ class PretrainConfig:
     warmup_steps: int = 50
     mask_ratio: float = 0.5  # masked task: fraction of squares blanked
     mask_square: int = 16  # masked task: side of a blanked square in pixels
+    stain_patch_fraction: float = 0.5  # fluorescence task: patches centred on bright stain pixels
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -59,6 +62,8 @@ class PretrainConfig:
             raise ValueError("the masked task reconstructs its input: out_channels must equal in_channels")
         if not 0.0 < self.mask_ratio < 1.0:
             raise ValueError("mask_ratio must be between 0 and 1")
+        if not 0.0 <= self.stain_patch_fraction <= 1.0:
+            raise ValueError("stain_patch_fraction must be between 0 and 1")
         if self.mask_square < 1 or self.patch_size % self.mask_square != 0:
             raise ValueError(f"mask_square must divide patch_size {self.patch_size}")
         # The network's own checks (architecture, encoder, patch size a multiple of 32, steps > 0).
@@ -99,18 +104,38 @@ class PretrainConfig:
         return cls(**data)
 
 
+# "Bright stain": at or above this percentile of the target's pixels and above its median (so a flat
+# target has none). Nuclei can cover 0.1% of a field; a looser cut would mostly pick background noise.
+STAIN_PERCENTILE = 99.9
+
+
 @dataclass
 class PretrainSample:
-    """One image: (C, H, W) float32 input; for the fluorescence task its (C', H, W) target."""
+    """One image: (C, H, W) float32 input; for the fluorescence task its (C', H, W) target.
+
+    `bright` holds flat indices of the target's brightest pixels (any channel at or above its
+    STAIN_PERCENTILE and above its median), at most MAX_CENTRES_PER_CLASS of them: the centres of
+    stain patches.
+    """
 
     image: np.ndarray
     target: np.ndarray | None = None
+    bright: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
 
     def __post_init__(self) -> None:
-        if self.target is not None and self.target.shape[1:] != self.image.shape[1:]:
+        if self.target is None:
+            return
+        if self.target.shape[1:] != self.image.shape[1:]:
             raise ValueError(
                 f"target {self.target.shape[1:]} and image {self.image.shape[1:]} differ in size"
             )
+        planes = self.target.reshape(len(self.target), -1)
+        level = np.percentile(planes, STAIN_PERCENTILE, axis=1)[:, None]
+        median = np.median(planes, axis=1)[:, None]
+        where = np.flatnonzero(((planes >= level) & (planes > median)).any(axis=0))
+        if len(where) > MAX_CENTRES_PER_CLASS:
+            where = np.random.default_rng(0).choice(where, MAX_CENTRES_PER_CLASS, replace=False)
+        self.bright = where
 
 
 @dataclass
@@ -193,9 +218,8 @@ def pretext_batch(
     size = config.patch_size
     for _ in range(config.batch_size):
         sample = samples[int(rng.integers(len(samples)))]
+        top, left = _patch_corner(config, sample, rng)
         height, width = sample.image.shape[1:]
-        top = int(rng.integers(max(1, height - size + 1)))
-        left = int(rng.integers(max(1, width - size + 1)))
         x = window(sample.image, top, left, size, fill=0.0)
         turns, flip = int(rng.integers(4)), bool(rng.random() < 0.5)
         if config.task == "masked":
@@ -213,6 +237,21 @@ def pretext_batch(
         ys.append(torch.from_numpy(y))
         ws.append(torch.from_numpy(weight))
     return torch.stack(xs), torch.stack(ys), torch.stack(ws)
+
+
+def _patch_corner(config: PretrainConfig, sample: PretrainSample, rng: np.random.Generator) -> tuple[int, int]:
+    """Top-left corner of a patch inside the image: anywhere, or (fluorescence task, with
+    probability stain_patch_fraction) around a bright stain pixel, jittered by up to a quarter."""
+    size = config.patch_size
+    height, width = sample.image.shape[1:]
+    room_y, room_x = max(0, height - size), max(0, width - size)
+    if config.task == "fluorescence" and len(sample.bright) and rng.random() < config.stain_patch_fraction:
+        cy, cx = divmod(int(sample.bright[int(rng.integers(len(sample.bright)))]), width)
+        jitter = rng.integers(-(size // 4), size // 4 + 1, size=2)
+        top = int(np.clip(cy - size // 2 + jitter[0], 0, room_y))
+        left = int(np.clip(cx - size // 2 + jitter[1], 0, room_x))
+        return top, left
+    return int(rng.integers(room_y + 1)), int(rng.integers(room_x + 1))
 
 
 def blanked_squares(size: int, square: int, ratio: float, rng: np.random.Generator) -> np.ndarray:

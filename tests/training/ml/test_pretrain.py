@@ -63,6 +63,24 @@ def test_the_fluorescence_task_targets_the_paired_channel_everywhere():
     assert not torch.equal(x, y) and float(x.std()) > 0
 
 
+def test_fluorescence_patches_are_centred_on_the_stain_as_often_as_asked():
+    """On a field where the stain is rare, stain-centred patches hold far more of it than uniform ones."""
+    field = synthetic_field(seed=3, height=256, width=256, nuclei=3)
+    sample = PretrainSample(normalize(field.brightfield[None]), field.mask[None].astype(np.float32))
+    assert len(sample.bright) and field.mask.ravel()[sample.bright].all()
+    flat = PretrainSample(sample.image, np.zeros_like(sample.target))
+    assert len(flat.bright) == 0  # nothing stands out: every patch is drawn anywhere
+
+    def stain_share(fraction: float) -> float:
+        config = PretrainConfig(task="fluorescence", stain_patch_fraction=fraction, **{**TINY, "batch_size": 64})
+        x, y, weight = pretext_batch(config, [sample], np.random.default_rng(4))
+        assert torch.all(weight == 1)  # patches stay inside the field
+        return float(y.mean())
+
+    assert stain_share(1.0) > 3 * stain_share(0.0)
+    assert 0 < stain_share(0.5) < stain_share(1.0)
+
+
 def test_pretraining_learns_and_gives_a_segmentation_network_all_but_its_head():
     config = PretrainConfig(task="fluorescence", **TINY)
     samples = fields(2)
@@ -102,6 +120,7 @@ def test_cancel_stops_pretraining_at_the_next_step():
         ({"task": "masked", "out_channels": 2}, "out_channels must equal"),
         ({"mask_square": 24}, "must divide"),
         ({"mask_ratio": 1.0}, "between 0 and 1"),
+        ({"stain_patch_fraction": 1.5}, "stain_patch_fraction must be between"),
         ({"encoder": "vgg"}, "encoder"),
     ],
 )
