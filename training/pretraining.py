@@ -33,7 +33,8 @@ from training.models import ModelVersion, TrainingRun
 STRATEGY = "pretrain"
 KIND = "encoder"
 MAX_IMAGES = 256
-OPTION_KEYS = ("task", "target_channels", "mask_ratio", "mask_square")
+SETTING_KEYS = ("mask_ratio", "mask_square", "stain_patch_fraction")  # PretrainConfig fields a run may set
+OPTION_KEYS = ("task", "target_channels", *SETTING_KEYS)
 
 
 def pretraining_create(
@@ -68,7 +69,7 @@ def pretraining_create(
             train,
             task=task,
             out_channels=len(targets) or len(channels),
-            **{key: given[key] for key in ("mask_ratio", "mask_square") if key in given},
+            **{key: given[key] for key in SETTING_KEYS if key in given},
         )
     except (TypeError, ValueError) as error:
         raise InvalidInput(f"Invalid pretraining settings: {error}") from None

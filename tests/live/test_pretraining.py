@@ -51,9 +51,10 @@ def test_pretraining_makes_an_encoder_that_segmentation_runs_here_and_elsewhere_
     stained, _ = add_fields(project, users["owner"], stained=3)
     manager = client_for("manager")
 
-    response = start(manager, project, FLUORESCENCE)
+    response = start(manager, project, {**FLUORESCENCE, "stain_patch_fraction": 0.75})
     assert response.status_code == 201, response.content
     run = TrainingRun.objects.get(pk=response.json()["id"])
+    assert run.config["strategy"]["pretrain"]["stain_patch_fraction"] == 0.75
     # Every field with both channels, none labelled: the unstained field cannot teach this task.
     assert sorted(run.config["strategy"]["images"]) == sorted(image.pk for image in stained)
     assert run.label_snapshot == []
@@ -148,6 +149,7 @@ def test_masked_pretraining_learns_from_every_image_labelled_or_not(worker, proj
         ({"target_channels": ["phase"]}, "No image of this project has the channels"),
         ({"channels": ["fluorescence"]}, "both an input and a target"),
         ({"mask_square": 24}, "must divide"),
+        ({"stain_patch_fraction": 2}, "stain_patch_fraction must be between"),
         ({"steps": 10**9}, "steps <="),
     ],
 )
