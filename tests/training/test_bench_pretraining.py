@@ -24,6 +24,19 @@ def test_quick_run_writes_both_curves_on_the_same_split(pairs, tmp_path, task):
     assert pretraining["images"] == ["p0", "p1"] and result["config"]["test"] == ["p2", "p3"]
     assert pretraining["task"] == task and pretraining["steps"] == 20
     assert pretraining["last_loss"] < pretraining["first_loss"]
+    # Without --finetune-learning-rate both curves train alike.
+    assert {run["learning_rate"] for curve in ("with", "without") for run in result[curve]["runs"]} == {2e-3}
+
+
+def test_fine_tuning_can_take_its_own_learning_rate(pairs, tmp_path):
+    out = tmp_path / "pretraining.json"
+    common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
+    argv = ["pretraining", *common, "--task", "fluorescence", "--sizes", "1", "--finetune-learning-rate", "5e-4"]
+    assert main([*argv, "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["with"]["runs"][0]["learning_rate"] == 5e-4
+    assert result["without"]["runs"][0]["learning_rate"] == 2e-3
+    assert result["config"]["learning_rate"] == 2e-3
 
 
 def test_the_fluorescence_task_needs_the_paired_channel(pairs, tmp_path):

@@ -323,6 +323,7 @@ def efficiency_run(
         **score(predictions, test),
         "train_seconds": round(seconds, 1),
         "peak_rss_mb": round(memory["mb"]),
+        "learning_rate": config.learning_rate,
     }
     print(json.dumps(run), file=sys.stderr)
     return run

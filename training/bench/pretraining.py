@@ -44,6 +44,12 @@ def add_command(commands: Any) -> None:
         default="train",
         help="pretrain on the training pool only, or also on the test images' input (masked task only)",
     )
+    command.add_argument(
+        "--finetune-learning-rate",
+        type=float,
+        default=None,
+        help="learning rate of the runs that start from the pretrained weights (default: --learning-rate)",
+    )
     command.set_defaults(command=pretraining)
 
 
@@ -83,12 +89,14 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
 
         pretrained = pretrain(settings, samples, device=device, callbacks=Callbacks(on_step=on_step))
     pretrain_seconds = time.perf_counter() - started
+    # Fine-tuning may take a lower learning rate, so the first steps keep what pretraining learned.
+    tuned = config.replace(learning_rate=args.finetune_learning_rate or config.learning_rate)
     without, with_ = [], []
     for k in chosen:
         without.append(efficiency_run(args, config, train[:k], test, device, name="from scratch, "))
         with_.append(
             efficiency_run(
-                args, config, train[:k], test, device, initial_weights=pretrained.state, name="pretrained, "
+                args, tuned, train[:k], test, device, initial_weights=pretrained.state, name="pretrained, "
             )
         )
     return {
