@@ -31,7 +31,16 @@ def test_quick_run_writes_both_curves_on_the_same_split(pairs, tmp_path, task):
 def test_fine_tuning_can_take_its_own_learning_rate(pairs, tmp_path):
     out = tmp_path / "pretraining.json"
     common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
-    argv = ["pretraining", *common, "--task", "fluorescence", "--sizes", "1", "--finetune-learning-rate", "5e-4"]
+    argv = [
+        "pretraining",
+        *common,
+        "--task",
+        "fluorescence",
+        "--sizes",
+        "1",
+        "--finetune-learning-rate",
+        "5e-4",
+    ]
     assert main([*argv, "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["with"]["runs"][0]["learning_rate"] == 5e-4

@@ -239,7 +239,9 @@ def pretext_batch(
     return torch.stack(xs), torch.stack(ys), torch.stack(ws)
 
 
-def _patch_corner(config: PretrainConfig, sample: PretrainSample, rng: np.random.Generator) -> tuple[int, int]:
+def _patch_corner(
+    config: PretrainConfig, sample: PretrainSample, rng: np.random.Generator
+) -> tuple[int, int]:
     """Top-left corner of a patch inside the image: anywhere, or (fluorescence task, with
     probability stain_patch_fraction) around a bright stain pixel, jittered by up to a quarter."""
     size = config.patch_size

@@ -72,8 +72,10 @@ def test_fluorescence_patches_are_centred_on_the_stain_as_often_as_asked():
     assert len(flat.bright) == 0  # nothing stands out: every patch is drawn anywhere
 
     def stain_share(fraction: float) -> float:
-        config = PretrainConfig(task="fluorescence", stain_patch_fraction=fraction, **{**TINY, "batch_size": 64})
-        x, y, weight = pretext_batch(config, [sample], np.random.default_rng(4))
+        config = PretrainConfig(
+            task="fluorescence", stain_patch_fraction=fraction, **{**TINY, "batch_size": 64}
+        )
+        _, y, weight = pretext_batch(config, [sample], np.random.default_rng(4))
         assert torch.all(weight == 1)  # patches stay inside the field
         return float(y.mean())
 
