@@ -81,12 +81,12 @@ def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels
     )
     result = json.loads(out.read_text())
     assert [run["train_images"] for run in result["runs"]] == [1, 2]
+    test_items = load_folder(folders / "set")[2:]
     for run in result["runs"]:
         assert set(run) == (EFFICIENCY_KEYS if command == "label-efficiency" else RUN_KEYS)
         assert run["labels"] == labels
         for metric in ("pixel_f1", "pixel_precision", "pixel_recall", "iou", "object_f1"):
             assert 0.0 <= run[metric] <= 1.0, metric
-        test_items = load_folder(folders / "set")[2:]
         assert [image["name"] for image in run["per_image"]] == ["f2", "f3"]
         for image, item in zip(run["per_image"], test_items, strict=True):
             assert image["object_fraction"] == pytest.approx((item.instances > 0).mean(), abs=1e-4)

@@ -113,10 +113,15 @@ class Sample:
         flat = self.target.ravel()
         rng = np.random.default_rng(0)
         for class_id in np.unique(flat[flat >= 0]).tolist():
-            where = np.flatnonzero(flat == class_id)
-            if len(where) > MAX_CENTRES_PER_CLASS:
-                where = rng.choice(where, MAX_CENTRES_PER_CLASS, replace=False)
-            self.centres[int(class_id)] = where
+            self.centres[int(class_id)] = capped_centres(np.flatnonzero(flat == class_id), rng)
+
+
+def capped_centres(where: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Flat pixel indices to centre patches on, at most MAX_CENTRES_PER_CLASS of them (a random
+    subset), so a large image's centres stay small in memory."""
+    if len(where) > MAX_CENTRES_PER_CLASS:
+        return rng.choice(where, MAX_CENTRES_PER_CLASS, replace=False)
+    return where
 
 
 def class_weights(samples: list[Sample], num_classes: int) -> np.ndarray:

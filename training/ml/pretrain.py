@@ -27,7 +27,7 @@ import torch
 
 from training.ml import checkpoint as ckpt
 from training.ml.config import TrainConfig
-from training.ml.data import MAX_CENTRES_PER_CLASS, window
+from training.ml.data import capped_centres, window
 from training.ml.loop import Callbacks, StepEvent, TrainingCancelled, lr_factor, seed_everything
 from training.ml.models import create_network, load_weights
 
@@ -114,13 +114,13 @@ class PretrainSample:
     """One image: (C, H, W) float32 input; for the fluorescence task its (C', H, W) target.
 
     `bright` holds flat indices of the target's brightest pixels (any channel at or above its
-    STAIN_PERCENTILE and above its median), at most MAX_CENTRES_PER_CLASS of them: the centres of
+    STAIN_PERCENTILE and above its median), capped as segmentation centres are: the centres of
     stain patches.
     """
 
     image: np.ndarray
     target: np.ndarray | None = None
-    bright: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), repr=False)
+    bright: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64), init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.target is None:
@@ -133,9 +133,7 @@ class PretrainSample:
         level = np.percentile(planes, STAIN_PERCENTILE, axis=1)[:, None]
         median = np.median(planes, axis=1)[:, None]
         where = np.flatnonzero(((planes >= level) & (planes > median)).any(axis=0))
-        if len(where) > MAX_CENTRES_PER_CLASS:
-            where = np.random.default_rng(0).choice(where, MAX_CENTRES_PER_CLASS, replace=False)
-        self.bright = where
+        self.bright = capped_centres(where, np.random.default_rng(0))
 
 
 @dataclass
