@@ -22,22 +22,31 @@ from webapp import embedded_redis
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """Ports that are free now and distinct (each probe stays bound until all are chosen)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
-def wait_for(url: str, timeout: float = 60.0) -> None:
+def wait_for(url: str, launcher: subprocess.Popen[bytes], log_path: Path, timeout: float = 180.0) -> None:
+    """Wait until url answers 200; fail at once, with the launcher's output, if the launcher exits."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
-        except OSError:
+        except OSError as error:
+            if launcher.poll() is not None:
+                pytest.fail(f"the launcher exited with {launcher.returncode}:\n{log_path.read_text()}")
             if time.monotonic() > deadline:
-                raise
+                pytest.fail(f"{url} did not answer in {timeout:.0f} s ({error}):\n{log_path.read_text()}")
         time.sleep(0.3)
 
 
@@ -53,7 +62,7 @@ def sign_in(base: str, username: str, password: str) -> urllib.request.OpenerDir
 
 
 def test_the_app_starts_with_embedded_defaults_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port, redis_port = free_port(), free_port()
+    port, redis_port = free_ports(2)
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
         DJANGO_SETTINGS_MODULE="webapp.settings",
@@ -75,10 +84,11 @@ def test_the_app_starts_with_embedded_defaults_and_stops_on_ctrl_c(tmp_path: Pat
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(base + "/healthz")
+        wait_for(base + "/healthz", launcher, log_path)
         # The workers (training, light work) import PyTorch before they are ready: wait for both.
         deadline = time.monotonic() + 180
         while log_path.read_text().count("Worker process is ready") < 2 and time.monotonic() < deadline:
+            assert launcher.poll() is None, log_path.read_text()
             time.sleep(0.5)
         opener = sign_in(base, "alice", "s3cret-demo")
         with opener.open(base + "/api/projects/") as response:
