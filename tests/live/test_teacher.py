@@ -23,11 +23,12 @@ from .test_workers import events_until, socket_for
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def add_fields(project: Any, uploader: Any, *, stained: int) -> tuple[list[Any], Any]:
+def add_fields(project: Any, uploader: Any, *, stained: int, size: int = 64) -> tuple[list[Any], Any]:
     """`stained` brightfield + fluorescence fields, and one field with brightfield only."""
     images = []
     for seed in range(stained + 1):
-        field = synthetic_field(seed=seed, height=64, width=64, nuclei=4, radius=(5, 9))
+        nuclei = max(4, size * size // 1024)
+        field = synthetic_field(seed=seed, height=size, width=size, nuclei=nuclei, radius=(5, 9))
         uploads = [services.Upload(f"f{seed}-bf.png", png_bytes(field.brightfield))]
         names = ["brightfield"]
         if seed < stained:
@@ -103,3 +104,47 @@ def test_the_teacher_labels_stained_fields_on_a_worker_and_a_brightfield_model_l
     classes = decode_png_map(scored.mask.read(), what="prediction")
     nucleus = project.classes.get(name="nucleus").index
     assert classes.shape == (64, 64) and set(np.unique(classes)) <= {1, nucleus}
+
+
+def test_a_worker_killed_while_applying_the_teacher_leaves_whole_layers_and_a_rerun_completes(
+    start_worker, project, users, client_for
+):
+    """Each image's layer is one transaction: after SIGKILL mid-job every layer that exists is a
+    whole, decodable teacher map, and applying again makes the rest without repeating the done."""
+    total = 24
+    stained, _ = add_fields(project, users["owner"], stained=total, size=256)
+    annotator = client_for("annotator")
+    victim = start_worker()
+
+    def layers() -> Any:
+        return Annotation.objects.filter(image__project=project, key=SOURCE)
+
+    applied = annotator.post(
+        f"/api/projects/{project.pk}/fluorescence-teacher/apply/",
+        {"channel": "fluorescence"},
+        format="json",
+    )
+    assert applied.status_code == 202, applied.content
+    wait_until(lambda: layers().exists(), timeout=120, what="the first teacher layer", worker=victim)
+    victim.kill()
+    done_before = set(layers().values_list("image_id", flat=True))
+    assert 0 < len(done_before) < total, f"the kill should land mid-job; {len(done_before)} of {total} done"
+    nucleus = project.classes.get(name="nucleus").index
+    for layer in layers():
+        (revision,) = layer.revisions.all()
+        assert revision.data["provenance"]["source"] == SOURCE
+        labels = decode_png_map(revision.mask.read(), what="teacher layer")
+        assert labels.shape == (256, 256) and nucleus in set(np.unique(labels))
+
+    survivor = start_worker()
+    again = annotator.post(
+        f"/api/projects/{project.pk}/fluorescence-teacher/apply/",
+        {"channel": "fluorescence"},
+        format="json",
+    )
+    assert again.status_code == 202, again.content
+    wait_until(
+        lambda: layers().count() == total, timeout=180, what="the rerun to reach every field", worker=survivor
+    )
+    assert set(layers().values_list("image_id", flat=True)) == {image.pk for image in stained}
+    assert all(layer.version == 1 for layer in layers()), "a layer made before the kill was made again"
