@@ -21,7 +21,7 @@ run: install frontend
 # both paths stay real. The browser tests (tests/browser: Playwright driving Chromium against a
 # daphne on the test database) are part of the first pass.
 test: install frontend frontend-test browser lint typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=20
 	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q -m "not slow" tests/labeling tests/webapp
 	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q tests/live
 
