@@ -111,7 +111,13 @@ def add_common(command: argparse.ArgumentParser) -> None:
         "--balance",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="class-weighted loss and patches centred on each class equally often",
+        help="patches centred on each class equally often",
+    )
+    command.add_argument(
+        "--class-weights",
+        action=argparse.BooleanOptionalAction,
+        default=TrainConfig.weight_classes,
+        help="weight the loss by inverse square-root class frequency (the default before 2026-12-01)",
     )
     command.add_argument(
         "--pairwise-weight",
@@ -167,6 +173,7 @@ def train_config(args: argparse.Namespace, in_channels: int) -> TrainConfig:
         warmup_steps=min(50, args.steps // 10),
         seed=args.seed,
         balance_classes=args.balance,
+        weight_classes=args.class_weights,
         pairwise_weight=args.pairwise_weight,
         pairwise_sigma=args.pairwise_sigma,
         scale_range=args.scale_range,

@@ -139,7 +139,7 @@ class Trainer:
             load_weights(self.model, initial_weights)
         self.model.to(device)
         weights = (
-            torch.from_numpy(class_weights(train, config.num_classes)) if config.balance_classes else None
+            torch.from_numpy(class_weights(train, config.num_classes)) if config.weight_classes else None
         )
         self.loss = SegmentationLoss(
             dice_weight=config.dice_weight,

@@ -85,6 +85,14 @@ def test_step_events_carry_progress(validation):
     assert steps[-1].eta_seconds == 0 and steps[0].eta_seconds > 0
 
 
+def test_the_loss_is_class_weighted_only_when_asked():
+    train = [field_sample(0)]  # nuclei are the rarer class
+    assert Trainer(FAST, train=train, validation=[], device=CPU).loss.class_weights is None
+    weighted = Trainer(FAST.replace(weight_classes=True), train=train, validation=[], device=CPU)
+    weights = weighted.loss.class_weights
+    assert weights is not None and float(weights[1]) > float(weights[0])
+
+
 def test_cancel_is_checked_every_step():
     seen = []
     trainer = Trainer(
