@@ -26,8 +26,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def add_fields(project: Any, uploader: Any, *, stained: int, size: int = 64) -> tuple[list[Any], Any]:
     """`stained` brightfield + fluorescence fields, and one field with brightfield only."""
     images = []
+    nuclei = max(4, size * size // 1024)
     for seed in range(stained + 1):
-        nuclei = max(4, size * size // 1024)
         field = synthetic_field(seed=seed, height=size, width=size, nuclei=nuclei, radius=(5, 9))
         uploads = [services.Upload(f"f{seed}-bf.png", png_bytes(field.brightfield))]
         names = ["brightfield"]
