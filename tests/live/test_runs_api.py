@@ -77,6 +77,10 @@ def test_validation_images_train_only_from_dense_masks(project, users, labelled,
         ({"label_sources": ["tags"]}, "label_sources"),
         ({"channels": ["fluorescence"]}, "no channel fluorescence"),
         ({"surprise": 1}, "unknown TrainConfig fields"),
+        ({"weight_classes": "no"}, "weight_classes must be true or false"),
+        ({"steps": "50"}, "steps must be a whole number"),
+        ({"learning_rate": True}, "learning_rate must be a number"),
+        ({"scale_range": ["big", 2]}, "scale_range must be"),
     ],
 )
 def test_a_bad_strategy_is_a_400_and_starts_nothing(project, labelled, client_for, config, message):

@@ -59,6 +59,7 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture {self.architecture!r} is not one of {', '.join(ARCHITECTURES)}")
         if self.encoder not in ENCODERS:
@@ -75,6 +76,43 @@ class TrainConfig:
             raise ValueError("pairwise_weight must be >= 0 and pairwise_sigma > 0")
         if len(self.scale_range) != 2 or not 0 < self.scale_range[0] <= self.scale_range[1]:
             raise ValueError(f"scale_range {list(self.scale_range)} must be two factors 0 < low <= high")
+
+    def _check_types(self) -> None:
+        """Refuse values of the wrong JSON type: "no" for a flag is truthy, and "5" for a count
+        would fail deep in a worker instead of here."""
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            expected = item.type
+            if expected == "bool":
+                ok = isinstance(value, bool)
+            elif expected == "int":
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            elif expected == "float":
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+                if ok:
+                    object.__setattr__(self, item.name, float(value))
+            elif expected == "str":
+                ok = isinstance(value, str)
+            elif expected == "str | None":
+                ok = value is None or isinstance(value, str)
+            elif expected == "tuple[float, float]":
+                ok = isinstance(value, (tuple, list)) and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+                )
+            elif expected == "dict[str, Any]":
+                ok = isinstance(value, dict)
+            else:
+                raise TypeError(f"TrainConfig.{item.name} has a type ({expected}) that is not checked")
+            if not ok:
+                wanted = {
+                    "bool": "true or false",
+                    "int": "a whole number",
+                    "float": "a number",
+                    "str | None": "a string or null",
+                    "tuple[float, float]": "two numbers",
+                    "dict[str, Any]": "an object",
+                }.get(expected, expected)
+                raise ValueError(f"{item.name} must be {wanted}, not {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
