@@ -154,3 +154,26 @@ class StudyPoint(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["study", "size"], name="one_point_per_size")]
         ordering = ["study_id", "size"]
+
+
+class TeacherJob(models.Model):
+    """One "apply the fluorescence teacher" request (training/teacher.py) and how far it got.
+
+    Kept so that a page opened or reloaded while it runs shows its progress, and so that a job
+    whose worker died reads as waiting: its message is redelivered and it carries on from where
+    it stopped (the images it did come back unchanged).
+    """
+
+    job = models.CharField(max_length=32, unique=True, help_text="the id live events carry")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="teacher_jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField()
+    summary = models.JSONField(default=dict, help_text="image ids: made, unchanged, kept, excluded, missing")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

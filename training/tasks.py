@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict
 from functools import lru_cache
 from typing import Any
 
@@ -487,13 +486,10 @@ def apply_fluorescence_teacher(
             params=TeacherParams.from_dict(params),
             class_index=class_index,
             image_ids=image_ids,
-            on_image=lambda done, total: teacher.publish_progress(project_id, job, done, total),
+            on_image=lambda done, total: teacher.job_progress(project_id, job, done, total),
         )
     except Exception as error:
         log.exception("fluorescence teacher job %s failed", job)
-        failure = f"{type(error).__name__}: {error}"
-        live.publish(project_id, {"type": "teacher.failed", "job": job, "error": failure})
-        live.flush()
+        teacher.job_failed(project_id, job, f"{type(error).__name__}: {error}")
         raise
-    live.publish(project_id, {"type": "teacher.finished", "job": job, "channel": channel, **asdict(applied)})
-    live.flush()
+    teacher.job_finished(project_id, job, channel, applied)

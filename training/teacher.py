@@ -18,11 +18,12 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.utils import timezone
 from PIL import Image as PILImage
 from skimage.segmentation import find_boundaries
 
@@ -31,6 +32,7 @@ from labeling.errors import Conflict, InvalidInput
 from labeling.models import Annotation, AnnotationKind, Channel, Image, Project
 from training import pseudo
 from training.ml.fluorescence import TeacherParams, nucleus_instances
+from training.models import RunState, TeacherJob
 from webapp import live
 
 SOURCE = "fluorescence-teacher"
@@ -108,13 +110,7 @@ def overlay_png(instances: np.ndarray) -> bytes:
 # Applying to many images -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Job:
-    job: str
-    project: int
-    total: int
-
-
+@transaction.atomic
 def teacher_apply_start(
     *,
     project: Project,
@@ -123,8 +119,9 @@ def teacher_apply_start(
     params: TeacherParams,
     class_index: int | None,
     image_ids: list[int] | None,
-) -> Job:
-    """Check the request, then queue `training.tasks.apply_fluorescence_teacher` on commit."""
+) -> TeacherJob:
+    """Check the request, record the job, then queue `training.tasks.apply_fluorescence_teacher`
+    on commit."""
     index = nucleus_class(project, class_index)
     images = selectors.images_of(project)
     if image_ids is not None:
@@ -134,7 +131,9 @@ def teacher_apply_start(
         images = images.filter(pk__in=image_ids)
     if not Channel.objects.filter(image__in=images, name=channel).exists():
         raise InvalidInput(f"No image here has a channel {channel!r}; pick the nuclear-stain channel.")
-    job = Job(job=uuid.uuid4().hex, project=project.pk, total=images.count())
+    job = TeacherJob.objects.create(
+        job=uuid.uuid4().hex, project=project, created_by=author, total=images.count()
+    )
     ids = None if image_ids is None else sorted(set(image_ids))
 
     def send() -> None:
@@ -234,8 +233,49 @@ def _latest_provenance(head: Annotation) -> Any:
     return latest.data.get("provenance") if latest is not None else None
 
 
-def publish_progress(project_id: int, job: str, done: int, total: int) -> None:
+def job_progress(project_id: int, job: str, done: int, total: int) -> None:
+    """Record and publish that `done` of `total` images are through."""
+    TeacherJob.objects.filter(job=job).update(
+        state=RunState.RUNNING, done=done, total=total, updated_at=timezone.now()
+    )
     live.publish(project_id, {"type": "teacher.progress", "job": job, "done": done, "total": total})
+
+
+def job_finished(project_id: int, job: str, channel: str, applied: Applied) -> None:
+    summary = asdict(applied)
+    TeacherJob.objects.filter(job=job).update(
+        state=RunState.SUCCEEDED, summary=summary, error="", updated_at=timezone.now()
+    )
+    live.publish(project_id, {"type": "teacher.finished", "job": job, "channel": channel, **summary})
+    live.flush()
+
+
+def job_failed(project_id: int, job: str, failure: str) -> None:
+    """Record the failure; a retry of the message (the actor's max_retries) sets it running again."""
+    TeacherJob.objects.filter(job=job).update(state=RunState.FAILED, error=failure, updated_at=timezone.now())
+    live.publish(project_id, {"type": "teacher.failed", "job": job, "error": failure})
+    live.flush()
+
+
+def latest_job(project: Project) -> dict[str, Any] | None:
+    """The project's last teacher job as the teacher page shows it, or None if there was none.
+
+    `idle_seconds` is how long ago it last moved: a queued or running job that sits idle for long
+    is waiting for a worker (one that died has its message redelivered).
+    """
+    job = project.teacher_jobs.first()
+    if job is None:
+        return None
+    return {
+        "job": job.job,
+        "state": job.state,
+        "done": job.done,
+        "total": job.total,
+        "summary": job.summary,
+        "error": job.error,
+        "created_at": job.created_at.isoformat(),
+        "idle_seconds": round((timezone.now() - job.updated_at).total_seconds(), 1),
+    }
 
 
 # Excluding and including one image ----------------------------------------------------------

@@ -226,7 +226,7 @@ class PseudoMasks(APIView):
 
 class TeacherOverview(APIView):
     def get(self, request: Request, project_id: int) -> Response:
-        """The teacher's defaults, and each image's channels and teacher state."""
+        """The teacher's defaults, each image's channels and teacher state, and the last apply job."""
         project = project_for(request.user, project_id)
         states = teacher.teacher_states(project)
         images = selectors.images_of(project).prefetch_related("channels").order_by("name", "pk")
@@ -235,6 +235,7 @@ class TeacherOverview(APIView):
                 "source": teacher.SOURCE,
                 "channel": teacher.DEFAULT_CHANNEL,
                 "defaults": TeacherParams().to_dict(),
+                "job": teacher.latest_job(project),
                 "images": [
                     {
                         "id": image.pk,

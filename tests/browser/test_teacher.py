@@ -63,3 +63,7 @@ def test_tuning_changes_the_preview_and_applying_labels_every_stained_image(
     layers = Annotation.objects.filter(image__project=project, key=SOURCE, is_deleted=False)
     assert sorted(layers.values_list("image_id", flat=True)) == sorted(i.pk for i in stained)
     expect(page.locator(f'tr[data-image="{stained[0].pk}"] .teacher-state')).to_have_text("teacher")
+    # The job is kept on the server: a reopened page shows how the last apply ended.
+    page.reload()
+    expect(page.get_by_test_id("teacher-progress-text")).to_contain_text("done: 2 made")
+    expect(page.get_by_test_id("teacher-progress")).to_have_attribute("value", "3")

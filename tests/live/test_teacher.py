@@ -129,6 +129,10 @@ def test_a_worker_killed_while_applying_the_teacher_leaves_whole_layers_and_a_re
     victim.kill()
     done_before = set(layers().values_list("image_id", flat=True))
     assert 0 < len(done_before) < total, f"the kill should land mid-job; {len(done_before)} of {total} done"
+    overview_url = f"/api/projects/{project.pk}/fluorescence-teacher/"
+    stuck = annotator.get(overview_url).json()["job"]
+    assert stuck["job"] == applied.json()["job"] and stuck["state"] in ("queued", "running"), stuck
+    assert len(done_before) - 1 <= stuck["done"] <= len(done_before), "the page would show a wrong count"
     nucleus = project.classes.get(name="nucleus").index
     for layer in layers():
         (revision,) = layer.revisions.all()
@@ -148,3 +152,14 @@ def test_a_worker_killed_while_applying_the_teacher_leaves_whole_layers_and_a_re
     )
     assert set(layers().values_list("image_id", flat=True)) == {image.pk for image in stained}
     assert all(layer.version == 1 for layer in layers()), "a layer made before the kill was made again"
+
+    def rerun_finished() -> dict[str, Any] | None:
+        job = annotator.get(overview_url).json()["job"]
+        return job if job["state"] == "succeeded" else None
+
+    finished = wait_until(
+        rerun_finished, timeout=60, what="the rerun's job to read as finished", worker=survivor
+    )
+    assert finished["job"] == again.json()["job"]
+    assert finished["done"] == finished["total"] == total + 1, "every field, the unstained one too"
+    assert len(finished["summary"]["unchanged"]) >= len(done_before)

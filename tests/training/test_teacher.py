@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import io
+from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from labeling import services
@@ -16,7 +18,7 @@ from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
 from training import teacher
 from training.ml.fluorescence import TeacherParams
-from training.models import TrainingRun
+from training.models import RunState, TeacherJob, TrainingRun
 
 pytestmark = pytest.mark.django_db
 
@@ -163,13 +165,54 @@ def test_apply_through_the_api_checks_its_input_and_changes_nothing_on_bad_input
         with django_capture_on_commit_callbacks(execute=False) as queued:
             response = annotator.post(url, body, format="json")
         assert response.status_code == 400 and message in response.content.decode(), response.content
-        assert not queued
+        assert not queued and not TeacherJob.objects.exists()
     assert client_for("viewer").post(url, {}, format="json").status_code == 403
     assert client_for("stranger").post(url, {}, format="json").status_code == 404
     with django_capture_on_commit_callbacks(execute=False) as queued:
         accepted = annotator.post(url, {"images": [image.pk]}, format="json")
     assert accepted.status_code == 202 and accepted.json()["total"] == 1 and len(queued) == 1
     assert not Annotation.objects.filter(image__project=project).exists()
+    recorded = TeacherJob.objects.get()
+    assert (recorded.job, recorded.state, recorded.done, recorded.total) == (
+        accepted.json()["job"],
+        RunState.QUEUED,
+        0,
+        1,
+    )
+
+
+def test_the_overview_follows_the_last_job_from_queued_to_done_and_ages_a_stalled_one(
+    project, users, client_for, django_capture_on_commit_callbacks
+):
+    """A page opened while a job runs (or after its worker died) learns where it stands."""
+    from training.tasks import apply_fluorescence_teacher
+
+    images = [add_paired_field(project, users["owner"], seed=seed) for seed in (1, 2)]
+    annotator, viewer = client_for("annotator"), client_for("viewer")
+    overview_url = f"/api/projects/{project.pk}/fluorescence-teacher/"
+    assert viewer.get(overview_url).json()["job"] is None
+    with django_capture_on_commit_callbacks(execute=False):
+        job = annotator.post(f"{overview_url}apply/", {}, format="json").json()["job"]
+    shown = viewer.get(overview_url).json()["job"]
+    assert (shown["job"], shown["state"], shown["done"], shown["total"]) == (job, "queued", 0, 2)
+
+    teacher.job_progress(project.pk, job, 1, 2)
+    TeacherJob.objects.filter(job=job).update(updated_at=timezone.now() - timedelta(minutes=5))
+    stalled = viewer.get(overview_url).json()["job"]
+    assert (stalled["state"], stalled["done"]) == ("running", 1) and stalled["idle_seconds"] >= 299
+
+    nucleus_index = project.classes.get(name="nucleus").index
+    apply_fluorescence_teacher.fn(
+        job, project.pk, users["annotator"].pk, "fluorescence", {}, nucleus_index, None
+    )
+    done = viewer.get(overview_url).json()["job"]
+    assert (done["state"], done["done"], done["idle_seconds"] < 60) == ("succeeded", 2, True)
+    assert sorted(done["summary"]["made"]) == sorted(image.pk for image in images)
+
+    with django_capture_on_commit_callbacks(execute=False):
+        later = annotator.post(f"{overview_url}apply/", {"images": [images[0].pk]}, format="json").json()
+    newest = viewer.get(overview_url).json()["job"]
+    assert (newest["job"], newest["state"], newest["total"]) == (later["job"], "queued", 1)
 
 
 def test_the_overview_lists_each_image_with_its_channels_and_state(project, users, client_for):

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { debounce, PARAM_SPECS, readInput } from "./teacher";
+import { debounce, finishedText, jobText, PARAM_SPECS, readInput, STALLED_SECONDS, type TeacherJobState } from "./teacher";
 
 describe("debounce", () => {
   afterEach(() => vi.useRealTimers());
@@ -45,5 +45,33 @@ describe("readInput", () => {
     expect(names.sort()).toEqual(
       ["block_size", "fill_holes", "max_area", "min_area", "min_contrast", "min_distance", "offset", "sigma", "split", "threshold"],
     );
+  });
+});
+
+describe("jobText", () => {
+  const job = (changes: Partial<TeacherJobState>): TeacherJobState => ({
+    job: "j1",
+    state: "running",
+    done: 3,
+    total: 10,
+    summary: {},
+    error: "",
+    idle_seconds: 1,
+    ...changes,
+  });
+
+  it("shows how far a running job is, and that a job idle for long waits for a worker", () => {
+    expect(jobText(job({}))).toBe("3 / 10 images");
+    expect(jobText(job({ state: "queued", done: 0 }))).toBe("queued: 10 image(s)");
+    const stalled = jobText(job({ idle_seconds: STALLED_SECONDS + 30.4 }));
+    expect(stalled).toContain("3 / 10 images; no progress for 90 s");
+    expect(stalled).toContain("waiting for a worker");
+  });
+
+  it("sums up a finished job and names a failure", () => {
+    const summary = { made: [1, 2], unchanged: [3], kept: [], excluded: [4], missing: [5] };
+    expect(jobText(job({ state: "succeeded", summary }))).toBe(finishedText(summary));
+    expect(finishedText(summary)).toBe("done: 2 made, 1 unchanged, 0 kept (edited by a person), 1 excluded");
+    expect(jobText(job({ state: "failed", error: "OSError: disk full", idle_seconds: 500 }))).toBe("failed: OSError: disk full");
   });
 });

@@ -20,12 +20,29 @@ interface TeacherImage {
   state: "none" | "teacher" | "kept" | "excluded";
 }
 
+type Outcome = "made" | "unchanged" | "kept" | "excluded" | "missing";
+
+/** The project's last "apply to all" job, as the server keeps it (training/teacher.py latest_job). */
+export interface TeacherJobState {
+  job: string;
+  state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+  done: number;
+  total: number;
+  summary: Partial<Record<Outcome, number[]>>;
+  error: string;
+  idle_seconds: number;
+}
+
 interface Overview {
   source: string;
   channel: string;
   defaults: Params;
+  job: TeacherJobState | null;
   images: TeacherImage[];
 }
+
+/** A job that has not moved for this long is waiting for a worker (a dead one's job is redelivered). */
+export const STALLED_SECONDS = 60;
 
 interface PreviewAnswer {
   objects: number;
@@ -62,6 +79,22 @@ export function readInput(spec: ParamSpec, input: HTMLInputElement | HTMLSelectE
   if (spec.kind === "checkbox") return (input as HTMLInputElement).checked;
   if (spec.kind === "select") return input.value;
   return Number(input.value);
+}
+
+/** The line under the progress bar once a job has finished. */
+export function finishedText(summary: Partial<Record<Outcome, number[]>>): string {
+  const count = (outcome: Outcome) => (summary[outcome] ?? []).length;
+  return `done: ${count("made")} made, ${count("unchanged")} unchanged, ${count("kept")} kept (edited by a person), ${count("excluded")} excluded`;
+}
+
+/** The line under the progress bar for a job the page finds when it opens (or reopens). */
+export function jobText(job: TeacherJobState): string {
+  if (job.state === "succeeded") return finishedText(job.summary);
+  if (job.state === "failed") return `failed: ${job.error}`;
+  if (job.state === "cancelled") return "cancelled";
+  const where = job.state === "queued" ? `queued: ${job.total} image(s)` : `${job.done} / ${job.total} images`;
+  if (job.idle_seconds < STALLED_SECONDS) return where;
+  return `${where}; no progress for ${Math.round(job.idle_seconds)} s: waiting for a worker (it carries on where it stopped)`;
 }
 
 /** Calls `run` once, `delayMs` after the last of a burst of calls. */
@@ -109,7 +142,13 @@ export async function showTeacher(root: HTMLElement, projectId: number): Promise
   const progressText = h("span", { "data-testid": "teacher-progress-text" });
   const stateTable = h("table", { class: "teacher-images", "data-testid": "teacher-images" });
   let latest = 0; // the newest preview asked for; older answers are dropped
-  let job: string | null = null;
+  let job: string | null = null; // the job whose events move the bar
+  if (overview.job) {
+    if (overview.job.state === "queued" || overview.job.state === "running") job = overview.job.job;
+    progress.max = Math.max(1, overview.job.total);
+    progress.value = overview.job.state === "succeeded" ? overview.job.total : overview.job.done;
+    progressText.textContent = jobText(overview.job);
+  }
 
   const imageById = (id: number): TeacherImage => overview.images.find((i) => i.id === id) as TeacherImage;
   const current = (): TeacherImage => imageById(Number(imageSelect.value));
@@ -214,10 +253,7 @@ export async function showTeacher(root: HTMLElement, projectId: number): Promise
   });
   socket.on("teacher.finished", async (event) => {
     if (event.job !== job) return;
-    const made = (event.made as number[]).length;
-    const kept = (event.kept as number[]).length;
-    const excluded = (event.excluded as number[]).length;
-    progressText.textContent = `done: ${made} made, ${(event.unchanged as number[]).length} unchanged, ${kept} kept (edited by a person), ${excluded} excluded`;
+    progressText.textContent = finishedText(event as Partial<Record<Outcome, number[]>>);
     const fresh = await getJSON<Overview>(`/api/projects/${projectId}/fluorescence-teacher/`);
     overview.images.splice(0, overview.images.length, ...fresh.images);
     renderStates();
