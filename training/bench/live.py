@@ -68,7 +68,9 @@ def live_latency(args: argparse.Namespace) -> dict[str, Any]:
             latencies = _measure_latency(port, project, cookie, events=args.events)
         finally:
             _stop(app)  # the throughput trials run alone on the machine
-        cost = _throughput_cost(project, steps=args.cost_steps, trials=args.trials)
+        # --quick only checks that both trials run: the smallest patches do.
+        patch = (64, 4) if args.quick else (128, 8)
+        cost = _throughput_cost(project, steps=args.cost_steps, trials=args.trials, patch=patch)
     finally:
         _stop(redis)
     return {
@@ -250,8 +252,9 @@ def _measure_latency(port: int, project: Any, cookie: str, *, events: int) -> li
     return latencies
 
 
-def _throughput_cost(project: Any, *, steps: int, trials: int) -> dict[str, Any]:
-    """Steps per second of the same training with and without the live reporter, alternated."""
+def _throughput_cost(project: Any, *, steps: int, trials: int, patch: tuple[int, int]) -> dict[str, Any]:
+    """Steps per second of the same training (patch = (size, batch)) with and without the live
+    reporter, alternated."""
     from django.conf import settings
     from django.db import transaction
 
@@ -265,8 +268,8 @@ def _throughput_cost(project: Any, *, steps: int, trials: int) -> dict[str, Any]
     settings.LIVE_PROGRESS_PER_SECOND = 4  # the default a real deployment runs with
     owner = project.memberships.get().user
     options = {
-        "patch_size": 128,
-        "batch_size": 8,
+        "patch_size": patch[0],
+        "batch_size": patch[1],
         "steps": steps,
         "steps_per_epoch": steps + 1,
         "warmup_steps": 5,
@@ -298,5 +301,7 @@ def _throughput_cost(project: Any, *, steps: int, trials: int) -> dict[str, Any]
         "with_steps_per_second": round(live_rate, 3),
         "trials": trials,
         "steps": steps,
+        "patch_size": patch[0],
+        "batch_size": patch[1],
         "cost": 1.0 - live_rate / base,
     }
