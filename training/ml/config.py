@@ -7,6 +7,7 @@ made, and a resumed run continues with exactly the settings it started with.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,25 @@ ARCHITECTURES = {
     "deeplabv3plus": "DeepLabV3Plus",
 }
 ENCODERS = ("resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# TrainConfig's field types (as written below) -> (does a JSON value fit, how to say what fits).
+_JSON_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "float": (_is_number, "a number"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "str | None": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "tuple[float, float]": (
+        lambda v: isinstance(v, (tuple, list)) and all(map(_is_number, v)),
+        "two numbers",
+    ),
+    "dict[str, Any]": (lambda v: isinstance(v, dict), "an object"),
+}
 
 
 @dataclass(frozen=True)
@@ -79,40 +99,16 @@ class TrainConfig:
 
     def _check_types(self) -> None:
         """Refuse values of the wrong JSON type: "no" for a flag is truthy, and "5" for a count
-        would fail deep in a worker instead of here."""
+        would fail deep in a worker instead of here. Whole numbers given for floats become floats."""
         for item in dataclasses.fields(self):
+            if item.type not in _JSON_TYPES:
+                raise TypeError(f"TrainConfig.{item.name} has a type ({item.type}) that is not checked")
+            accepts, wanted = _JSON_TYPES[item.type]
             value = getattr(self, item.name)
-            expected = item.type
-            if expected == "bool":
-                ok = isinstance(value, bool)
-            elif expected == "int":
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            elif expected == "float":
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-                if ok:
-                    object.__setattr__(self, item.name, float(value))
-            elif expected == "str":
-                ok = isinstance(value, str)
-            elif expected == "str | None":
-                ok = value is None or isinstance(value, str)
-            elif expected == "tuple[float, float]":
-                ok = isinstance(value, (tuple, list)) and all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
-                )
-            elif expected == "dict[str, Any]":
-                ok = isinstance(value, dict)
-            else:
-                raise TypeError(f"TrainConfig.{item.name} has a type ({expected}) that is not checked")
-            if not ok:
-                wanted = {
-                    "bool": "true or false",
-                    "int": "a whole number",
-                    "float": "a number",
-                    "str | None": "a string or null",
-                    "tuple[float, float]": "two numbers",
-                    "dict[str, Any]": "an object",
-                }.get(expected, expected)
+            if not accepts(value):
                 raise ValueError(f"{item.name} must be {wanted}, not {value!r}")
+            if item.type == "float":
+                object.__setattr__(self, item.name, float(value))
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
