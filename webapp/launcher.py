@@ -1,18 +1,24 @@
 """`make run`: start everything Lesslabel needs on one machine and stop it all on Ctrl-C.
 
 Starts the embedded Redis (unless REDIS_URL points at one), the ASGI server (daphne) on
-HOST:PORT (default 127.0.0.1:8000) and one Dramatiq worker process. If any of them exits, the
-others are stopped too, so a half-running app never lingers.
+HOST:PORT (default 127.0.0.1:8000) and two Dramatiq worker processes. A worker that dies (killed
+for memory, say) is started again: its unfinished message goes back to the queue and the new one
+takes it up, while the web app stays up. A worker that keeps dying within seconds of starting is a
+configuration error, and then, as when Redis or the web server exits, everything is stopped, so a
+half-running app never lingers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -20,6 +26,10 @@ from typing import Any
 import django
 
 STOP_GRACE_SECONDS = 10.0
+# A worker that exits this soon after starting, MAX_QUICK_EXITS times in a row, is not crashing
+# now and then but cannot run at all (a bad setting, a missing package): the app stops and says so.
+QUICK_EXIT_SECONDS = 60.0
+MAX_QUICK_EXITS = 3
 
 
 def main() -> int:
@@ -31,7 +41,7 @@ def main() -> int:
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    children: list[Child] = []
     if settings.REDIS_EMBEDDED:
         if embedded_redis.is_running(settings.EMBEDDED_REDIS_PORT):
             print(
@@ -42,17 +52,17 @@ def main() -> int:
             return 1
         redis_dir = Path(settings.VAR_DIR) / "redis"
         children.append(
-            ("redis", embedded_redis.start(port=settings.EMBEDDED_REDIS_PORT, directory=redis_dir))
+            Child(
+                "redis", lambda: embedded_redis.start(port=settings.EMBEDDED_REDIS_PORT, directory=redis_dir)
+            )
         )
     python = sys.executable
     base = Path(settings.BASE_DIR)
     children.append(
-        (
+        Child(
             "web",
-            subprocess.Popen(
-                [python, "-m", "daphne", "-b", host, "-p", port, "webapp.asgi:application"],
-                cwd=base,
-                start_new_session=True,
+            functools.partial(
+                spawn, [python, "-m", "daphne", "-b", host, "-p", port, "webapp.asgi:application"], cwd=base
             ),
         )
     )
@@ -65,29 +75,66 @@ def main() -> int:
         ("worker", "gpu", {}),
         ("light worker", "default", {"dramatiq_worker_timeout": "100"}),
     ):
+        command = [
+            python,
+            "manage.py",
+            "rundramatiq",
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+            "--queues",
+            queue,
+        ]
+        env = {**os.environ, "dramatiq_queue_prefetch": "1", **extra}
         children.append(
-            (
+            Child(
                 name,
-                subprocess.Popen(
-                    [
-                        python,
-                        "manage.py",
-                        "rundramatiq",
-                        "--processes",
-                        "1",
-                        "--threads",
-                        "1",
-                        "--queues",
-                        queue,
-                    ],
-                    cwd=base,
-                    env={**os.environ, "dramatiq_queue_prefetch": "1", **extra},
-                    start_new_session=True,
-                ),
+                functools.partial(spawn, command, cwd=base, env=env),
+                restart=True,
             )
         )
     print(describe(host, port, settings.REDIS_URL, settings.DATABASES["default"]), flush=True)
-    return supervise(children)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    return supervise(children, stop=stop)
+
+
+def spawn(command: list[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a child in a session of its own: Ctrl-C reaches the launcher only, which stops it."""
+    return subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
+
+
+class Child:
+    """One process of the app: `start` makes it, and makes it again when a `restart` child exits."""
+
+    def __init__(self, name: str, start: Callable[[], subprocess.Popen[bytes]], *, restart: bool = False):
+        self.name, self.start, self.restart = name, start, restart
+        self.quick_exits = 0  # exits in a row, each within QUICK_EXIT_SECONDS of its start
+        self.launch()
+
+    def launch(self) -> None:
+        self.process = self.start()
+        self.started_at = time.monotonic()
+
+    def note_exit(self) -> None:
+        lived = time.monotonic() - self.started_at
+        self.quick_exits = self.quick_exits + 1 if lived < QUICK_EXIT_SECONDS else 0
+
+    def end_group(self) -> None:
+        """Kill what is left of the exited child's process group (a worker whose main process died
+        leaves its forked worker process behind, which would go on taking messages beside the new one)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    @property
+    def keeps_failing(self) -> bool:
+        return self.quick_exits >= MAX_QUICK_EXITS
 
 
 def describe(host: str, port: str, redis_url: str, database: Mapping[str, Any]) -> str:
@@ -103,30 +150,38 @@ def describe(host: str, port: str, redis_url: str, database: Mapping[str, Any]) 
     )
 
 
-def supervise(children: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
-    stopping = False
+def supervise(children: list[Child], *, stop: threading.Event) -> int:
+    """Watch the children until `stop` is set or one exits for good; then stop them all.
 
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    exit_code = 0
-    while not stopping:
-        for name, process in children:
-            if process.poll() is not None:
-                print(f"{name} exited with code {process.returncode}; stopping the rest.", file=sys.stderr)
-                exit_code = 1
-                stopping = True
-        time.sleep(0.2)
+    Returns 0 when stopped on request, 1 when a child's exit stopped the app.
+    """
+    while not stop.is_set():
+        for child in children:
+            code = child.process.poll()
+            if code is None:
+                continue
+            child.note_exit()
+            if child.restart and not child.keeps_failing:
+                child.end_group()
+                print(
+                    f"{child.name} exited with code {code}; starting it again.", file=sys.stderr, flush=True
+                )
+                child.launch()
+                continue
+            why = f", {child.quick_exits} times in a row within a minute of starting" if child.restart else ""
+            print(
+                f"{child.name} exited with code {code}{why}; stopping the rest.", file=sys.stderr, flush=True
+            )
+            stop_all(children)
+            return 1
+        stop.wait(0.2)
     stop_all(children)
-    return exit_code
+    return 0
 
 
-def stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    """Stop the web server and worker first, Redis last (the worker drains into it)."""
-    for _, process in reversed(children):
+def stop_all(children: list[Child]) -> None:
+    """Stop the workers and the web server first, Redis last (the workers drain into it)."""
+    for process in (child.process for child in reversed(children)):
         if process.poll() is None:
             process.terminate()
         try:

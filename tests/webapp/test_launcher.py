@@ -1,5 +1,6 @@
 """`make run`'s launcher, for real: embedded defaults (SQLite, embedded Redis), the ASGI server and
-a worker start; the demo login works; Ctrl-C stops every process."""
+the workers start; the demo login works; a worker killed by the system is started again while the
+app stays up; Ctrl-C stops every process."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from django.conf import settings
 
@@ -61,6 +63,17 @@ def sign_in(base: str, username: str, password: str) -> urllib.request.OpenerDir
     return opener
 
 
+def kill_training_worker_process(launcher_pid: int) -> None:
+    """SIGKILL the process that runs the training queue's actors, as the kernel's OOM killer would:
+    the worker process forked by Dramatiq's main process (the launcher's child)."""
+    mains = [child for child in psutil.Process(launcher_pid).children() if "--queues" in child.cmdline()]
+    victims = [process for main in mains for process in main.children() if "gpu" in process.cmdline()]
+    assert len(mains) == 2 and len(victims) == 1, [
+        p.cmdline() for p in psutil.Process(launcher_pid).children()
+    ]
+    victims[0].kill()
+
+
 def test_the_app_starts_with_embedded_defaults_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port, redis_port = free_ports(2)
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
@@ -96,13 +109,22 @@ def test_the_app_starts_with_embedded_defaults_and_stops_on_ctrl_c(tmp_path: Pat
         assert "Demo: synthetic nuclei" in body
         assert embedded_redis.is_running(redis_port)
         assert (tmp_path / "var" / "lesslabel.sqlite3").exists()
+
+        kill_training_worker_process(launcher.pid)
+        deadline = time.monotonic() + 180
+        while log_path.read_text().count("Worker process is ready") < 3 and time.monotonic() < deadline:
+            assert launcher.poll() is None, log_path.read_text()
+            time.sleep(0.5)
+        assert "worker exited with code" in log_path.read_text()
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
+            assert response.status == 200
     finally:
         launcher.send_signal(signal.SIGINT)
         launcher.wait(timeout=60)
     output = log_path.read_text()
     assert launcher.returncode == 0, output
     assert f"http://127.0.0.1:{port}/" in output and "alice / s3cret-demo" in output
-    assert output.count("Worker process is ready") == 2
+    assert output.count("Worker process is ready") == 3
     assert "Lesslabel stopped." in output
     assert not embedded_redis.is_running(redis_port)
     with pytest.raises(OSError):
