@@ -64,6 +64,10 @@ def pretraining_create(
             "pretraining needs at least one."
         )
     train = runs.train_config(options, in_channels=len(channels), num_classes=2)
+    if train.freeze_encoder:
+        raise InvalidInput(
+            "freeze_encoder is for runs that start from a pretrained encoder, not for pretraining."
+        )
     try:
         settings = PretrainConfig.like(
             train,

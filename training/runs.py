@@ -85,6 +85,11 @@ def run_create(
     train = train_config(options, in_channels=len(channels), num_classes=len(classes))
     if warm_start is not None:
         check_warm_start(warm_start, train, channels)
+    elif train.freeze_encoder and train.encoder_weights is None:
+        raise InvalidInput(
+            "freeze_encoder keeps the encoder a run starts with: choose a warm start (or ImageNet "
+            "weights), or the encoder would stay random."
+        )
     config = {
         "train": train.to_dict(),
         "channels": channels,

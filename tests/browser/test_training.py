@@ -22,6 +22,12 @@ def test_a_run_started_in_the_browser_streams_its_curve_and_its_prediction(
     tiny = {"epochs": "3", "steps_per_epoch": "10", "patch_size": "64", "batch_size": "4"}
     for name, value in tiny.items():
         form.locator(f'input[name="{name}"]').fill(value)
+    # A fixed encoder needs one to start from: the server says so and nothing starts.
+    freeze = form.locator('input[name="freeze_encoder"]')
+    freeze.check()
+    form.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("choose a warm start")).to_be_visible()
+    freeze.uncheck()
     form.get_by_role("button", name="Start training").click()
 
     followed = page.get_by_test_id("followed-run")

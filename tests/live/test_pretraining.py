@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
-from labeling import services
+from labeling import selectors, services
 from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
+from training.ml import checkpoint as ckpt
 from training.models import ModelVersion, Prediction, RunMetric, TrainingRun
 
 from .conftest import TINY_RUN, add_labelled_images, wait_until
@@ -28,6 +30,10 @@ FLUORESCENCE = {
 
 def start(client: Any, project: Any, config: dict[str, Any], **body: Any) -> Any:
     return client.post(f"/api/projects/{project.pk}/runs/", {"config": config, **body}, format="json")
+
+
+def weights_of(version: ModelVersion) -> dict[str, torch.Tensor]:
+    return ckpt.checkpoint_from_bytes(selectors.read_file(version.weights), where="test").model_state
 
 
 def finished(run_id: int) -> TrainingRun | None:
@@ -68,17 +74,24 @@ def test_pretraining_makes_an_encoder_that_segmentation_runs_here_and_elsewhere_
     # Its loss curve was stored for the training page like any run's.
     assert RunMetric.objects.filter(run=run, kind="progress").exists()
 
-    # The same project: label two fields, train a brightfield segmentation model from the encoder.
+    # The same project: label two fields, train a brightfield segmentation model from the encoder,
+    # keeping the encoder fixed (few labelled fields would otherwise wash out what it learnt).
     for seed, image in enumerate(stained[:2]):
         label_densely(image, users["owner"], seed)
     segmentation = {**TINY_RUN, "channels": ["brightfield"]}
-    response = start(manager, project, segmentation, warm_start=encoder.pk)
+    response = start(manager, project, {**segmentation, "freeze_encoder": True}, warm_start=encoder.pk)
     assert response.status_code == 201, response.content
     here = wait_until(
         lambda: finished(response.json()["id"]), timeout=240, what="the warm run", worker=worker
     )
     assert here.state == "succeeded", here.error
-    assert ModelVersion.objects.get(run=here).parent_id == encoder.pk
+    tuned = ModelVersion.objects.get(run=here)
+    assert tuned.parent_id == encoder.pk
+    before, after = weights_of(encoder), weights_of(tuned)
+    encoder_names = [name for name in before if name.startswith("encoder.")]
+    assert all(torch.equal(after[name], before[name]) for name in encoder_names), "the encoder stayed"
+    decoder = [name for name in before if name.startswith("decoder.") and before[name].is_floating_point()]
+    assert any(not torch.equal(after[name], before[name]) for name in decoder), "the decoder trained"
 
     # Another project of the same owner, with its own labels: transfer across projects.
     other = services.project_create(name="Other lab", owner=users["owner"], description="")
@@ -151,6 +164,7 @@ def test_masked_pretraining_learns_from_every_image_labelled_or_not(worker, proj
         ({"mask_square": 24}, "must divide"),
         ({"stain_patch_fraction": 2}, "stain_patch_fraction must be between"),
         ({"steps": 10**9}, "steps <="),
+        ({"freeze_encoder": True}, "not for pretraining"),
     ],
 )
 def test_bad_pretraining_settings_are_a_400_and_start_nothing(project, users, client_for, config, message):

@@ -81,6 +81,7 @@ def test_validation_images_train_only_from_dense_masks(project, users, labelled,
         ({"steps": "50"}, "steps must be a whole number"),
         ({"learning_rate": True}, "learning_rate must be a number"),
         ({"scale_range": ["big", 2]}, "scale_range must be"),
+        ({"freeze_encoder": True}, "choose a warm start"),
     ],
 )
 def test_a_bad_strategy_is_a_400_and_starts_nothing(project, labelled, client_for, config, message):

@@ -331,6 +331,7 @@ def efficiency_run(
         "train_seconds": round(seconds, 1),
         "peak_rss_mb": round(memory["mb"]),
         "learning_rate": config.learning_rate,
+        "freeze_encoder": config.freeze_encoder,
     }
     print(json.dumps(run), file=sys.stderr)
     return run

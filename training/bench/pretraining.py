@@ -50,6 +50,11 @@ def add_command(commands: Any) -> None:
         default=None,
         help="learning rate of the runs that start from the pretrained weights (default: --learning-rate)",
     )
+    command.add_argument(
+        "--freeze-encoder",
+        action="store_true",
+        help="the runs that start from the pretrained weights train only the decoder and head",
+    )
     command.set_defaults(command=pretraining)
 
 
@@ -89,8 +94,11 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
 
         pretrained = pretrain(settings, samples, device=device, callbacks=Callbacks(on_step=on_step))
     pretrain_seconds = time.perf_counter() - started
-    # Fine-tuning may take a lower learning rate, so the first steps keep what pretraining learned.
-    tuned = config.replace(learning_rate=args.finetune_learning_rate or config.learning_rate)
+    # Fine-tuning may take a lower learning rate, or leave the encoder as it is, so that a few
+    # labelled images do not wash out what pretraining learned.
+    tuned = config.replace(
+        learning_rate=args.finetune_learning_rate or config.learning_rate, freeze_encoder=args.freeze_encoder
+    )
     without, with_ = [], []
     for k in chosen:
         without.append(efficiency_run(args, config, train[:k], test, device, name="from scratch, "))

@@ -69,6 +69,11 @@ class TrainConfig:
     # imbalance twice and over-calls rare classes (aisegcell nuclei: precision 0.46, recall 0.83,
     # pixel F1 0.591 with it; 0.62 / 0.71, 0.663 without; bench/README.md). Off by default.
     weight_classes: bool = False
+    # Train only the decoder and head, keeping the encoder (weights and batch-norm statistics) as a
+    # warm start or ImageNet gave it. With few labelled images, fine-tuning the whole network on
+    # them forgets what pretraining learnt (aisegcell, 4 fields: pixel F1 0.28 frozen against 0.12
+    # fine-tuned and from scratch; bench/README.md). Needs starting weights.
+    freeze_encoder: bool = False
     labelled_patch_fraction: float = 0.9  # patches centred on labelled pixels vs anywhere
     augment: bool = True
     scale_range: tuple[float, float] = (0.75, 1.33)

@@ -25,7 +25,7 @@ from training.ml.data import PatchSampler, Sample, class_weights
 from training.ml.inference import predict
 from training.ml.losses import SegmentationLoss
 from training.ml.metrics import pixel_scores
-from training.ml.models import create_model, load_weights
+from training.ml.models import create_model, encoder_of, load_weights
 
 
 class TrainingCancelled(Exception):
@@ -137,6 +137,15 @@ class Trainer:
         self.model = create_model(config, weights_dir=weights_dir)
         if initial_weights is not None:
             load_weights(self.model, initial_weights)
+        self.frozen_encoder: nn.Module | None = None
+        if config.freeze_encoder:
+            if initial_weights is None and config.encoder_weights is None:
+                raise ValueError(
+                    "freeze_encoder keeps the encoder's starting weights: start from a model version "
+                    "or ImageNet weights (a random encoder would stay random)"
+                )
+            self.frozen_encoder = encoder_of(self.model)
+            self.frozen_encoder.requires_grad_(False)
         self.model.to(device)
         weights = (
             torch.from_numpy(class_weights(train, config.num_classes)) if config.weight_classes else None
@@ -148,7 +157,9 @@ class Trainer:
             pairwise_sigma=config.pairwise_sigma,
         ).to(device)
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+            [p for p in self.model.parameters() if p.requires_grad],
+            lr=config.learning_rate,
+            weight_decay=config.weight_decay,
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
         self.step = 0
@@ -200,6 +211,8 @@ class Trainer:
 
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> float:
         self.model.train()
+        if self.frozen_encoder is not None:  # its batch-norm statistics stay the starting ones too
+            self.frozen_encoder.eval()
         x, y, w = (t.to(self.device, non_blocking=True) for t in batch)
         use_amp = self.config.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):

@@ -61,7 +61,7 @@ def imagenet_weights_file(encoder: str, weights_dir: Path | None) -> Path:
 def load_encoder_weights(model: nn.Module, path: Path) -> None:
     """Load an encoder state dict, adapting the first convolution to the model's channel count."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    encoder: nn.Module = model.encoder  # type: ignore[assignment]
+    encoder = encoder_of(model)
     own = encoder.state_dict()
     for name, tensor in state.items():
         if name in own and own[name].shape != tensor.shape and tensor.ndim == 4:
@@ -74,6 +74,14 @@ def load_encoder_weights(model: nn.Module, path: Path) -> None:
             f"{path} does not hold all weights of this encoder ({len(usable)} of {len(own)} tensors fit)"
         )
     encoder.load_state_dict(usable)
+
+
+def encoder_of(model: nn.Module) -> nn.Module:
+    """The network's encoder (every segmentation-models-pytorch model has one)."""
+    encoder = model.encoder
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(f"{type(model).__name__} has no encoder module")
+    return encoder
 
 
 def load_weights(model: nn.Module, state: dict[str, torch.Tensor]) -> None:

@@ -236,6 +236,7 @@ function runForm(
     tagOptions.hidden = strategy.value !== "tags";
     pretrainOptions.hidden = strategy.value !== "pretrain";
     labelSources.hidden = strategy.value === "pretrain";
+    freezeLabel.hidden = strategy.value === "pretrain";
   });
   const warm = h(
     "select",
@@ -244,6 +245,10 @@ function runForm(
     ...versions.map((v) => h("option", { value: v.id }, versionLabel(v))),
   );
   void offerOtherProjects(projectId, warm);
+  // Train the decoder only, on top of the warm start's (or ImageNet's) encoder: with few labelled
+  // images, fine-tuning everything forgets what pretraining learnt.
+  const freeze = h("input", { type: "checkbox", name: "freeze_encoder" });
+  const freezeLabel = h("label", {}, freeze, " Keep the starting encoder fixed (train the decoder only)");
   const form = h(
     "form",
     { class: "run-form", "data-testid": "run-form" },
@@ -259,6 +264,7 @@ function runForm(
     h("label", {}, "Patch size ", patch),
     h("label", {}, "Batch size ", batch),
     h("label", {}, "Warm start ", warm),
+    freezeLabel,
     h("button", { type: "submit" }, "Start training"),
   );
   form.addEventListener("submit", async (event) => {
@@ -281,6 +287,7 @@ function runForm(
         : {
             label_sources: sources.filter((box) => box.checked).map((box) => box.value),
             ...network,
+            freeze_encoder: freeze.checked,
             ...(strategy.value === "tags"
               ? { strategy: "tags", tag_class: Number(tagClass.value), tile: Number(tile.value), classifier_steps: Number(classifierSteps.value) }
               : {}),

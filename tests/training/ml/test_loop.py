@@ -12,6 +12,7 @@ from training.ml.data import Sample, normalize
 from training.ml.inference import predict
 from training.ml.loop import Callbacks, Trainer, TrainingCancelled
 from training.ml.metrics import pixel_scores
+from training.ml.models import create_model
 from training.ml.scribbles import simulate_scribbles
 
 CPU = torch.device("cpu")
@@ -91,6 +92,24 @@ def test_the_loss_is_class_weighted_only_when_asked():
     weighted = Trainer(FAST.replace(weight_classes=True), train=train, validation=[], device=CPU)
     weights = weighted.loss.class_weights
     assert weights is not None and float(weights[1]) > float(weights[0])
+
+
+def test_a_frozen_encoder_keeps_its_starting_weights_and_statistics_while_the_decoder_learns():
+    before = {name: tensor.clone() for name, tensor in create_model(FAST).state_dict().items()}
+    frozen = FAST.replace(freeze_encoder=True, steps=5, warmup_steps=1)
+    trainer = Trainer(frozen, train=[field_sample(1)], validation=[], device=CPU, initial_weights=before)
+    trainer.fit()
+    after = trainer.model.state_dict()
+    encoder = [name for name in before if name.startswith("encoder.")]
+    assert any("running_mean" in name for name in encoder)  # batch-norm statistics are checked too
+    assert all(torch.equal(after[name], before[name]) for name in encoder)
+    decoder = [name for name in before if name.startswith("decoder.") and name.endswith("weight")]
+    assert any(not torch.equal(after[name], before[name]) for name in decoder)
+
+
+def test_a_frozen_encoder_needs_starting_weights():
+    with pytest.raises(ValueError, match="a random encoder would stay random"):
+        Trainer(FAST.replace(freeze_encoder=True), train=[field_sample(0)], validation=[], device=CPU)
 
 
 def test_cancel_is_checked_every_step():
