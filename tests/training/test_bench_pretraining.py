@@ -28,7 +28,7 @@ def test_quick_run_writes_both_curves_on_the_same_split(pairs, tmp_path, task):
     assert {run["learning_rate"] for curve in ("with", "without") for run in result[curve]["runs"]} == {2e-3}
 
 
-def test_fine_tuning_can_take_its_own_learning_rate(pairs, tmp_path):
+def test_fine_tuning_can_take_its_own_learning_rate_and_keep_the_pretrained_encoder(pairs, tmp_path):
     out = tmp_path / "pretraining.json"
     common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
     argv = [
@@ -40,11 +40,13 @@ def test_fine_tuning_can_take_its_own_learning_rate(pairs, tmp_path):
         "1",
         "--finetune-learning-rate",
         "5e-4",
+        "--freeze-encoder",
     ]
     assert main([*argv, "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert result["with"]["runs"][0]["learning_rate"] == 5e-4
-    assert result["without"]["runs"][0]["learning_rate"] == 2e-3
+    pretrained, scratch = result["with"]["runs"][0], result["without"]["runs"][0]
+    assert (pretrained["learning_rate"], pretrained["freeze_encoder"]) == (5e-4, True)
+    assert (scratch["learning_rate"], scratch["freeze_encoder"]) == (2e-3, False)  # nothing to keep
     assert result["config"]["learning_rate"] == 2e-3
 
 
