@@ -29,7 +29,7 @@ RUN_KEYS = {
     "per_image",
 }
 # label-efficiency runs also say the learning rate they trained with (fine-tuning may differ).
-EFFICIENCY_KEYS = RUN_KEYS | {"learning_rate"}
+EFFICIENCY_KEYS = RUN_KEYS | {"learning_rate", "freeze_encoder"}
 
 
 @pytest.fixture(scope="module")
