@@ -71,8 +71,9 @@ class TrainConfig:
     weight_classes: bool = False
     # Train only the decoder and head, keeping the encoder (weights and batch-norm statistics) as a
     # warm start or ImageNet gave it. With few labelled images, fine-tuning the whole network on
-    # them forgets what pretraining learnt (aisegcell, 4 fields: pixel F1 0.28 frozen against 0.12
-    # fine-tuned and from scratch; bench/README.md). Needs starting weights.
+    # them forgets what pretraining learnt (aisegcell, 4 fields, mean of 3 seeds: pixel F1 0.26
+    # frozen against 0.19 from scratch; fine-tuned in full it gained nothing; bench/README.md).
+    # With many labelled images it costs (12 fields: 0.555 against 0.624). Needs starting weights.
     freeze_encoder: bool = False
     labelled_patch_fraction: float = 0.9  # patches centred on labelled pixels vs anywhere
     augment: bool = True

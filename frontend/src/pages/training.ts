@@ -232,6 +232,10 @@ function runForm(
     h("legend", {}, "Labels to learn from"),
     ...sources.map((box) => h("label", {}, box, ` ${box.value}`)),
   );
+  // Train the decoder only, on top of the warm start's (or ImageNet's) encoder: with few labelled
+  // images, fine-tuning everything forgets what pretraining learnt.
+  const freeze = h("input", { type: "checkbox", name: "freeze_encoder" });
+  const freezeLabel = h("label", {}, freeze, " Keep the starting encoder fixed (train the decoder only)");
   strategy.addEventListener("change", () => {
     tagOptions.hidden = strategy.value !== "tags";
     pretrainOptions.hidden = strategy.value !== "pretrain";
@@ -245,10 +249,6 @@ function runForm(
     ...versions.map((v) => h("option", { value: v.id }, versionLabel(v))),
   );
   void offerOtherProjects(projectId, warm);
-  // Train the decoder only, on top of the warm start's (or ImageNet's) encoder: with few labelled
-  // images, fine-tuning everything forgets what pretraining learnt.
-  const freeze = h("input", { type: "checkbox", name: "freeze_encoder" });
-  const freezeLabel = h("label", {}, freeze, " Keep the starting encoder fixed (train the decoder only)");
   const form = h(
     "form",
     { class: "run-form", "data-testid": "run-form" },
