@@ -120,6 +120,12 @@ def add_common(command: argparse.ArgumentParser) -> None:
         help="weight the loss by inverse square-root class frequency (the default before 2026-12-01)",
     )
     command.add_argument(
+        "--recompute-batch-norm",
+        action=argparse.BooleanOptionalAction,
+        default=TrainConfig.recompute_batch_norm,
+        help="measure batch-norm statistics on tiles covering the training images when training ends",
+    )
+    command.add_argument(
         "--pairwise-weight",
         type=float,
         default=TrainConfig.pairwise_weight,
@@ -174,6 +180,7 @@ def train_config(args: argparse.Namespace, in_channels: int) -> TrainConfig:
         seed=args.seed,
         balance_classes=args.balance,
         weight_classes=args.class_weights,
+        recompute_batch_norm=args.recompute_batch_norm,
         pairwise_weight=args.pairwise_weight,
         pairwise_sigma=args.pairwise_sigma,
         scale_range=args.scale_range,

@@ -7,6 +7,7 @@ class drawn uniformly among the classes present: every class gets seen, however 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from training.ml.config import TrainConfig
+from training.ml.inference import tile_starts
 
 UNKNOWN = -1
 OUTSIDE = -2  # a patch's pixels beyond its image's border: unknown too, but not unlabelled
@@ -205,6 +207,35 @@ class PatchSampler:
         mean = x.mean(dim=(-2, -1), keepdim=True)
         x = ((x - mean) * contrast + mean) * gain + bias
         return x, y, w
+
+
+def covering_tiles(
+    samples: list[Sample], *, largest: int, limit: int, batch_size: int, seed: int
+) -> Iterator[torch.Tensor]:
+    """Batches of tiles that cover every image once, labelled pixels or not: what the network
+    meets when it predicts whole images (training patches are centred on labels). Over `limit`
+    tiles, a random subset of them (reproducible for a seed).
+
+    Tiles are square, of the largest multiple of 32 up to `largest` that fits every image, so no
+    tile is mostly padding. Shape of each batch: (B, C, size, size) float32, B <= batch_size.
+    """
+    shortest = min(min(s.image.shape[1:]) for s in samples)
+    size = max(32, min(largest, shortest // 32 * 32))
+    places = [
+        (index, top, left)
+        for index, sample in enumerate(samples)
+        for top in tile_starts(sample.image.shape[1], size, size)
+        for left in tile_starts(sample.image.shape[2], size, size)
+    ]
+    if len(places) > limit:
+        chosen = np.random.default_rng(seed).choice(len(places), limit, replace=False)
+        places = [places[i] for i in sorted(chosen)]
+    for first in range(0, len(places), batch_size):
+        tiles = [
+            window(samples[i].image, top, left, size, fill=0.0)
+            for i, top, left in places[first : first + batch_size]
+        ]
+        yield torch.from_numpy(np.stack(tiles))
 
 
 def window(array: np.ndarray, top: int, left: int, size: int, *, fill: float) -> np.ndarray:

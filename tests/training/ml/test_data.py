@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from training.ml.config import TrainConfig
 from training.ml.data import (
@@ -13,6 +14,7 @@ from training.ml.data import (
     Sample,
     channel_ranges,
     class_weights,
+    covering_tiles,
     merge_targets,
     normalize,
 )
@@ -93,3 +95,15 @@ def test_patches_past_the_border_mark_it_outside_not_unlabelled():
     assert bool((y == OUTSIDE).any()), "some 32-px patches of a 40-px image reach past its border"
     assert not bool((y == UNKNOWN).any()), "a dense mask has no unlabelled pixels"
     assert bool((w[y == OUTSIDE] == 0).all())
+
+
+def test_covering_tiles_cover_each_image_once_labelled_or_not():
+    first = Sample(np.arange(96 * 96, dtype=np.float32).reshape(1, 96, 96), np.full((96, 96), -1))
+    second = Sample(-np.ones((1, 70, 200), np.float32), np.zeros((70, 200), np.int64))
+    batches = list(covering_tiles([first, second], largest=256, limit=100, batch_size=8, seed=0))
+    tiles = torch.cat(batches)
+    assert [len(b) for b in batches] == [8, 4] and tiles.shape[1:] == (1, 64, 64)  # 70 px fits 64
+    assert tiles[:4].flatten().unique().numel() == 96 * 96  # 2 x 2 tiles, the last ones shifted in
+    assert (tiles[4:] == -1).all()  # 2 x 4 tiles of the second image, none padded
+    subset = torch.cat(list(covering_tiles([first, second], largest=256, limit=6, batch_size=8, seed=0)))
+    assert len(subset) == 6

@@ -107,6 +107,26 @@ def test_a_frozen_encoder_keeps_its_starting_weights_and_statistics_while_the_de
     assert any(not torch.equal(after[name], before[name]) for name in decoder)
 
 
+def test_batch_norm_statistics_are_measured_afresh_on_whole_images_when_training_ends():
+    config = FAST.replace(steps=6, steps_per_epoch=3, warmup_steps=1, batch_size=3)
+    train = [field_sample(s) for s in range(4)]  # one 96-px tile each: batches of 3 and 1
+
+    def stem(recompute: bool) -> tuple[torch.nn.Module, torch.Tensor]:
+        """The first batch-norm layer after training, and its input's per-channel mean over the
+        four whole images."""
+        chosen = config.replace(recompute_batch_norm=recompute)
+        model = Trainer(chosen, train=train, validation=[], device=CPU).fit().model
+        with torch.no_grad():
+            features = model.encoder.conv1(torch.from_numpy(np.stack([s.image for s in train])))
+        return model.encoder.bn1, features.mean(dim=(0, 2, 3))
+
+    measured, image_mean = stem(recompute=True)
+    assert torch.allclose(measured.running_mean, image_mean, atol=1e-4)
+    assert measured.momentum == 0.1 and not measured.training  # back to a plain eval-mode layer
+    running, image_mean = stem(recompute=False)  # a running average over label-centred patches
+    assert not torch.allclose(running.running_mean, image_mean, atol=1e-2)
+
+
 def test_a_frozen_encoder_needs_starting_weights():
     with pytest.raises(ValueError, match="a random encoder would stay random"):
         Trainer(FAST.replace(freeze_encoder=True), train=[field_sample(0)], validation=[], device=CPU)
