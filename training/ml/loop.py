@@ -175,6 +175,11 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] = {}
         self.epochs_without_gain = 0
 
+    def _autocast(self) -> torch.autocast:
+        """bf16 mixed precision on CUDA when the config allows it; plain float32 on the CPU."""
+        use_amp = self.config.amp and self.device.type == "cuda"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp)
+
     def _lr_factor(self, step: int) -> float:
         return lr_factor(step, warmup_steps=self.config.warmup_steps, steps=self.config.steps)
 
@@ -220,8 +225,7 @@ class Trainer:
         if self.frozen_encoder is not None:  # its batch-norm statistics stay the starting ones too
             self.frozen_encoder.eval()
         x, y, w = (t.to(self.device, non_blocking=True) for t in batch)
-        use_amp = self.config.amp and self.device.type == "cuda"
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+        with self._autocast():
             logits = self.model(x)
         loss = self.loss(logits.float(), y, w, image=x)
         self.optimizer.zero_grad(set_to_none=True)
@@ -256,8 +260,7 @@ class Trainer:
             seed=self.config.seed,
         )
         seen = 0
-        use_amp = self.config.amp and self.device.type == "cuda"
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+        with self._autocast():
             for batch in tiles:
                 seen += len(batch)
                 for layer in layers:  # so the running values are means weighted by tile count
