@@ -13,7 +13,8 @@ from django.conf import settings
 from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
-from training.bench.__main__ import main
+from training.bench.__main__ import Outcome, ensemble_run, main, spread
+from training.bench.datasets import Item
 from training.bench.datasets import load_folder
 
 RUN_KEYS = {
@@ -29,7 +30,7 @@ RUN_KEYS = {
     "per_image",
 }
 # label-efficiency runs also say the learning rate they trained with (fine-tuning may differ).
-EFFICIENCY_KEYS = RUN_KEYS | {"learning_rate", "freeze_encoder"}
+EFFICIENCY_KEYS = RUN_KEYS | {"learning_rate", "freeze_encoder", "seed"}
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +93,55 @@ def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels
             assert image["object_fraction"] == pytest.approx((item.instances > 0).mean(), abs=1e-4)
             assert 0.0 <= image["pixel_f1"] <= 1.0
     assert result["config"]["test"] == ["f2", "f3"]
+
+
+def test_seeds_train_once_each_and_report_their_spread_and_ensemble(folders, tmp_path):
+    out = tmp_path / "seeds.json"
+    arguments = ["label-efficiency", "--data", str(folders / "set"), "--test-count", "2", "--sizes", "2"]
+    main([*arguments, "--quick", "--seeds", "3,5", "--out", str(out)])
+    result = json.loads(out.read_text())
+    single, other, ensemble = result["runs"]
+    assert (single["seed"], other["seed"]) == (3, 5)
+    assert ensemble["ensemble_of_seeds"] == [3, 5] and ensemble["train_images"] == 2
+    assert ensemble["train_seconds"] == pytest.approx(
+        single["train_seconds"] + other["train_seconds"], abs=0.2
+    )
+    [summary] = result["summary"]
+    assert summary["seeds"] == [3, 5]
+    assert summary["pixel_f1"]["mean"] == pytest.approx(
+        (single["pixel_f1"] + other["pixel_f1"]) / 2, abs=1e-4
+    )
+    assert summary["pixel_f1"]["ensemble"] == pytest.approx(ensemble["pixel_f1"], abs=1e-4)
+    # A run with --seed alone is the same training as that seed's run among several.
+    alone = tmp_path / "alone.json"
+    main([*arguments, "--quick", "--seed", "3", "--out", str(alone)])
+    [run] = json.loads(alone.read_text())["runs"]
+    assert run["seed"] == 3 and "summary" not in json.loads(alone.read_text())
+
+
+def test_the_ensemble_averages_probabilities_before_calling_objects():
+    truth = np.array([[0, 1, 1, 0]])
+    item = Item("field", np.zeros((1, 1, 4), np.uint8), truth.astype(np.uint16))
+
+    def outcome(seed, probabilities):
+        run = {"seed": seed, "train_images": 1, "labels": "dense", "train_seconds": 1.0, "peak_rss_mb": 100}
+        run.update(pixel_f1=0.5, iou=0.3, object_f1=0.4)
+        return Outcome(run, [np.array([probabilities], np.float32)])
+
+    # Pixel by pixel the means are 0.3, 0.55, 0.6, 0.45: only the middle two are objects, as
+    # neither model alone says (the first calls pixels 0-1, the second pixels 2-3).
+    outcomes = [outcome(0, [0.6, 0.9, 0.3, 0.1]), outcome(1, [0.0, 0.2, 0.9, 0.8])]
+    ensemble = ensemble_run(outcomes, [item])
+    assert ensemble["pixel_f1"] == 1.0 and ensemble["ensemble_of_seeds"] == [0, 1]
+    summary = spread(outcomes, ensemble)
+    assert summary["pixel_f1"] == {"mean": 0.5, "sd": 0.0, "min": 0.5, "max": 0.5, "ensemble": 1.0}
+
+
+@pytest.mark.parametrize("seeds", ["0,0", "a,b", ","])
+def test_seeds_must_be_distinct_whole_numbers(folders, seeds, capsys):
+    with pytest.raises(SystemExit):
+        main(["label-efficiency", "--data", str(folders / "set"), "--seeds", seeds, "--quick"])
+    assert "--seeds" in capsys.readouterr().err
 
 
 def test_quick_overhead_compares_both_loops(folders, tmp_path):

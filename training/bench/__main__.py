@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,8 @@ def parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text)
         add_common(command)
         command.set_defaults(command=function)
+        if name == "label-efficiency":
+            add_seeds(command)
     live_bench.add_command(commands)
     memory_bench.add_command(commands)
     pretraining_bench.add_command(commands)
@@ -153,6 +156,28 @@ def scale_range(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not LOW,HIGH (for example 0.5,2)") from None
     return low, high
+
+
+def add_seeds(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--seeds",
+        type=seed_list,
+        help="train each size once per seed, e.g. 0,1,2: every run is reported, "
+        "with their mean and spread and the score of their averaged probabilities (an ensemble); "
+        "simulated scribbles keep --seed, so only the training changes",
+    )
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(value) for value in text.split(",") if value.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of whole numbers (for example 0,1,2)"
+        ) from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r} must name at least one seed, each once")
+    return seeds
 
 
 # Shared steps ------------------------------------------------------------------------------
@@ -300,8 +325,71 @@ def label_efficiency(args: argparse.Namespace) -> dict[str, Any]:
     train, test = load_split(args)
     config = train_config(args, in_channels=train[0].image.shape[0])
     device = choose_device()
-    runs = [efficiency_run(args, config, train[:k], test, device) for k in sizes(args, len(train))]
-    return {"runs": runs, "config": describe(args, config.to_dict(), train, test)}
+    seeds = args.seeds or [args.seed]
+    runs, summary = [], []
+    for k in sizes(args, len(train)):
+        outcomes = [
+            efficiency_run(
+                args, config.replace(seed=seed), train[:k], test, device, name=seed_name(seeds, seed)
+            )
+            for seed in seeds
+        ]
+        runs += [outcome.run for outcome in outcomes]
+        if len(outcomes) > 1:
+            ensemble = ensemble_run(outcomes, test)
+            runs.append(ensemble)
+            summary.append(spread(outcomes, ensemble))
+    result: dict[str, Any] = {"runs": runs, "config": describe(args, config.to_dict(), train, test)}
+    if summary:
+        result["summary"] = summary
+    return result
+
+
+def seed_name(seeds: list[int], seed: int) -> str:
+    return f"seed {seed}, " if len(seeds) > 1 else ""
+
+
+@dataclass
+class Outcome:
+    """One trained model's scores, and its object-class probabilities on each test image."""
+
+    run: dict[str, Any]
+    probabilities: list[np.ndarray]
+
+
+def ensemble_run(outcomes: list[Outcome], test: list[Item]) -> dict[str, Any]:
+    """The models' object-class probabilities averaged per pixel, called above 0.5, scored."""
+    predictions = [
+        (np.mean([outcome.probabilities[i] for outcome in outcomes], axis=0) > 0.5).astype(np.int64)
+        for i in range(len(test))
+    ]
+    first = outcomes[0].run
+    return {
+        "train_images": first["train_images"],
+        "labels": first["labels"],
+        "ensemble_of_seeds": [outcome.run["seed"] for outcome in outcomes],
+        **score(predictions, test),
+        "train_seconds": round(sum(outcome.run["train_seconds"] for outcome in outcomes), 1),
+        "peak_rss_mb": max(outcome.run["peak_rss_mb"] for outcome in outcomes),
+    }
+
+
+def spread(outcomes: list[Outcome], ensemble: dict[str, Any]) -> dict[str, Any]:
+    """Mean, standard deviation and range of each score over the seeds, beside the ensemble's."""
+    summary: dict[str, Any] = {
+        "train_images": ensemble["train_images"],
+        "seeds": ensemble["ensemble_of_seeds"],
+    }
+    for metric in ("pixel_f1", "iou", "object_f1"):
+        values = np.array([outcome.run[metric] for outcome in outcomes])
+        summary[metric] = {
+            "mean": round(float(values.mean()), 4),
+            "sd": round(float(values.std(ddof=1)), 4),
+            "min": round(float(values.min()), 4),
+            "max": round(float(values.max()), 4),
+            "ensemble": round(float(ensemble[metric]), 4),
+        }
+    return summary
 
 
 def efficiency_run(
@@ -313,7 +401,7 @@ def efficiency_run(
     *,
     initial_weights: dict[str, torch.Tensor] | None = None,
     name: str = "",
-) -> dict[str, Any]:
+) -> Outcome:
     """Train on `train` (from `initial_weights` if given), score on `test`: one point of a curve."""
     prepare = normalizer(args, train)
     samples = [Sample(prepare(item.image), training_target(item, args)) for item in train]
@@ -330,18 +418,19 @@ def efficiency_run(
                 initial_weights=initial_weights,
             ).fit()
         seconds = time.perf_counter() - started
-        predictions = [predict(result.model, image, device=device, tile=512).classes for image in test_images]
+        outputs = [predict(result.model, image, device=device, tile=512) for image in test_images]
     run = {
         "train_images": len(train),
         "labels": args.labels,
-        **score(predictions, test),
+        **score([output.classes for output in outputs], test),
         "train_seconds": round(seconds, 1),
         "peak_rss_mb": round(memory["mb"]),
         "learning_rate": config.learning_rate,
         "freeze_encoder": config.freeze_encoder,
+        "seed": config.seed,
     }
     print(json.dumps(run), file=sys.stderr)
-    return run
+    return Outcome(run, [output.probabilities[1] for output in outputs])
 
 
 def peer(args: argparse.Namespace) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
     )
     without, with_ = [], []
     for k in chosen:
-        without.append(efficiency_run(args, config, train[:k], test, device, name="from scratch, "))
+        without.append(efficiency_run(args, config, train[:k], test, device, name="from scratch, ").run)
         with_.append(
             efficiency_run(
                 args, tuned, train[:k], test, device, initial_weights=pretrained.state, name="pretrained, "
