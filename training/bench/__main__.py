@@ -430,7 +430,8 @@ def efficiency_run(
         "seed": config.seed,
     }
     print(json.dumps(run), file=sys.stderr)
-    return Outcome(run, [output.probabilities[1] for output in outputs])
+    # Copies of the object plane, so the outputs' other planes are freed.
+    return Outcome(run, [output.probabilities[1].copy() for output in outputs])
 
 
 def peer(args: argparse.Namespace) -> dict[str, Any]:
