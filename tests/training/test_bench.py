@@ -14,8 +14,7 @@ from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
 from training.bench.__main__ import Outcome, ensemble_run, main, spread
-from training.bench.datasets import Item
-from training.bench.datasets import load_folder
+from training.bench.datasets import Item, load_folder
 
 RUN_KEYS = {
     "train_images",
