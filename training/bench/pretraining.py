@@ -105,7 +105,7 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
         with_.append(
             efficiency_run(
                 args, tuned, train[:k], test, device, initial_weights=pretrained.state, name="pretrained, "
-            )
+            ).run
         )
     return {
         "with": {"runs": with_},
