@@ -111,7 +111,7 @@ def test_seeds_train_once_each_and_report_their_spread_and_ensemble(folders, tmp
         (single["pixel_f1"] + other["pixel_f1"]) / 2, abs=1e-4
     )
     assert summary["pixel_f1"]["ensemble"] == pytest.approx(ensemble["pixel_f1"], abs=1e-4)
-    # A run with --seed alone is the same training as that seed's run among several.
+    # --seed alone trains once with that seed and adds no summary.
     alone = tmp_path / "alone.json"
     main([*arguments, "--quick", "--seed", "3", "--out", str(alone)])
     [run] = json.loads(alone.read_text())["runs"]

@@ -99,7 +99,8 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
     tuned = config.replace(
         learning_rate=args.finetune_learning_rate or config.learning_rate, freeze_encoder=args.freeze_encoder
     )
-    without, with_ = [], []
+    without: list[dict[str, Any]] = []
+    with_: list[dict[str, Any]] = []
     for k in chosen:
         without.append(efficiency_run(args, config, train[:k], test, device, name="from scratch, ").run)
         with_.append(
