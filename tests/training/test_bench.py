@@ -63,6 +63,7 @@ def test_the_loader_reads_both_conventions(folders):
 )
 def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels):
     out = tmp_path / "result.json"
+    augment = command == "label-efficiency" and labels == "scribbles"
     main(
         [
             command,
@@ -77,9 +78,11 @@ def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels
             "--quick",
             "--out",
             str(out),
+            *(["--test-time-augmentation"] if augment else []),
         ]
     )
     result = json.loads(out.read_text())
+    assert result["config"]["test_time_augmentation"] is augment
     assert [run["train_images"] for run in result["runs"]] == [1, 2]
     test_items = load_folder(folders / "set")[2:]
     for run in result["runs"]:

@@ -33,6 +33,14 @@ def test_quick_run_writes_teacher_and_ground_truth_scores(pairs, tmp_path):
     with pytest.raises(SystemExit, match="made with other learning_rate"):
         main(["fluorescence-teacher", *common, "--ground-truth-from", str(tmp_path / "earlier.json")])
 
+    # Results from before test-time augmentation existed were predicted without it.
+    assert config["test_time_augmentation"] is False
+    older = {key: value for key, value in config.items() if key != "test_time_augmentation"}
+    (tmp_path / "older.json").write_text(json.dumps({**earlier, "config": older}))
+    reuse = ["--ground-truth-from", str(tmp_path / "older.json")]
+    with pytest.raises(SystemExit, match="made with other test_time_augmentation"):
+        main(["fluorescence-teacher", *common, *reuse, "--test-time-augmentation"])
+
 
 def test_bad_teacher_params_stop_before_any_training(pairs):
     with pytest.raises(SystemExit, match="sigma"):

@@ -79,6 +79,7 @@ def parser() -> argparse.ArgumentParser:
         command.set_defaults(command=function)
         if name == "label-efficiency":
             add_seeds(command)
+            add_prediction(command)
     live_bench.add_command(commands)
     memory_bench.add_command(commands)
     pretraining_bench.add_command(commands)
@@ -156,6 +157,16 @@ def scale_range(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not LOW,HIGH (for example 0.5,2)") from None
     return low, high
+
+
+def add_prediction(command: argparse.ArgumentParser) -> None:
+    """Options of how the commands that train a network predict the test images with it."""
+    command.add_argument(
+        "--test-time-augmentation",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="predict each test image as the mean over its 8 rotations and mirror images (8x the time)",
+    )
 
 
 def add_seeds(command: argparse.ArgumentParser) -> None:
@@ -308,6 +319,8 @@ def describe(
         "train_pool": [i.name for i in train],
         "test": [i.name for i in test],
         "quick": args.quick,
+        # Only the commands that predict with a network have the option (the peer does not).
+        "test_time_augmentation": getattr(args, "test_time_augmentation", False),
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "machine": machine(),
     }
@@ -418,7 +431,10 @@ def efficiency_run(
                 initial_weights=initial_weights,
             ).fit()
         seconds = time.perf_counter() - started
-        outputs = [predict(result.model, image, device=device, tile=512) for image in test_images]
+        outputs = [
+            predict(result.model, image, device=device, tile=512, augment=args.test_time_augmentation)
+            for image in test_images
+        ]
     run = {
         "train_images": len(train),
         "labels": args.labels,

@@ -25,12 +25,13 @@ from training.ml.pretrain import TASKS, PretrainConfig, PretrainSample, pretrain
 
 
 def add_command(commands: Any) -> None:
-    from training.bench.__main__ import add_common
+    from training.bench.__main__ import add_common, add_prediction
 
     command = commands.add_parser(
         "pretraining", help="label-efficiency curve with and without self-supervised pretraining"
     )
     add_common(command)
+    add_prediction(command)
     command.add_argument("--task", choices=TASKS, default="masked", help="the pretext task")
     command.add_argument(
         "--target-channel",

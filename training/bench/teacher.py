@@ -30,13 +30,14 @@ TEACHER_CHANNEL = "fluorescence"
 
 
 def add_command(commands: Any) -> None:
-    from training.bench.__main__ import add_common
+    from training.bench.__main__ import add_common, add_prediction
 
     command = commands.add_parser(
         "fluorescence-teacher",
         help="brightfield model on fluorescence pseudo-masks vs the same model on ground truth",
     )
     add_common(command)
+    add_prediction(command)
     command.add_argument(
         "--teacher-channel", default=TEACHER_CHANNEL, help="channel folder the pseudo-masks come from"
     )
@@ -126,11 +127,16 @@ def train_and_score(
             .model
         )
     seconds = time.perf_counter() - started
-    predictions = [predict(model, prepare(item.image), device=device, tile=512).classes for item in test]
+    augment = args.test_time_augmentation
+    predictions = [
+        predict(model, prepare(item.image), device=device, tile=512, augment=augment).classes for item in test
+    ]
     return {**score(predictions, test), "train_seconds": round(seconds, 1)}
 
 
 SAME_KEYS = ("data", "train_pool", "test", "quick")
+# Keys that results made before they existed lack, with the value those results were made with.
+LATER_KEYS = {"test_time_augmentation": False}
 
 
 def reused_scores(path: Path, config: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +146,7 @@ def reused_scores(path: Path, config: dict[str, Any]) -> dict[str, Any]:
     old = earlier.get("config", {})
     train_keys = [key for key in config if key in old and key not in ("date", "machine", "labels")]
     differ = [key for key in train_keys if old[key] != config[key]]
+    differ += [key for key, was in LATER_KEYS.items() if key not in old and config.get(key, was) != was]
     differ += [key for key in SAME_KEYS if key not in old]
     if differ:
         raise SystemExit(f"--ground-truth-from {path}: made with other {', '.join(differ)}; train it again")

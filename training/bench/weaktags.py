@@ -40,10 +40,11 @@ from training.ml.scorecam import (
 
 
 def add_command(commands: Any) -> None:
-    from training.bench.__main__ import add_common
+    from training.bench.__main__ import add_common, add_prediction
 
     command = commands.add_parser("weak-tags", help="Score-CAM U-Net from tile tags vs dense labels")
     add_common(command)
+    add_prediction(command)
     command.add_argument("--tile", type=int, default=128, help="Score-CAM window size in pixels")
     command.add_argument("--tag-tile", type=int, default=32, help="size of the tagged tiles in pixels")
     command.add_argument("--classifier-steps", type=int, default=400)
@@ -95,7 +96,10 @@ def weak_tags(args: argparse.Namespace) -> dict[str, Any]:
             model = Trainer(
                 config, train=samples, validation=[], device=device, callbacks=Callbacks(on_step=on_step)
             ).fit()
-        predictions = [predict(model.model, image, device=device, tile=512).classes for image in test_images]
+        predictions = [
+            predict(model.model, image, device=device, tile=512, augment=args.test_time_augmentation).classes
+            for image in test_images
+        ]
         result[name] = {**score(predictions, test), "train_seconds": round(model.seconds, 1)}
         print(json.dumps({name: result[name]}), file=sys.stderr)
     result["tags"]["pseudo_mask_seconds"] = round(pseudo_seconds, 1)

@@ -3,7 +3,8 @@
 Tiles overlap; each tile's outermost `overlap // 4` pixels on inner sides are discarded (they
 saw zero padding) and the rest is blended with linear ramps that sum to one, so wherever the
 network's receptive field fits in that margin the result equals predicting the whole image at
-once. Memory: the input, the (K, H, W) float32 probabilities and one batch of tiles.
+once. Memory: the input, the (K, H, W) float32 probabilities and one batch of tiles (with
+test-time augmentation, one more copy of each).
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ def ramp(tile: int, overlap: int, *, first: bool, last: bool) -> np.ndarray:
     return weights
 
 
-@torch.no_grad()
 def predict_probabilities(
     model: nn.Module,
     image: np.ndarray,
@@ -61,11 +61,48 @@ def predict_probabilities(
     tile: int = 512,
     overlap: int = 64,
     batch_size: int = 4,
+    augment: bool = False,
 ) -> np.ndarray:
     """Softmax probabilities of a normalised image, tile by tile.
 
+    With `augment`, the mean over the image's 8 rotations and mirror images, each mapped back
+    (test-time augmentation: 8 times the work; microscopy has no up or down, so every view is
+    as valid as the original and their errors partly cancel).
+
     Shape: image (C, H, W) float32 -> (K, H, W) float32. `tile` must be a multiple of 32.
     """
+    if not augment:
+        return _tiled_probabilities(
+            model, image, device=device, tile=tile, overlap=overlap, batch_size=batch_size
+        )
+    total: np.ndarray | None = None
+    for turns in range(4):
+        for mirror in (False, True):
+            view = np.rot90(image, turns, axes=(1, 2))
+            view = np.ascontiguousarray(view[:, :, ::-1] if mirror else view)
+            probabilities = _tiled_probabilities(
+                model, view, device=device, tile=tile, overlap=overlap, batch_size=batch_size
+            )
+            back = np.rot90(probabilities[:, :, ::-1] if mirror else probabilities, -turns, axes=(1, 2))
+            if total is None:
+                total = np.ascontiguousarray(back)
+            else:
+                total += back
+    assert total is not None
+    total /= 8
+    return total
+
+
+@torch.no_grad()
+def _tiled_probabilities(
+    model: nn.Module,
+    image: np.ndarray,
+    *,
+    device: torch.device,
+    tile: int,
+    overlap: int,
+    batch_size: int,
+) -> np.ndarray:
     if tile % 32 or overlap >= tile:
         raise ValueError(f"tile {tile} must be a multiple of 32 and larger than overlap {overlap}")
     height, width = image.shape[1:]
@@ -103,10 +140,11 @@ def predict(
     tile: int = 512,
     overlap: int = 64,
     batch_size: int = 4,
+    augment: bool = False,
 ) -> Prediction:
     """Class map, probabilities and entropy of one normalised (C, H, W) image."""
     probabilities = predict_probabilities(
-        model, image, device=device, tile=tile, overlap=overlap, batch_size=batch_size
+        model, image, device=device, tile=tile, overlap=overlap, batch_size=batch_size, augment=augment
     )
     return Prediction(probabilities, probabilities.argmax(axis=0), entropy(probabilities))
 

@@ -76,3 +76,35 @@ def test_entropy_and_uncertainty():
         nn.Conv2d(1, 2, 1).eval(), np.zeros((1, 32, 32), np.float32), device=CPU, tile=32, overlap=0
     )
     assert prediction.classes.shape == (32, 32) and 0.0 <= prediction.uncertainty <= 1.0
+
+
+def test_augmented_prediction_does_not_depend_on_the_image_orientation():
+    # A kernel that looks only upwards: plain predictions of a mirrored (transposed) image differ
+    # from the mirrored predictions; the mean over all 8 views is the same however it is turned.
+    torch.manual_seed(0)
+    model = nn.Conv2d(1, 2, 3, padding=1).eval()
+    with torch.no_grad():
+        model.weight.zero_()
+        model.weight[0, 0, 0, 1] = 4.0
+    image = np.random.default_rng(1).normal(size=(1, 70, 96)).astype(np.float32)
+    turned = np.ascontiguousarray(np.rot90(image, 1, axes=(1, 2))[:, ::-1])
+
+    def undo(probabilities: np.ndarray) -> np.ndarray:
+        return np.rot90(probabilities[:, ::-1], -1, axes=(1, 2))
+
+    plain = predict_probabilities(model, image, device=CPU, tile=64, overlap=32)
+    plain_turned = predict_probabilities(model, turned, device=CPU, tile=64, overlap=32)
+    assert not np.allclose(undo(plain_turned), plain, atol=1e-3)
+    augmented = predict(model, image, device=CPU, tile=64, overlap=32, augment=True)
+    augmented_turned = predict_probabilities(model, turned, device=CPU, tile=64, overlap=32, augment=True)
+    assert augmented.probabilities.shape == (2, 70, 96)
+    assert np.allclose(augmented.probabilities.sum(axis=0), 1.0, atol=1e-5)
+    assert np.allclose(undo(augmented_turned), augmented.probabilities, atol=1e-5)
+
+
+def test_augmented_prediction_of_an_orientation_free_model_is_the_plain_one():
+    model = nn.Conv2d(1, 2, 1).eval()
+    image = np.random.default_rng(2).normal(size=(1, 50, 80)).astype(np.float32)
+    plain = predict_probabilities(model, image, device=CPU, tile=32, overlap=16)
+    augmented = predict_probabilities(model, image, device=CPU, tile=32, overlap=16, augment=True)
+    assert np.allclose(augmented, plain, atol=1e-6)
