@@ -5,10 +5,13 @@ threshold, hole filling, a size filter and a distance-transform watershed find t
 to train a network on the brightfield channel of the same field (Fishman et al., J. Microscopy,
 doi 10.1111/jmi.13038). Those pseudo-masks are what `nucleus_instances` makes.
 
-Intensities are measured in units of the plane's own background noise (median and MAD), so the
-same parameters work on 8-bit, 12-bit-in-16 and float planes, and a field with no nuclei yields
-nothing: a pixel must rise `min_contrast` noise sigmas above the background to count, whatever
-Otsu or the local threshold says about pure noise.
+Intensities are measured in units of the smoothed plane's own background noise (median and MAD),
+so the same parameters work on 8-bit, 12-bit-in-16 and float planes, on a clean stain and on a
+noisy one whose nuclei stand out only once smoothed, and a field with no nuclei yields nothing: a
+pixel must rise `min_contrast` noise sigmas above the background to count, whatever Otsu or the
+local threshold says about pure noise. A threshold low enough for dim nuclei draws bright ones
+too wide (their blurred rims clear it), so each nucleus is then cut back to the pixels that reach
+`peak_fraction` of its own peak.
 
 Pure numpy / scipy / scikit-image; no Django, no torch.
 """
@@ -37,6 +40,8 @@ class TeacherParams:
     block_size: odd window side in pixels for the local threshold.
     offset: added to the local threshold, in noise sigmas (positive = stricter).
     min_contrast: a pixel must be this many noise sigmas above the background to be a nucleus.
+    peak_fraction: a nucleus keeps the pixels at least this fraction of its own peak above the
+        background (0 = keep all that passed the thresholds).
     fill_holes: fill dark holes inside a nucleus (nucleoli, uneven stain).
     min_area / max_area: objects outside this range in pixels are dropped (max_area 0 = no limit).
     split: cut touching nuclei apart with a distance-transform watershed.
@@ -48,6 +53,7 @@ class TeacherParams:
     block_size: int = 51
     offset: float = 5.0
     min_contrast: float = 5.0
+    peak_fraction: float = 0.6
     fill_holes: bool = True
     min_area: int = 30
     max_area: int = 0
@@ -110,6 +116,8 @@ def _problems(params: TeacherParams) -> list[str]:
         problems.append(f"offset must be between -50 and 50 noise sigmas, got {params.offset}")
     if not 0 <= params.min_contrast <= 100:
         problems.append(f"min_contrast must be between 0 and 100 noise sigmas, got {params.min_contrast}")
+    if not 0 <= params.peak_fraction < 1:
+        problems.append(f"peak_fraction must be at least 0 and below 1, got {params.peak_fraction}")
     if params.min_area < 1:
         problems.append(f"min_area must be at least 1 pixel, got {params.min_area}")
     if params.max_area != 0 and params.max_area < params.min_area:
@@ -130,32 +138,34 @@ def nucleus_instances(plane: np.ndarray, params: TeacherParams | None = None) ->
     plane = np.asarray(plane)
     if plane.ndim != 2:
         raise ValueError(f"nucleus_instances takes one (H, W) plane, got shape {plane.shape}; pick a channel")
-    signal = contrast(plane)
-    if params.sigma > 0:
-        signal = ndimage.gaussian_filter(signal, params.sigma)
-    mask = foreground(signal, params)
-    if params.fill_holes:
-        mask = ndimage.binary_fill_holes(mask)
-    mask = _filter_areas(ndimage.label(mask)[0], params) > 0
+    signal = contrast(plane, params.sigma)
+    mask = _filled_and_sized(foreground(signal, params), params)
+    if params.peak_fraction > 0:
+        mask = _filled_and_sized(_near_peaks(signal, mask, params.peak_fraction), params)
     labels = _split(mask, params) if params.split else ndimage.label(mask)[0]
     labels = _filter_areas(labels, params)
     relabelled, _, _ = relabel_sequential(labels)
     return relabelled.astype(np.int32)
 
 
-def contrast(plane: np.ndarray) -> np.ndarray:
-    """The plane in noise sigmas above its background: (plane - median) / (1.4826 MAD).
+def contrast(plane: np.ndarray, sigma: float = 0.0) -> np.ndarray:
+    """The plane smoothed by a Gaussian of `sigma` px, in noise sigmas above its background:
+    (smoothed - median) / (1.4826 MAD), both measured on the smoothed plane.
 
     The noise floor is one intensity step for integer planes (a flat 8-bit background has a MAD
-    of 0), a thousandth of the range for float ones.
+    of 0), a thousandth of the range for float ones; smoothing lowers it as it lowers white noise,
+    by 2 sqrt(pi) sigma.
 
     Shape: (H, W) -> (H, W) float32.
     """
     values = plane.astype(np.float32)
-    background = float(np.median(values))
-    noise = 1.4826 * float(np.median(np.abs(values - background)))
     integer = np.issubdtype(plane.dtype, np.integer)
     floor = 1.0 if integer else max(1e-3 * float(np.ptp(values)), 1e-12)
+    if sigma > 0:
+        values = ndimage.gaussian_filter(values, sigma)
+        floor /= max(1.0, 2 * np.sqrt(np.pi) * sigma)
+    background = float(np.median(values))
+    noise = 1.4826 * float(np.median(np.abs(values - background)))
     result: np.ndarray = (values - background) / max(noise, floor)
     return result
 
@@ -175,6 +185,24 @@ def foreground(signal: np.ndarray, params: TeacherParams) -> np.ndarray:
         return floor
     mask: np.ndarray = floor & (signal > threshold_otsu(signal))
     return mask
+
+
+def _near_peaks(signal: np.ndarray, mask: np.ndarray, fraction: float) -> np.ndarray:
+    """The pixels of each connected object of `mask` that reach `fraction` of its peak signal."""
+    objects, count = ndimage.label(mask)
+    if count == 0:
+        return mask
+    peaks = np.zeros(count + 1, dtype=np.float32)
+    peaks[1:] = ndimage.maximum(signal, objects, index=np.arange(1, count + 1))
+    near: np.ndarray = mask & (signal >= fraction * peaks[objects])
+    return near
+
+
+def _filled_and_sized(mask: np.ndarray, params: TeacherParams) -> np.ndarray:
+    if params.fill_holes:
+        mask = ndimage.binary_fill_holes(mask)
+    sized: np.ndarray = _filter_areas(ndimage.label(mask)[0], params) > 0
+    return sized
 
 
 def _largest_odd(size: int) -> int:

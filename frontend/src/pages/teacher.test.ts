@@ -43,7 +43,19 @@ describe("readInput", () => {
     const names = PARAM_SPECS.map((s) => s.name);
     expect(new Set(names).size).toBe(names.length);
     expect(names.sort()).toEqual(
-      ["block_size", "fill_holes", "max_area", "min_area", "min_contrast", "min_distance", "offset", "sigma", "split", "threshold"],
+      [
+        "block_size",
+        "fill_holes",
+        "max_area",
+        "min_area",
+        "min_contrast",
+        "min_distance",
+        "offset",
+        "peak_fraction",
+        "sigma",
+        "split",
+        "threshold",
+      ],
     );
   });
 });

@@ -63,6 +63,37 @@ def test_an_empty_field_gives_no_nuclei(dtype):
     assert nucleus_instances(flat).max() == 0
 
 
+def test_nuclei_that_stand_out_only_once_smoothed_are_found():
+    """A noisy stain on a bright background: each nucleus is 3 noise sigmas above it, pixel by
+    pixel, under the default min_contrast of 5, but far above the noise of the smoothed plane."""
+    yy, xx = np.mgrid[0:192, 0:192]
+    centres = [(48, 48), (48, 144), (144, 48), (144, 144)]
+    discs = [(yy - cy) ** 2 + (xx - cx) ** 2 <= 12**2 for cy, cx in centres]
+    truth = np.zeros(yy.shape, dtype=np.int32)
+    for label, disc in enumerate(discs, start=1):
+        truth[disc] = label
+    plane = 50 + 30 * (truth > 0) + np.random.default_rng(2).normal(0, 10, size=truth.shape)
+    found = nucleus_instances(np.clip(plane, 0, 255).astype(np.uint8))
+    assert object_f1(found, truth) == 1.0
+
+
+def test_bright_nuclei_are_cut_back_to_their_outline_by_the_peak_fraction():
+    """A bright, blurred nucleus clears a threshold set for dim ones far outside its edge; cut at
+    a fraction of its own peak it keeps about its true outline."""
+    yy, xx = np.mgrid[0:128, 0:128]
+    disc = (yy - 64) ** 2 + (xx - 64) ** 2 <= 10**2
+    blurred = ndimage.gaussian_filter(disc.astype(np.float32), 3.0)
+    plane = 100 + 3000 * blurred + np.random.default_rng(3).normal(0, 5, size=disc.shape)
+    plane = plane.astype(np.uint16)
+
+    def iou(params: TeacherParams) -> float:
+        found = nucleus_instances(plane, params) > 0
+        return float((found & disc).sum() / (found | disc).sum())
+
+    assert iou(TeacherParams(peak_fraction=0.0)) < 0.75
+    assert iou(TeacherParams(peak_fraction=0.5)) >= 0.85
+
+
 def test_the_size_filter_drops_small_and_large_objects():
     field = synthetic_field(seed=5, height=256, width=256, nuclei=12, radius=(5, 14))
     areas = np.bincount(nucleus_instances(field.fluorescence, TeacherParams(split=False)).ravel())[1:]
@@ -92,6 +123,7 @@ def test_parameters_round_trip_and_bad_ones_are_refused_with_their_name():
         ({"min_area": 100, "max_area": 50}, "max_area"),
         ({"fill_holes": "yes"}, "fill_holes must be true or false"),
         ({"min_distance": 0}, "min_distance"),
+        ({"peak_fraction": 1}, "peak_fraction must be at least 0 and below 1"),
     ):
         with pytest.raises(ValueError, match=message):
             TeacherParams.from_dict(bad)
