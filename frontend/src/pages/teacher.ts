@@ -67,7 +67,7 @@ export const PARAM_SPECS: ParamSpec[] = [
   { name: "block_size", label: "Local block (px, odd)", kind: "range", min: 3, max: 301, step: 2 },
   { name: "offset", label: "Local offset (noise σ)", kind: "range", min: -10, max: 30, step: 0.5 },
   { name: "min_contrast", label: "Min contrast (noise σ)", kind: "range", min: 0, max: 50, step: 0.5 },
-  { name: "peak_fraction", label: "Cut at fraction of peak (0 = off)", kind: "range", min: 0, max: 0.95, step: 0.05 },
+  { name: "peak_fraction", label: "Peak fraction (0 off)", kind: "range", min: 0, max: 0.95, step: 0.05 },
   { name: "fill_holes", label: "Fill holes", kind: "checkbox" },
   { name: "min_area", label: "Min area (px)", kind: "number", min: 1, max: 100000, step: 1 },
   { name: "max_area", label: "Max area (px, 0 = none)", kind: "number", min: 0, max: 10000000, step: 1 },
