@@ -2,12 +2,13 @@
 
 Unknown pixels (target -1; -2 beyond an image's border; or weight 0) contribute nothing to the
 label terms: with scribbles, unpainted pixels are not background. Pixel weights let derived
-pseudo-masks count less than human labels. Where a patch has unknown pixels inside its image, a
-pairwise term (a relaxed Potts / CRF loss, as in Tang et al. 2018, "On Regularized Losses for
-Weakly-supervised CNN Segmentation") asks neighbouring pixels of similar intensity to share a
-class, so the outlines that scribbles leave unlabelled settle on the image's edges instead of
-anywhere in the unknown band around each object. Dense masks never get it, not even on patches
-that reach past the image's border.
+pseudo-masks count less than human labels. A pairwise term (a relaxed Potts / CRF loss, as in
+Tang et al. 2018, "On Regularized Losses for Weakly-supervised CNN Segmentation") asks neighbouring
+pixels of similar intensity to share a class, so the outlines that scribbles leave unlabelled
+settle on the image's edges instead of anywhere in the unknown band around each object. It counts
+only pairs that touch an unknown pixel inside the image: it settles what the labels leave open
+and never argues with a label (in brightfield a labelled outline often crosses no edge at all).
+Dense masks never get it, and a mask with a few unpainted holes gets it only around the holes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from training.ml.config import TrainConfig
-from training.ml.data import UNKNOWN
+from training.ml.data import OUTSIDE, UNKNOWN
 
 EPS = 1e-6
 
@@ -82,35 +83,39 @@ def _shifted_pairs(t: torch.Tensor, dy: int, dx: int) -> tuple[torch.Tensor, tor
 
 
 def pairwise_smoothness(
-    logits: torch.Tensor, image: torch.Tensor, *, sigma: float, samples: torch.Tensor | None = None
+    logits: torch.Tensor, image: torch.Tensor, *, sigma: float, target: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Mean over neighbouring pixel pairs of affinity * P(the two pixels differ in class).
+    """Sum over neighbouring pixel pairs of affinity * P(the two pixels differ in class), divided
+    by the number of all pairs in the batch.
 
     affinity = exp(-|image_i - image_j|^2 / (2 sigma^2)) over the channels, so a class change
     costs almost nothing across an edge and fully inside a flat region; P(differ) = 1 - sum_k
-    p_ik p_jk. Shape: logits (B, K, H, W); image (B, C, H, W) normalised; samples (B,) bool picks the
-    patches it applies to (None: all). Returns a scalar; 0 when no patch is picked.
+    p_ik p_jk. Shape: logits (B, K, H, W); image (B, C, H, W) normalised; target (B, H, W) int64 or
+    None. With a target, only pairs with an unknown pixel (UNKNOWN) and no pixel beyond the
+    image's border (OUTSIDE) count; the divisor stays all pairs, so the term shrinks with the
+    share of pixels left unknown (a densely labelled batch pays nothing). Returns a scalar.
     """
     probs = logits.float().softmax(dim=1)
     image = image.float()
-    if samples is not None:
-        probs, image = probs[samples], image[samples]
-    if probs.shape[0] == 0:
-        return logits.sum() * 0.0
     total, count = probs.new_zeros(()), 0
     for dy, dx in PAIRWISE_OFFSETS:
         p_i, p_j = _shifted_pairs(probs, dy, dx)
         x_i, x_j = _shifted_pairs(image, dy, dx)
         affinity = torch.exp(-((x_i - x_j) ** 2).sum(dim=1) / (2 * sigma**2))
         differ = 1.0 - (p_i * p_j).sum(dim=1)
-        total = total + (affinity * differ).sum()
-        count += affinity.numel()
-    return total / count
+        cost = affinity * differ
+        if target is not None:
+            t_i, t_j = _shifted_pairs(target, dy, dx)
+            open_pair = ((t_i == UNKNOWN) | (t_j == UNKNOWN)) & (t_i != OUTSIDE) & (t_j != OUTSIDE)
+            cost = cost * open_pair
+        total = total + cost.sum()
+        count += cost.numel()
+    return total / max(count, 1)
 
 
 class SegmentationLoss(nn.Module):
     """Partial cross-entropy, plus `dice_weight` times partial Dice, plus `pairwise_weight` times
-    the pairwise term on patches that hold unknown pixels (given the input image)."""
+    the pairwise term on the pairs that touch unknown pixels (given the input image)."""
 
     def __init__(
         self,
@@ -137,10 +142,8 @@ class SegmentationLoss(nn.Module):
         loss = partial_cross_entropy(logits, target, weight, class_weights)
         if self.dice_weight:
             loss = loss + self.dice_weight * partial_dice(logits, target, weight)
-        if self.pairwise_weight and image is not None:
-            sparse = (target == UNKNOWN).flatten(1).any(dim=1)  # not OUTSIDE: padding is not sparsity
-            if bool(sparse.any()):
-                loss = loss + self.pairwise_weight * pairwise_smoothness(
-                    logits, image, sigma=self.pairwise_sigma, samples=sparse
-                )
+        if self.pairwise_weight and image is not None and bool((target == UNKNOWN).any()):
+            loss = loss + self.pairwise_weight * pairwise_smoothness(
+                logits, image, sigma=self.pairwise_sigma, target=target
+            )
         return loss

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from training.ml.data import OUTSIDE
+from training.ml.data import OUTSIDE, UNKNOWN
 from training.ml.losses import SegmentationLoss, pairwise_smoothness, partial_cross_entropy, partial_dice
 
 
@@ -90,19 +90,57 @@ def test_pairwise_term_prefers_outlines_on_the_image_edges():
     assert on_edge < too_large / 10 and on_edge < too_small / 10
 
 
-def test_pairwise_term_applies_only_to_patches_with_unknown_pixels():
+def test_pairwise_term_counts_only_pairs_that_touch_unknown_pixels_by_hand():
+    # The row of the test above, labelled 0, unknown, 1: pair (0,2) joins two labels and does not
+    # count, (0,1) costs nothing (same class), (1,2) costs its affinity. Divided by all 3 pairs.
+    logits = logits_for([[1.0 - 1e-9, 1e-9], [1.0 - 1e-9, 1e-9], [1e-9, 1.0 - 1e-9]])
+    image = torch.tensor([[[[0.0, 0.0, 1.0]]]])
+    target = torch.tensor([[[0, -1, 1]]])
+    expected = math.exp(-1 / (2 * 0.5**2)) / 3
+    term = pairwise_smoothness(logits, image, sigma=0.5, target=target)
+    assert term.item() == pytest.approx(expected, rel=1e-4)
+    # A flat row predicted 0, 1, 1: (0,1) and (0,2) differ. Pixel 2 lies beyond the image's border,
+    # so only (0,1) counts.
+    logits = logits_for([[1.0 - 1e-9, 1e-9], [1e-9, 1.0 - 1e-9], [1e-9, 1.0 - 1e-9]])
+    flat = torch.zeros(1, 1, 1, 3)
+    assert pairwise_smoothness(logits, flat, sigma=0.5).item() == pytest.approx(2 / 3, rel=1e-4)
+    padded = torch.tensor([[[UNKNOWN, 0, OUTSIDE]]])
+    term = pairwise_smoothness(logits, flat, sigma=0.5, target=padded)
+    assert term.item() == pytest.approx(1 / 3, rel=1e-4)
+
+
+def test_a_labelled_outline_off_the_image_edges_pays_no_pairwise_term():
+    # A prediction (radius 9) past the bright disc (radius 6) pays the term along its outline,
+    # which crosses flat background. Labelled there, the labels decide alone; a hole left
+    # unpainted far from the outline adds nothing either, one across the outline adds its share.
     logits, image = _disc_scene(9)
-    dense = (image[:, 0] > 0.5).long()
+    labels = (image[:, 0] > 0.5).long()
     plain = SegmentationLoss(dice_weight=0.0)
     with_pairwise = SegmentationLoss(dice_weight=0.0, pairwise_weight=1.0, pairwise_sigma=0.1)
-    assert with_pairwise(logits, dense, image=image).item() == pytest.approx(plain(logits, dense).item())
+    assert pairwise_smoothness(logits, image, sigma=0.1) > 0.01
+    assert with_pairwise(logits, labels, image=image).item() == pytest.approx(plain(logits, labels).item())
 
-    scribbled = torch.full_like(dense, -1)
+    far_hole = labels.clone()
+    far_hole[:, 0:4, 0:4] = UNKNOWN
+    far = with_pairwise(logits, far_hole, image=image)
+    assert far.item() == pytest.approx(plain(logits, far_hole).item())
+
+    hole_on_outline = labels.clone()
+    hole_on_outline[:, 14:19, 23:28] = UNKNOWN  # across the predicted outline at x = 25
+    extra = with_pairwise(logits, hole_on_outline, image=image) - plain(logits, hole_on_outline)
+    whole = pairwise_smoothness(logits, image, sigma=0.1)
+    assert 0 < extra.item() < whole.item() / 5
+
+
+def test_scribbles_pay_the_pairwise_term_on_almost_every_pair():
+    logits, image = _disc_scene(9)
+    scribbled = torch.full((1, 32, 32), UNKNOWN)
     scribbled[:, 16, 14:19] = 1  # a stroke through the disc
     scribbled[:, 1, :] = 0  # and one along the top
+    plain = SegmentationLoss(dice_weight=0.0)
+    with_pairwise = SegmentationLoss(dice_weight=0.0, pairwise_weight=1.0, pairwise_sigma=0.1)
     extra = with_pairwise(logits, scribbled, image=image) - plain(logits, scribbled)
     assert extra.item() == pytest.approx(pairwise_smoothness(logits, image, sigma=0.1).item(), rel=1e-5)
-    assert extra.item() > 0
 
 
 def test_padding_beyond_the_border_is_not_sparsity():
