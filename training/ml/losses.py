@@ -85,18 +85,23 @@ def _shifted_pairs(t: torch.Tensor, dy: int, dx: int) -> tuple[torch.Tensor, tor
 def pairwise_smoothness(
     logits: torch.Tensor, image: torch.Tensor, *, sigma: float, target: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Sum over neighbouring pixel pairs of affinity * P(the two pixels differ in class), divided
-    by the number of all pairs in the batch.
+    """Mean over neighbouring pixel pairs of affinity * P(the two pixels differ in class).
 
     affinity = exp(-|image_i - image_j|^2 / (2 sigma^2)) over the channels, so a class change
     costs almost nothing across an edge and fully inside a flat region; P(differ) = 1 - sum_k
     p_ik p_jk. Shape: logits (B, K, H, W); image (B, C, H, W) normalised; target (B, H, W) int64 or
-    None. With a target, only pairs with an unknown pixel (UNKNOWN) and no pixel beyond the
-    image's border (OUTSIDE) count; the divisor stays all pairs, so the term shrinks with the
-    share of pixels left unknown (a densely labelled batch pays nothing). Returns a scalar.
+    None. With a target, the mean is over the pairs of the patches that hold an unknown pixel
+    (UNKNOWN), and a pair costs only if one of its pixels is unknown and none lies beyond the
+    image's border (OUTSIDE): a patch with a small hole in a dense mask pays in proportion to
+    the hole. Returns a scalar; 0 when no patch holds an unknown pixel.
     """
     probs = logits.float().softmax(dim=1)
     image = image.float()
+    if target is not None:
+        sparse = (target == UNKNOWN).flatten(1).any(dim=1)
+        probs, image, target = probs[sparse], image[sparse], target[sparse]
+    if probs.shape[0] == 0:
+        return logits.sum() * 0.0
     total, count = probs.new_zeros(()), 0
     for dy, dx in PAIRWISE_OFFSETS:
         p_i, p_j = _shifted_pairs(probs, dy, dx)
@@ -110,7 +115,7 @@ def pairwise_smoothness(
             cost = cost * open_pair
         total = total + cost.sum()
         count += cost.numel()
-    return total / max(count, 1)
+    return total / count
 
 
 class SegmentationLoss(nn.Module):
@@ -142,7 +147,7 @@ class SegmentationLoss(nn.Module):
         loss = partial_cross_entropy(logits, target, weight, class_weights)
         if self.dice_weight:
             loss = loss + self.dice_weight * partial_dice(logits, target, weight)
-        if self.pairwise_weight and image is not None and bool((target == UNKNOWN).any()):
+        if self.pairwise_weight and image is not None:
             loss = loss + self.pairwise_weight * pairwise_smoothness(
                 logits, image, sigma=self.pairwise_sigma, target=target
             )

@@ -132,6 +132,21 @@ def test_a_labelled_outline_off_the_image_edges_pays_no_pairwise_term():
     assert 0 < extra.item() < whole.item() / 5
 
 
+def test_a_patch_pays_the_same_pairwise_term_whatever_else_is_in_its_batch():
+    # The mean runs over the pairs of the patches holding unknown pixels: a densely labelled
+    # patch beside a scribbled one neither dilutes nor adds to the scribbled patch's term.
+    logits, image = _disc_scene(9)
+    scribbled = torch.full((1, 32, 32), UNKNOWN)
+    scribbled[:, 16, 14:19] = 1
+    dense = (image[:, 0] > 0.5).long()
+    alone = pairwise_smoothness(logits, image, sigma=0.1, target=scribbled)
+    both = torch.cat([scribbled, dense])
+    batch = pairwise_smoothness(torch.cat([logits] * 2), torch.cat([image] * 2), sigma=0.1, target=both)
+    assert alone.item() > 0.01
+    assert batch.item() == pytest.approx(alone.item(), rel=1e-5)
+    assert pairwise_smoothness(logits, image, sigma=0.1, target=dense).item() == 0.0
+
+
 def test_scribbles_pay_the_pairwise_term_on_almost_every_pair():
     logits, image = _disc_scene(9)
     scribbled = torch.full((1, 32, 32), UNKNOWN)
