@@ -95,13 +95,13 @@ def pairwise_smoothness(
     image's border (OUTSIDE): a patch with a small hole in a dense mask pays in proportion to
     the hole. Returns a scalar; 0 when no patch holds an unknown pixel.
     """
-    probs = logits.float().softmax(dim=1)
-    image = image.float()
     if target is not None:
         sparse = (target == UNKNOWN).flatten(1).any(dim=1)
-        probs, image, target = probs[sparse], image[sparse], target[sparse]
-    if probs.shape[0] == 0:
-        return logits.sum() * 0.0
+        if not bool(sparse.any()):  # a dense batch: skip the softmax on the training hot path
+            return logits.sum() * 0.0
+        logits, image, target = logits[sparse], image[sparse], target[sparse]
+    probs = logits.float().softmax(dim=1)
+    image = image.float()
     total, count = probs.new_zeros(()), 0
     for dy, dx in PAIRWISE_OFFSETS:
         p_i, p_j = _shifted_pairs(probs, dy, dx)
@@ -115,7 +115,7 @@ def pairwise_smoothness(
             cost = cost * open_pair
         total = total + cost.sum()
         count += cost.numel()
-    return total / count
+    return total / max(count, 1)  # an empty batch pays nothing
 
 
 class SegmentationLoss(nn.Module):
