@@ -63,7 +63,7 @@ def pretraining_create(
             f"No image of this project has the channels {', '.join(channels + targets)}; "
             "pretraining needs at least one."
         )
-    train = runs.train_config(options, in_channels=len(channels), num_classes=2)
+    train = runs.train_config(options, in_channels=len(channels), num_classes=2, defaults={})
     if train.freeze_encoder:
         raise InvalidInput(
             "freeze_encoder is for runs that start from a pretrained encoder, not for pretraining."

@@ -28,6 +28,7 @@ from labeling.models import Annotation, AnnotationKind, Channel, Project
 from training import tagcam
 from training.ml.config import TrainConfig
 from training.ml.models import WeightsUnavailable, imagenet_weights_file
+from training.ml.scorecam import PSEUDO_MASK_TRAINING
 from training.models import FINISHED_STATES, ModelVersion, RunState, TrainingRun
 from webapp import live
 
@@ -82,7 +83,12 @@ def run_create(
         | set(tagcam.tagged_image_ids(strategy) if strategy else [])
     )
     channels = _channels(image_ids, channel_names)
-    train = train_config(options, in_channels=len(channels), num_classes=len(classes))
+    train = train_config(
+        options,
+        in_channels=len(channels),
+        num_classes=len(classes),
+        defaults=PSEUDO_MASK_TRAINING if strategy is not None else {},
+    )
     if warm_start is not None:
         check_warm_start(warm_start, train, channels)
     elif train.freeze_encoder and train.encoder_weights is None:
@@ -218,11 +224,14 @@ def _channels(image_ids: list[int], requested: Any) -> list[str]:
     return list(requested)
 
 
-def train_config(options: dict[str, Any], *, in_channels: int, num_classes: int) -> TrainConfig:
+def train_config(
+    options: dict[str, Any], *, in_channels: int, num_classes: int, defaults: dict[str, Any]
+) -> TrainConfig:
+    """The run's TrainConfig: the options over the strategy's `defaults` over DEFAULT_TRAIN."""
     for fixed in ("in_channels", "num_classes", "extra"):
         if fixed in options:
             raise InvalidInput(f"config.{fixed} is set by the server from the project; leave it out.")
-    values = {**DEFAULT_TRAIN, **options, "in_channels": in_channels, "num_classes": num_classes}
+    values = {**DEFAULT_TRAIN, **defaults, **options, "in_channels": in_channels, "num_classes": num_classes}
     try:
         config = TrainConfig.from_dict(values)
     except (TypeError, ValueError) as error:

@@ -37,6 +37,7 @@ def test_a_run_freezes_the_labels_it_starts_from(project, users, labelled, clien
     assert len(frozen) == 3 and all(version == 1 for _, version in frozen)
     assert run.config["channels"] == ["gray"] and run.config["classes"] == [1, 2]
     assert run.config["train"]["in_channels"] == 1 and run.config["train"]["num_classes"] == 2
+    assert run.config["train"]["weight_classes"] is False  # only tags runs weight the classes
     # Labelling goes on; the run keeps the versions it was started with.
     services.annotation_save(
         image=labelled[0],

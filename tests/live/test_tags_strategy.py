@@ -68,6 +68,16 @@ def test_a_tags_run_freezes_its_tags_and_trains_from_tags_alone(project, users, 
         i.annotations.get(kind="tag").pk for i in images
     )
     assert run.label_snapshot == [] and run.config["channels"] == ["gray"]
+    assert run.config["train"]["weight_classes"] is True  # the pseudo-masks' default
+
+
+@pytest.mark.django_db
+def test_a_tags_run_keeps_class_weights_the_person_turned_off(project, users, nucleus, client_for):
+    add_tagged_images(project, users["owner"], nucleus, [True, False])
+    config = {**TINY_RUN, **TAGS, "tag_class": nucleus.pk, "weight_classes": False}
+    response = start(client_for("manager"), project, config)
+    assert response.status_code == 201, response.content
+    assert TrainingRun.objects.get().config["train"]["weight_classes"] is False
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
-from training.bench.__main__ import main
+from training.bench.__main__ import main, parser
 from training.bench.datasets import Item
 from training.bench.weaktags import tag_tiles, tags_target
 
@@ -42,6 +42,7 @@ def test_quick_weak_tags_scores_tags_and_dense_and_writes_json(folder, tmp_path,
     assert 0 < config["tag_tiles_present"] <= config["tag_tiles"] == 2 * 9  # two training fields, 3x3 tiles
     assert config["train_pool"] == ["f0", "f1"] and config["test"] == ["f2", "f3"]
     assert 0.0 < result["pseudo_masks"]["labelled_fraction"] <= 1.0
+    assert config["unet"]["weight_classes"] is True  # as the app's tags runs train
     assert "Score-CAM" in capsys.readouterr().err  # progress bars
 
 
@@ -56,3 +57,13 @@ def test_tiles_are_tagged_by_whether_any_object_pixel_is_in_them():
     cam = np.full((64, 96), 0.9, dtype=np.float32)
     target = tags_target(cam, item, args)
     assert (target[32:, 64:] == 1).all() and (target[:32] == 0).all() and (target[:, :64] == 0).all()
+
+
+def test_weak_tags_weights_the_classes_unless_told_not_to_and_other_commands_do_not():
+    def weighted(*argv: str) -> bool:
+        return parser().parse_args([*argv, "--data", "somewhere"]).class_weights
+
+    assert weighted("weak-tags") is True
+    assert weighted("weak-tags", "--no-class-weights") is False
+    assert weighted("label-efficiency") is False
+    assert weighted("label-efficiency", "--class-weights") is True

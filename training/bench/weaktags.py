@@ -31,6 +31,7 @@ from training.ml.metrics import pixel_scores
 from training.ml.scorecam import (
     CAM_HIGH,
     CAM_LOW,
+    PSEUDO_MASK_TRAINING,
     ClassifierConfig,
     TaggedTile,
     cam_map,
@@ -55,7 +56,8 @@ def add_command(commands: Any) -> None:
     command.add_argument(
         "--dense", action=argparse.BooleanOptionalAction, default=True, help="also train on dense labels"
     )
-    command.set_defaults(command=weak_tags)
+    # The app's tags runs train with these; --no-class-weights measures the network without them.
+    command.set_defaults(command=weak_tags, class_weights=PSEUDO_MASK_TRAINING["weight_classes"])
 
 
 def weak_tags(args: argparse.Namespace) -> dict[str, Any]:
