@@ -52,6 +52,7 @@ RUN_CONFIG_KEYS = frozenset(
         "classes",
         "label_sources",
         "preview_count",
+        "test_time_augmentation",
         "derived_sources",
         "strategy",
         "ranges",
@@ -218,6 +219,7 @@ def run_options(config: dict[str, Any], *, project: Project) -> dict[str, Any]:
     options["channels"] = list(config["channels"])
     options["label_sources"] = list(config["label_sources"])
     options["preview_images"] = config.get("preview_count", 3)
+    options["test_time_augmentation"] = config.get("test_time_augmentation", False)
     if config.get("derived_sources") is not None:
         options["derived_sources"] = list(config["derived_sources"])
     if strategy is not None:

@@ -65,6 +65,7 @@ def run_create(
     derived_sources = _derived_sources(options.pop("derived_sources", None))
     channel_names = options.pop("channels", None)
     preview_count = _int_option(options.pop("preview_images", 3), "preview_images", 0, 8)
+    augment = _bool_option(options.pop("test_time_augmentation", False), "test_time_augmentation")
     classes = sorted(selectors.class_indices(project))
     if len(classes) < 2:
         raise InvalidInput(
@@ -103,6 +104,8 @@ def run_create(
         "classes": classes,
         "label_sources": sources,
         "preview_count": preview_count,
+        # The version scores images as the mean over their 8 rotations and mirror images (8x the time).
+        "test_time_augmentation": augment,
     }
     if derived_sources is not None:
         config["derived_sources"] = derived_sources
@@ -199,6 +202,12 @@ def _derived_sources(raw: Any) -> list[str] | None:
 def _int_option(raw: Any, name: str, low: int, high: int) -> int:
     if not isinstance(raw, int) or isinstance(raw, bool) or not low <= raw <= high:
         raise InvalidInput(f"{name} must be a whole number from {low} to {high}.")
+    return raw
+
+
+def _bool_option(raw: Any, name: str) -> bool:
+    if not isinstance(raw, bool):
+        raise InvalidInput(f"{name} must be true or false.")
     return raw
 
 

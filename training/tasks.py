@@ -370,10 +370,11 @@ def score_images(model_version_id: int, image_ids: list[int]) -> None:
     device = choose_device(settings.TRAIN_DEVICE)
     model = _model_of(version.pk, device.type)
     classes = version.config["classes"]
+    augment = bool(version.config.get("test_time_augmentation", False))
     scored = []
     for image in todo:
         x = image_input(image, version.config["channels"], version.config.get("ranges"))
-        result = predict(model, x, device=device)
+        result = predict(model, x, device=device, augment=augment)
         prediction = _store_prediction(
             version, image, to_label_indices(result.classes, classes), result.entropy, result.uncertainty
         )

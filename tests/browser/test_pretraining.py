@@ -34,6 +34,7 @@ def test_a_pretraining_run_is_started_from_the_form_and_other_projects_versions_
     expect(options).to_be_visible()
     expect(form.get_by_text("Labels to learn from")).to_be_hidden()  # pretraining needs none
     expect(form.locator('input[name="freeze_encoder"]')).to_be_hidden()  # it trains the encoder
+    expect(form.locator('input[name="test_time_augmentation"]')).to_be_hidden()  # it scores nothing
     form.locator('select[name="task"]').select_option("fluorescence")
     expect(form.locator('input[name="target_channel"]')).to_have_value("fluorescence")
     tiny = {"epochs": "2", "steps_per_epoch": "10", "patch_size": "64", "batch_size": "4"}

@@ -8,6 +8,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.live.conftest import add_labelled_images
+from training.models import TrainingRun
 
 TIMEOUT_MS = 240_000  # a tiny run on 2 CPU cores, next to the browser
 
@@ -28,6 +29,7 @@ def test_a_run_started_in_the_browser_streams_its_curve_and_its_prediction(
     form.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("choose a warm start")).to_be_visible()
     freeze.uncheck()
+    form.locator('input[name="test_time_augmentation"]').check()
     form.get_by_role("button", name="Start training").click()
 
     followed = page.get_by_test_id("followed-run")
@@ -43,6 +45,7 @@ def test_a_run_started_in_the_browser_streams_its_curve_and_its_prediction(
     screenshot(page, "training")
 
     expect(status).to_have_attribute("data-predictions", "ready", timeout=TIMEOUT_MS)
+    assert TrainingRun.objects.get().config["test_time_augmentation"] is True  # scored that way
     page.goto(f"/#/projects/{project.pk}/images/{images[0].pk}")
     canvas = page.get_by_test_id("canvas")
     expect(canvas).to_have_attribute("data-prediction", re.compile(r"\d+"), timeout=30_000)

@@ -38,6 +38,7 @@ def test_a_run_freezes_the_labels_it_starts_from(project, users, labelled, clien
     assert run.config["channels"] == ["gray"] and run.config["classes"] == [1, 2]
     assert run.config["train"]["in_channels"] == 1 and run.config["train"]["num_classes"] == 2
     assert run.config["train"]["weight_classes"] is False  # only tags runs weight the classes
+    assert run.config["test_time_augmentation"] is False  # scoring 8x slower only when asked for
     # Labelling goes on; the run keeps the versions it was started with.
     services.annotation_save(
         image=labelled[0],
@@ -79,6 +80,7 @@ def test_validation_images_train_only_from_dense_masks(project, users, labelled,
         ({"channels": ["fluorescence"]}, "no channel fluorescence"),
         ({"surprise": 1}, "unknown TrainConfig fields"),
         ({"weight_classes": "no"}, "weight_classes must be true or false"),
+        ({"test_time_augmentation": "yes"}, "test_time_augmentation must be true or false"),
         ({"steps": "50"}, "steps must be a whole number"),
         ({"learning_rate": True}, "learning_rate must be a number"),
         ({"scale_range": ["big", 2]}, "scale_range must be"),

@@ -270,8 +270,14 @@ def test_run_options_give_back_what_run_create_stored(project, users, trained):
     derived = runs.run_create(
         project=project,
         user=users["manager"],
-        options={**TINY_RUN, "label_sources": ["dense", "derived"], "derived_sources": ["model"]},
+        options={
+            **TINY_RUN,
+            "label_sources": ["dense", "derived"],
+            "derived_sources": ["model"],
+            "test_time_augmentation": True,
+        },
     )
+    assert derived.config["test_time_augmentation"] is True
     rebuilt = guidance.run_options(derived.config, project=project)
     assert runs.run_create(project=project, user=users["manager"], options=rebuilt).config == derived.config
 
