@@ -8,19 +8,22 @@ import pytest
 
 from training.bench.__main__ import main
 
-SCORES = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "per_image", "train_seconds"}
+SCORES = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "per_image"}
+RUN = SCORES | {"train_images", "labels", "train_seconds", "peak_rss_mb", "seed"}
+COMMON = ["--input-channel", "brightfield", "--test-count", "2", "--quick"]
 
 
 def test_quick_run_writes_teacher_and_ground_truth_scores(pairs, tmp_path):
     out = tmp_path / "teacher.json"
-    common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
+    common = ["--data", str(pairs), *COMMON]
     assert main(["fluorescence-teacher", *common, "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     # The generated stain is clean: the teacher's masks match the nuclei they were drawn from.
     assert result["pseudo_masks"]["pixel_f1"] > 0.8
-    for name in ("teacher", "ground_truth"):
-        assert set(result[name]) == SCORES
+    for name, labels in (("teacher", "fluorescence pseudo-masks"), ("ground_truth", "dense")):
+        assert set(result[name]) == RUN
         assert all(0.0 <= result[name][key] <= 1.0 for key in ("pixel_f1", "iou", "object_f1"))
+        assert result[name]["labels"] == labels and result[name]["seed"] == 0
     config = result["config"]
     assert config["train_pool"] == ["p0", "p1"] and config["test"] == ["p2", "p3"]
     assert config["teacher_channel"] == "fluorescence" and config["teacher_params"]["threshold"] == "local"
@@ -53,5 +56,42 @@ def test_bad_teacher_params_stop_before_any_training(pairs):
                 "2",
                 "--teacher-params",
                 '{"sigma": -1}',
+            ]
+        )
+
+
+def test_seeds_train_each_model_once_per_seed_and_report_spread_and_ensemble(pairs, tmp_path):
+    out = tmp_path / "seeds.json"
+    assert (
+        main(["fluorescence-teacher", "--data", str(pairs), *COMMON, "--seeds", "3,5", "--out", str(out)])
+        == 0
+    )
+    result = json.loads(out.read_text())
+    for name in ("teacher", "ground_truth"):
+        runs = result[f"{name}_runs"]
+        assert [run["seed"] for run in runs] == [3, 5] and all(set(run) == RUN for run in runs)
+        ensemble, summary = result[name], result[f"{name}_summary"]
+        assert ensemble["ensemble_of_seeds"] == [3, 5]
+        assert ensemble["train_seconds"] == pytest.approx(sum(run["train_seconds"] for run in runs), abs=0.2)
+        scores = [run["pixel_f1"] for run in runs]
+        assert summary["pixel_f1"]["mean"] == pytest.approx(sum(scores) / 2, abs=1e-4)
+        assert summary["pixel_f1"]["ensemble"] == pytest.approx(ensemble["pixel_f1"], abs=1e-4)
+    assert result["teacher"]["labels"] == "fluorescence pseudo-masks"
+
+
+def test_seeds_do_not_reuse_a_single_ground_truth_run(pairs, tmp_path):
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text("{}")
+    with pytest.raises(SystemExit, match="with --seeds each seed trains its own"):
+        main(
+            [
+                "fluorescence-teacher",
+                "--data",
+                str(pairs),
+                *COMMON,
+                "--seeds",
+                "0,1",
+                "--ground-truth-from",
+                str(earlier),
             ]
         )

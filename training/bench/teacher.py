@@ -14,7 +14,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -26,11 +26,16 @@ from training.ml.inference import predict
 from training.ml.loop import Callbacks, Trainer, choose_device
 from training.ml.metrics import pixel_scores
 
+if TYPE_CHECKING:
+    from training.bench.__main__ import Outcome
+
 TEACHER_CHANNEL = "fluorescence"
+# What each model learns from, as the runs' "labels" say.
+LABELS = {"teacher": "fluorescence pseudo-masks", "ground_truth": "dense"}
 
 
 def add_command(commands: Any) -> None:
-    from training.bench.__main__ import add_common, add_prediction
+    from training.bench.__main__ import add_common, add_prediction, add_seeds
 
     command = commands.add_parser(
         "fluorescence-teacher",
@@ -38,6 +43,7 @@ def add_command(commands: Any) -> None:
     )
     add_common(command)
     add_prediction(command)
+    add_seeds(command)
     command.add_argument(
         "--teacher-channel", default=TEACHER_CHANNEL, help="channel folder the pseudo-masks come from"
     )
@@ -54,25 +60,75 @@ def add_command(commands: Any) -> None:
 
 
 def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
+    """With one seed, "teacher" and "ground_truth" hold each model's scores. With --seeds, each
+    model is trained once per seed: "teacher_runs" / "ground_truth_runs" hold every run,
+    "teacher" / "ground_truth" the scores of their averaged probabilities (an ensemble, marked
+    "ensemble_of_seeds"), and "teacher_summary" / "ground_truth_summary" each model's mean,
+    spread and ensemble per metric."""
     from training.bench.__main__ import load_split
 
     try:
         params = TeacherParams.from_dict(json.loads(args.teacher_params))
     except (ValueError, json.JSONDecodeError) as error:
         raise SystemExit(f"--teacher-params: {error}") from error
+    seeds = args.seeds or [args.seed]
+    if args.ground_truth_from and len(seeds) > 1:
+        raise SystemExit(
+            "--ground-truth-from reuses one ground-truth run; with --seeds each seed trains its own"
+        )
     train, test = load_split(args)
     pseudo = pseudo_masks(args.data, train, channel=args.teacher_channel, params=params)
     result: dict[str, Any] = {"pseudo_masks": pseudo_mask_scores(pseudo, train)}
     print(json.dumps(result), file=sys.stderr)
     config = _config(args, train, test)
     reused = reused_scores(args.ground_truth_from, config) if args.ground_truth_from else None
-    result["teacher"] = train_and_score(args, train, pseudo, test, description="teacher")
-    print(json.dumps({"teacher": result["teacher"]}), file=sys.stderr)
     truth = [item.classes for item in train]
-    result["ground_truth"] = reused or train_and_score(args, train, truth, test, description="ground truth")
-    print(json.dumps({"ground_truth": result["ground_truth"]}), file=sys.stderr)
+    for name, targets in (("teacher", pseudo), ("ground_truth", truth)):
+        if name == "ground_truth" and reused:
+            result[name] = reused
+        else:
+            result.update(seeded_runs(args, seeds, train, targets, test, name=name))
+        print(json.dumps({name: result[name]}), file=sys.stderr)
     result["config"] = {**config, "teacher_channel": args.teacher_channel, "teacher_params": params.to_dict()}
     return result
+
+
+def seeded_runs(
+    args: argparse.Namespace,
+    seeds: list[int],
+    train: list[Item],
+    targets: list[np.ndarray],
+    test: list[Item],
+    *,
+    name: str,
+) -> dict[str, Any]:
+    """One model per seed on (train images, targets); with several, their ensemble and spread."""
+    from training.bench.__main__ import ensemble_run, spread
+
+    description = name.replace("_", " ")
+    if len(seeds) == 1:
+        outcome = train_and_score(
+            args, train, targets, test, seed=seeds[0], labels=LABELS[name], description=description
+        )
+        return {name: outcome.run}
+    outcomes = [
+        train_and_score(
+            args,
+            train,
+            targets,
+            test,
+            seed=seed,
+            labels=LABELS[name],
+            description=f"{description}, seed {seed}",
+        )
+        for seed in seeds
+    ]
+    ensemble = ensemble_run(outcomes, test)
+    return {
+        name: ensemble,
+        f"{name}_runs": [outcome.run for outcome in outcomes],
+        f"{name}_summary": spread(outcomes, ensemble),
+    }
 
 
 def pseudo_masks(root: Path, train: list[Item], *, channel: str, params: TeacherParams) -> list[np.ndarray]:
@@ -110,28 +166,42 @@ def train_and_score(
     targets: list[np.ndarray],
     test: list[Item],
     *,
+    seed: int,
+    labels: str,
     description: str,
-) -> dict[str, Any]:
+) -> Outcome:
     """One model of the benchmark's config on (train images, targets), scored on the test fields."""
-    from training.bench.__main__ import normalizer, progress, score, train_config
+    from training.bench.__main__ import Outcome, normalizer, peak_rss, progress, score, train_config
 
-    config = train_config(args, in_channels=train[0].image.shape[0])
+    config = train_config(args, in_channels=train[0].image.shape[0]).replace(seed=seed)
     device = choose_device()
     prepare = normalizer(args, train)
     samples = [Sample(prepare(item.image), target) for item, target in zip(train, targets, strict=True)]
-    started = time.perf_counter()
-    with progress(config.steps, description) as on_step:
-        model = (
-            Trainer(config, train=samples, validation=[], device=device, callbacks=Callbacks(on_step=on_step))
-            .fit()
-            .model
-        )
-    seconds = time.perf_counter() - started
-    augment = args.test_time_augmentation
-    predictions = [
-        predict(model, prepare(item.image), device=device, tile=512, augment=augment).classes for item in test
-    ]
-    return {**score(predictions, test), "train_seconds": round(seconds, 1)}
+    with peak_rss() as memory:
+        started = time.perf_counter()
+        with progress(config.steps, description) as on_step:
+            model = (
+                Trainer(
+                    config, train=samples, validation=[], device=device, callbacks=Callbacks(on_step=on_step)
+                )
+                .fit()
+                .model
+            )
+        seconds = time.perf_counter() - started
+        augment = args.test_time_augmentation
+        outputs = [
+            predict(model, prepare(item.image), device=device, tile=512, augment=augment) for item in test
+        ]
+    run = {
+        "train_images": len(train),
+        "labels": labels,
+        **score([output.classes for output in outputs], test),
+        "train_seconds": round(seconds, 1),
+        "peak_rss_mb": round(memory["mb"]),
+        "seed": seed,
+    }
+    # Copies of the object plane, so the outputs' other planes are freed.
+    return Outcome(run, [output.probabilities[1].copy() for output in outputs])
 
 
 SAME_KEYS = ("data", "train_pool", "test", "quick")
