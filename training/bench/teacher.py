@@ -86,9 +86,11 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
     for name, targets in (("teacher", pseudo), ("ground_truth", truth)):
         if name == "ground_truth" and reused:
             result[name] = reused
-        else:
-            result.update(seeded_runs(args, seeds, train, targets, test, name=name))
-        print(json.dumps({name: result[name]}), file=sys.stderr)
+            print(json.dumps({name: reused}), file=sys.stderr)
+            continue
+        result.update(seeded_runs(args, seeds, train, targets, test, name=name))
+        if len(seeds) > 1:  # each run was printed as it ended; this is their ensemble
+            print(json.dumps({name: result[name]}), file=sys.stderr)
     result["config"] = {**config, "teacher_channel": args.teacher_channel, "teacher_params": params.to_dict()}
     return result
 
@@ -200,6 +202,7 @@ def train_and_score(
         "peak_rss_mb": round(memory["mb"]),
         "seed": seed,
     }
+    print(json.dumps({description: run}), file=sys.stderr)
     # Copies of the object plane, so the outputs' other planes are freed.
     return Outcome(run, [output.probabilities[1].copy() for output in outputs])
 
