@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from training.bench.__main__ import main
+from training.bench.__main__ import main, parser
+from training.bench.datasets import load_folder
+from training.bench.teacher import mixed_targets
 
 SCORES = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "per_image"}
 RUN = SCORES | {"train_images", "labels", "train_seconds", "peak_rss_mb", "seed"}
@@ -95,3 +98,30 @@ def test_seeds_do_not_reuse_a_single_ground_truth_run(pairs, tmp_path):
                 str(earlier),
             ]
         )
+
+
+def test_scribbles_and_teacher_keep_every_scribbled_pixel_and_fill_the_rest_at_the_derived_weight(pairs):
+    args = parser().parse_args(["fluorescence-teacher", "--data", str(pairs), "--quick"])
+    (item,) = load_folder(pairs, input_channel="brightfield")[:1]
+    pseudo = np.zeros_like(item.classes)  # a teacher that finds nothing
+    targets = mixed_targets(args, [item], [pseudo])
+    ((scribbles, none),) = targets["scribbles"]
+    ((mixed, weight),) = targets["scribbles_and_teacher"]
+    scribbled = scribbles >= 0
+    assert none is None and 0 < scribbled.mean() <= args.scribble_budget + 0.01
+    assert (scribbles[scribbled] == 1).any()  # strokes on nuclei, which the teacher missed
+    assert np.array_equal(mixed[scribbled], scribbles[scribbled]) and (weight[scribbled] == 1.0).all()
+    assert (mixed[~scribbled] == 0).all() and np.allclose(weight[~scribbled], 0.5)
+
+
+def test_scribbles_add_two_models_to_the_quick_run(pairs, tmp_path):
+    out = tmp_path / "scribbles.json"
+    assert (
+        main(["fluorescence-teacher", "--data", str(pairs), *COMMON, "--scribbles", "--out", str(out)]) == 0
+    )
+    result = json.loads(out.read_text())
+    assert result["scribbles"]["labels"] == "scribbles"
+    assert result["scribbles_and_teacher"]["labels"] == "scribbles + fluorescence pseudo-masks"
+    assert all(
+        set(result[name]) == RUN for name in ("teacher", "ground_truth", "scribbles", "scribbles_and_teacher")
+    )

@@ -20,18 +20,26 @@ import numpy as np
 from tqdm import tqdm
 
 from training.bench.datasets import Item, load_folder
-from training.ml.data import Sample
+from training.ml.data import Sample, merge_targets
 from training.ml.fluorescence import TeacherParams, nucleus_instances
 from training.ml.inference import predict
 from training.ml.loop import Callbacks, Trainer, choose_device
 from training.ml.metrics import pixel_scores
+from training.ml.scribbles import simulate_scribbles
 
 if TYPE_CHECKING:
     from training.bench.__main__ import Outcome
 
 TEACHER_CHANNEL = "fluorescence"
 # What each model learns from, as the runs' "labels" say.
-LABELS = {"teacher": "fluorescence pseudo-masks", "ground_truth": "dense"}
+LABELS = {
+    "teacher": "fluorescence pseudo-masks",
+    "ground_truth": "dense",
+    "scribbles": "scribbles",
+    "scribbles_and_teacher": "scribbles + fluorescence pseudo-masks",
+}
+# A training image's class map (-1 unknown) and its pixel weights (None: 1 wherever known).
+Target = tuple[np.ndarray, np.ndarray | None]
 
 
 def add_command(commands: Any) -> None:
@@ -51,6 +59,13 @@ def add_command(commands: Any) -> None:
         "--teacher-params", default="{}", help='pipeline parameters as JSON, e.g. {"sigma": 1.5}'
     )
     command.add_argument(
+        "--scribbles",
+        action="store_true",
+        help="also train on simulated scribbles alone, and on the scribbles with the pseudo-masks "
+        "filling their unknown pixels at the config's derived weight (the app's mix of human and "
+        "derived labels)",
+    )
+    command.add_argument(
         "--ground-truth-from",
         type=Path,
         help="reuse the ground-truth model's scores from an earlier label-efficiency JSON of the very "
@@ -64,7 +79,8 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
     model is trained once per seed: "teacher_runs" / "ground_truth_runs" hold every run,
     "teacher" / "ground_truth" the scores of their averaged probabilities (an ensemble, marked
     "ensemble_of_seeds"), and "teacher_summary" / "ground_truth_summary" each model's mean,
-    spread and ensemble per metric."""
+    spread and ensemble per metric. --scribbles adds "scribbles" and "scribbles_and_teacher" the
+    same way."""
     from training.bench.__main__ import load_split
 
     try:
@@ -82,8 +98,13 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
     print(json.dumps(result), file=sys.stderr)
     config = _config(args, train, test)
     reused = reused_scores(args.ground_truth_from, config) if args.ground_truth_from else None
-    truth = [item.classes for item in train]
-    for name, targets in (("teacher", pseudo), ("ground_truth", truth)):
+    models: dict[str, list[Target]] = {
+        "teacher": [(mask, None) for mask in pseudo],
+        "ground_truth": [(item.classes, None) for item in train],
+    }
+    if args.scribbles:
+        models.update(mixed_targets(args, train, pseudo))
+    for name, targets in models.items():
         if name == "ground_truth" and reused:
             result[name] = reused
             print(json.dumps({name: reused}), file=sys.stderr)
@@ -95,11 +116,34 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def mixed_targets(
+    args: argparse.Namespace, train: list[Item], pseudo: list[np.ndarray]
+) -> dict[str, list[Target]]:
+    """Simulated scribbles (the same for every seed), alone and over the pseudo-masks: scribbled
+    pixels keep their class at full weight, the pseudo-masks fill the rest at the derived weight."""
+    from training.bench.__main__ import train_config
+
+    derived_weight = train_config(args, in_channels=train[0].image.shape[0]).derived_weight
+    scribbles = [
+        simulate_scribbles(
+            item.classes, budget=args.scribble_budget, seed=args.seed, instances=item.instances
+        )
+        for item in train
+    ]
+    return {
+        "scribbles": [(scribble, None) for scribble in scribbles],
+        "scribbles_and_teacher": [
+            merge_targets(scribble, mask, derived_weight=derived_weight)
+            for scribble, mask in zip(scribbles, pseudo, strict=True)
+        ],
+    }
+
+
 def seeded_runs(
     args: argparse.Namespace,
     seeds: list[int],
     train: list[Item],
-    targets: list[np.ndarray],
+    targets: list[Target],
     test: list[Item],
     *,
     name: str,
@@ -165,7 +209,7 @@ def pseudo_mask_scores(masks: list[np.ndarray], train: list[Item]) -> dict[str, 
 def train_and_score(
     args: argparse.Namespace,
     train: list[Item],
-    targets: list[np.ndarray],
+    targets: list[Target],
     test: list[Item],
     *,
     seed: int,
@@ -178,7 +222,10 @@ def train_and_score(
     config = train_config(args, in_channels=train[0].image.shape[0]).replace(seed=seed)
     device = choose_device()
     prepare = normalizer(args, train)
-    samples = [Sample(prepare(item.image), target) for item, target in zip(train, targets, strict=True)]
+    samples = [
+        Sample(prepare(item.image), target, weight)
+        for item, (target, weight) in zip(train, targets, strict=True)
+    ]
     with peak_rss() as memory:
         started = time.perf_counter()
         with progress(config.steps, description) as on_step:
