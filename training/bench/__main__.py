@@ -42,7 +42,7 @@ from training.bench import weaktags as weaktags_bench
 from training.bench.datasets import Item, load_folder, split
 from training.ml.config import TrainConfig
 from training.ml.data import Sample, channel_ranges, normalize
-from training.ml.inference import predict
+from training.ml.inference import Prediction, predict
 from training.ml.instances import separate_instances
 from training.ml.loop import Callbacks, StepEvent, Trainer, choose_device
 from training.ml.metrics import object_scores, pixel_scores
@@ -369,6 +369,11 @@ class Outcome:
     run: dict[str, Any]
     probabilities: list[np.ndarray]
 
+    @classmethod
+    def of(cls, run: dict[str, Any], outputs: list[Prediction]) -> Outcome:
+        # Copies of the object plane, so the outputs' other planes are freed.
+        return cls(run, [output.probabilities[1].copy() for output in outputs])
+
 
 def ensemble_run(outcomes: list[Outcome], test: list[Item]) -> dict[str, Any]:
     """The models' object-class probabilities averaged per pixel, called above 0.5, scored."""
@@ -418,10 +423,43 @@ def efficiency_run(
     """Train on `train` (from `initial_weights` if given), score on `test`: one point of a curve."""
     prepare = normalizer(args, train)
     samples = [Sample(prepare(item.image), training_target(item, args)) for item in train]
-    test_images = [prepare(item.image) for item in test]
+    outputs, cost = fit_and_predict(
+        args,
+        config,
+        samples,
+        [prepare(item.image) for item in test],
+        device,
+        description=f"{name}{len(train)} image(s)",
+        initial_weights=initial_weights,
+    )
+    run = {
+        "train_images": len(train),
+        "labels": args.labels,
+        **score([output.classes for output in outputs], test),
+        **cost,
+        "learning_rate": config.learning_rate,
+        "freeze_encoder": config.freeze_encoder,
+        "seed": config.seed,
+    }
+    print(json.dumps(run), file=sys.stderr)
+    return Outcome.of(run, outputs)
+
+
+def fit_and_predict(
+    args: argparse.Namespace,
+    config: TrainConfig,
+    samples: list[Sample],
+    test_images: list[np.ndarray],
+    device: torch.device,
+    *,
+    description: str,
+    initial_weights: dict[str, torch.Tensor] | None = None,
+) -> tuple[list[Prediction], dict[str, Any]]:
+    """Train on `samples` with a progress bar, predict the (normalised) test images as `args`
+    ask; the predictions, and the training's wall time and the peak RSS of both."""
     with peak_rss() as memory:
         started = time.perf_counter()
-        with progress(config.steps, f"{name}{len(train)} image(s)") as on_step:
+        with progress(config.steps, description) as on_step:
             result = Trainer(
                 config,
                 train=samples,
@@ -435,19 +473,7 @@ def efficiency_run(
             predict(result.model, image, device=device, tile=512, augment=args.test_time_augmentation)
             for image in test_images
         ]
-    run = {
-        "train_images": len(train),
-        "labels": args.labels,
-        **score([output.classes for output in outputs], test),
-        "train_seconds": round(seconds, 1),
-        "peak_rss_mb": round(memory["mb"]),
-        "learning_rate": config.learning_rate,
-        "freeze_encoder": config.freeze_encoder,
-        "seed": config.seed,
-    }
-    print(json.dumps(run), file=sys.stderr)
-    # Copies of the object plane, so the outputs' other planes are freed.
-    return Outcome(run, [output.probabilities[1].copy() for output in outputs])
+    return outputs, {"train_seconds": round(seconds, 1), "peak_rss_mb": round(memory["mb"])}
 
 
 def peer(args: argparse.Namespace) -> dict[str, Any]:

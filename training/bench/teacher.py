@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +21,7 @@ from tqdm import tqdm
 from training.bench.datasets import Item, load_folder
 from training.ml.data import Sample, merge_targets
 from training.ml.fluorescence import TeacherParams, nucleus_instances
-from training.ml.inference import predict
-from training.ml.loop import Callbacks, Trainer, choose_device
+from training.ml.loop import choose_device
 from training.ml.metrics import pixel_scores
 from training.ml.scribbles import simulate_scribbles
 
@@ -217,41 +215,27 @@ def train_and_score(
     description: str,
 ) -> Outcome:
     """One model of the benchmark's config on (train images, targets), scored on the test fields."""
-    from training.bench.__main__ import Outcome, normalizer, peak_rss, progress, score, train_config
+    from training.bench.__main__ import Outcome, fit_and_predict, normalizer, score, train_config
 
     config = train_config(args, in_channels=train[0].image.shape[0]).replace(seed=seed)
-    device = choose_device()
     prepare = normalizer(args, train)
     samples = [
         Sample(prepare(item.image), target, weight)
         for item, (target, weight) in zip(train, targets, strict=True)
     ]
-    with peak_rss() as memory:
-        started = time.perf_counter()
-        with progress(config.steps, description) as on_step:
-            model = (
-                Trainer(
-                    config, train=samples, validation=[], device=device, callbacks=Callbacks(on_step=on_step)
-                )
-                .fit()
-                .model
-            )
-        seconds = time.perf_counter() - started
-        augment = args.test_time_augmentation
-        outputs = [
-            predict(model, prepare(item.image), device=device, tile=512, augment=augment) for item in test
-        ]
+    test_images = [prepare(item.image) for item in test]
+    outputs, cost = fit_and_predict(
+        args, config, samples, test_images, choose_device(), description=description
+    )
     run = {
         "train_images": len(train),
         "labels": labels,
         **score([output.classes for output in outputs], test),
-        "train_seconds": round(seconds, 1),
-        "peak_rss_mb": round(memory["mb"]),
+        **cost,
         "seed": seed,
     }
     print(json.dumps({description: run}), file=sys.stderr)
-    # Copies of the object plane, so the outputs' other planes are freed.
-    return Outcome(run, [output.probabilities[1].copy() for output in outputs])
+    return Outcome.of(run, outputs)
 
 
 SAME_KEYS = ("data", "train_pool", "test", "quick")
