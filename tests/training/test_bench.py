@@ -13,6 +13,7 @@ from django.conf import settings
 from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
+from training.bench import __main__ as bench
 from training.bench.__main__ import Outcome, ensemble_run, main, spread
 from training.bench.datasets import Item, load_folder
 
@@ -94,7 +95,7 @@ def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels
         for image, item in zip(run["per_image"], test_items, strict=True):
             assert image["object_fraction"] == pytest.approx((item.instances > 0).mean(), abs=1e-4)
             assert 0.0 <= image["pixel_f1"] <= 1.0
-    assert result["config"]["test"] == ["f2", "f3"]
+    assert result["config"]["test"] == ["f2", "f3"] and "incomplete" not in result
 
 
 def test_seeds_train_once_each_and_report_their_spread_and_ensemble(folders, tmp_path):
@@ -119,6 +120,28 @@ def test_seeds_train_once_each_and_report_their_spread_and_ensemble(folders, tmp
     main([*arguments, "--quick", "--seed", "3", "--out", str(alone)])
     [run] = json.loads(alone.read_text())["runs"]
     assert run["seed"] == 3 and "summary" not in json.loads(alone.read_text())
+
+
+def test_a_curve_stopped_part_way_keeps_the_points_it_finished(folders, tmp_path, monkeypatch):
+    out = tmp_path / "curve.json"
+    efficiency_run = bench.efficiency_run
+    trained = []
+
+    def stopped_after_one(*args, **kwargs):
+        if trained:
+            raise KeyboardInterrupt  # the person running it, or the session's end, stops it
+        trained.append(len(args[2]))
+        return efficiency_run(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "efficiency_run", stopped_after_one)
+    arguments = ["--data", str(folders / "set"), "--test-count", "2", "--sizes", "1,2", "--quick"]
+    with pytest.raises(KeyboardInterrupt):
+        main(["label-efficiency", *arguments, "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["incomplete"] is True and saved["config"]["test"] == ["f2", "f3"]
+    [run] = saved["runs"]
+    assert trained == [1] and run["train_images"] == 1 and set(run) == EFFICIENCY_KEYS
+    assert [path.name for path in tmp_path.iterdir()] == ["curve.json"]  # nothing half-written
 
 
 def test_the_ensemble_averages_probabilities_before_calling_objects():

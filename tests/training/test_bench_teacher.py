@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from training.bench import teacher
 from training.bench.__main__ import main, parser
 from training.bench.datasets import load_folder
-from training.bench.teacher import mixed_targets
+from training.bench.teacher import mixed_models
 
 SCORES = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "per_image"}
 RUN = SCORES | {"train_images", "labels", "train_seconds", "peak_rss_mb", "seed"}
@@ -104,24 +105,74 @@ def test_scribbles_and_teacher_keep_every_scribbled_pixel_and_fill_the_rest_at_t
     args = parser().parse_args(["fluorescence-teacher", "--data", str(pairs), "--quick"])
     (item,) = load_folder(pairs, input_channel="brightfield")[:1]
     pseudo = np.zeros_like(item.classes)  # a teacher that finds nothing
-    targets = mixed_targets(args, [item], [pseudo])
-    ((scribbles, none),) = targets["scribbles"]
-    ((mixed, weight),) = targets["scribbles_and_teacher"]
+    models = mixed_models(args, [item], [pseudo], budget=0.05)
+    ((scribbles, none),) = models["scribbles"].targets
+    ((mixed, weight),) = models["scribbles_and_teacher"].targets
     scribbled = scribbles >= 0
-    assert none is None and 0 < scribbled.mean() <= args.scribble_budget + 0.01
+    assert none is None and 0 < scribbled.mean() <= 0.05 + 0.01
+    about = {"scribble_budget": 0.05, "scribbled_fraction": round(scribbled.mean(), 5)}
+    assert models["scribbles"].about == models["scribbles_and_teacher"].about == about
     assert (scribbles[scribbled] == 1).any()  # strokes on nuclei, which the teacher missed
     assert np.array_equal(mixed[scribbled], scribbles[scribbled]) and (weight[scribbled] == 1.0).all()
     assert (mixed[~scribbled] == 0).all() and np.allclose(weight[~scribbled], 0.5)
 
 
-def test_scribbles_add_two_models_to_the_quick_run(pairs, tmp_path):
-    out = tmp_path / "scribbles.json"
-    assert (
-        main(["fluorescence-teacher", "--data", str(pairs), *COMMON, "--scribbles", "--out", str(out)]) == 0
-    )
+def test_scribbles_with_budgets_train_both_scribble_models_once_per_budget(pairs, tmp_path):
+    out = tmp_path / "budgets.json"
+    scribbles = ["--scribbles", "0.01,0.05", "--out", str(out)]
+    assert main(["fluorescence-teacher", "--data", str(pairs), *COMMON, *scribbles]) == 0
     result = json.loads(out.read_text())
-    assert result["scribbles"]["labels"] == "scribbles"
-    assert result["scribbles_and_teacher"]["labels"] == "scribbles + fluorescence pseudo-masks"
-    assert all(
-        set(result[name]) == RUN for name in ("teacher", "ground_truth", "scribbles", "scribbles_and_teacher")
-    )
+    fractions = {}
+    for budget in (0.01, 0.05):
+        for model in ("scribbles", "scribbles_and_teacher"):
+            run = result[f"{model}_{budget:g}"]
+            assert run["scribble_budget"] == budget and 0 < run["scribbled_fraction"] <= budget + 0.01
+            fractions.setdefault(budget, set()).add(run["scribbled_fraction"])
+    # Both models of a budget learn from the same strokes; a smaller budget draws fewer.
+    ((fewer,), (more,)) = fractions[0.01], fractions[0.05]
+    assert fewer < more
+    assert "scribbles" not in result
+
+
+@pytest.mark.parametrize("budgets", ["0,0.05", "0.05,0.05", "1.5", "some"])
+def test_scribble_budgets_must_be_distinct_fractions(pairs, budgets, capsys):
+    with pytest.raises(SystemExit):
+        main(["fluorescence-teacher", "--data", str(pairs), *COMMON, "--scribbles", budgets])
+    assert "--scribbles" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "finished"),
+    [(["--scribbles"], 3), (["--seeds", "3,5"], 1)],
+    ids=["after-three-models", "after-one-seed"],
+)
+def test_a_run_stopped_part_way_keeps_the_trainings_it_finished(
+    pairs, tmp_path, monkeypatch, arguments, finished
+):
+    """Trainings take minutes to hours on real data; the JSON holds each one as it ends."""
+    out = tmp_path / "stopped.json"
+    train_and_score = teacher.train_and_score
+    trained = []
+
+    def stopped(*args, **kwargs):
+        if len(trained) == finished:
+            raise KeyboardInterrupt  # the person running it, or the session's end, stops it
+        trained.append(kwargs["description"])
+        return train_and_score(*args, **kwargs)
+
+    monkeypatch.setattr(teacher, "train_and_score", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        main(["fluorescence-teacher", "--data", str(pairs), *COMMON, *arguments, "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["incomplete"] is True and saved["config"]["train_pool"] == ["p0", "p1"]
+    assert saved["pseudo_masks"]["pixel_f1"] > 0.8
+    if finished == 3:  # the teacher, the ground truth and the scribbles whole; not the mix
+        assert trained == ["teacher", "ground truth", "scribbles"]
+        assert set(saved["teacher"]) == set(saved["ground_truth"]) == RUN
+        assert saved["scribbles"]["labels"] == "scribbles"
+        assert saved["scribbles"]["scribble_budget"] == 0.05  # --scribbles alone: --scribble-budget's
+        assert "scribbles_and_teacher" not in saved
+    else:  # the teacher's first seed, not yet an ensemble
+        assert [run["seed"] for run in saved["teacher_runs"]] == [3]
+        assert "teacher" not in saved and set(saved["teacher_runs"][0]) == RUN
+    assert [path.name for path in tmp_path.iterdir()] == ["stopped.json"]  # nothing half-written

@@ -10,13 +10,16 @@
   pretraining       the label-efficiency curve with and without self-supervised pretraining
   preview-latency   time from a stroke saved through the API to its instant preview on the socket
 
-Each prints progress bars and writes JSON with --out. Results and commands: bench/README.md.
+Each prints progress bars and writes JSON with --out. The commands that train several models
+write what they have after each one, marked "incomplete", so a run stopped part way keeps it.
+Results and commands: bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import threading
@@ -53,13 +56,26 @@ from training.ml.scribbles import simulate_scribbles
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     result = args.command(args)
-    text = json.dumps(result, indent=2)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+        write_json(args.out, result)
         print(f"wrote {args.out}", file=sys.stderr)
-    print(text)
+    print(json.dumps(result, indent=2))
     return 0
+
+
+def write_json(path: Path, result: dict[str, Any]) -> None:
+    """Whole or not at all: a reader, or a run killed while writing, never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.writing")
+    partial.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def save_progress(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """What a long command has measured so far, in --out, marked "incomplete"; the finished
+    result replaces it."""
+    if args.out:
+        write_json(args.out, {**result, "incomplete": True})
 
 
 def parser() -> argparse.ArgumentParser:
@@ -339,22 +355,24 @@ def label_efficiency(args: argparse.Namespace) -> dict[str, Any]:
     config = train_config(args, in_channels=train[0].image.shape[0])
     device = choose_device()
     seeds = args.seeds or [args.seed]
-    runs, summary = [], []
+    runs: list[dict[str, Any]] = []
+    summary: list[dict[str, Any]] = []
+    result: dict[str, Any] = {"runs": runs, "config": describe(args, config.to_dict(), train, test)}
     for k in sizes(args, len(train)):
-        outcomes = [
-            efficiency_run(
-                args, config.replace(seed=seed), train[:k], test, device, name=seed_name(seeds, seed)
+        outcomes = []
+        for seed in seeds:
+            outcomes.append(
+                efficiency_run(
+                    args, config.replace(seed=seed), train[:k], test, device, name=seed_name(seeds, seed)
+                )
             )
-            for seed in seeds
-        ]
-        runs += [outcome.run for outcome in outcomes]
+            runs.append(outcomes[-1].run)
+            save_progress(args, result)
         if len(outcomes) > 1:
             ensemble = ensemble_run(outcomes, test)
             runs.append(ensemble)
             summary.append(spread(outcomes, ensemble))
-    result: dict[str, Any] = {"runs": runs, "config": describe(args, config.to_dict(), train, test)}
-    if summary:
-        result["summary"] = summary
+            result["summary"] = summary
     return result
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,15 +30,18 @@ if TYPE_CHECKING:
     from training.bench.__main__ import Outcome
 
 TEACHER_CHANNEL = "fluorescence"
-# What each model learns from, as the runs' "labels" say.
-LABELS = {
-    "teacher": "fluorescence pseudo-masks",
-    "ground_truth": "dense",
-    "scribbles": "scribbles",
-    "scribbles_and_teacher": "scribbles + fluorescence pseudo-masks",
-}
 # A training image's class map (-1 unknown) and its pixel weights (None: 1 wherever known).
 Target = tuple[np.ndarray, np.ndarray | None]
+
+
+@dataclass
+class Model:
+    """What one of the compared models learns from: its runs' "labels", a target per training
+    image, and what else its runs should say about those targets."""
+
+    labels: str
+    targets: list[Target]
+    about: dict[str, Any] = field(default_factory=dict)
 
 
 def add_command(commands: Any) -> None:
@@ -58,10 +62,14 @@ def add_command(commands: Any) -> None:
     )
     command.add_argument(
         "--scribbles",
-        action="store_true",
+        nargs="?",
+        const=[],
+        type=budget_list,
+        metavar="BUDGETS",
         help="also train on simulated scribbles alone, and on the scribbles with the pseudo-masks "
         "filling their unknown pixels at the config's derived weight (the app's mix of human and "
-        "derived labels)",
+        "derived labels); with BUDGETS (fractions of pixels, e.g. 0.01,0.02,0.05) both once per "
+        "budget, without them at --scribble-budget",
     )
     command.add_argument(
         "--ground-truth-from",
@@ -79,7 +87,7 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
     "ensemble_of_seeds"), and "teacher_summary" / "ground_truth_summary" each model's mean,
     spread and ensemble per metric. --scribbles adds "scribbles" and "scribbles_and_teacher" the
     same way."""
-    from training.bench.__main__ import load_split
+    from training.bench.__main__ import load_split, save_progress
 
     try:
         params = TeacherParams.from_dict(json.loads(args.teacher_params))
@@ -91,49 +99,73 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
             "--ground-truth-from reuses one ground-truth run; with --seeds each seed trains its own"
         )
     train, test = load_split(args)
+    config = _config(args, train, test)
+    reused = reused_scores(args.ground_truth_from, config) if args.ground_truth_from else None
     pseudo = pseudo_masks(args.data, train, channel=args.teacher_channel, params=params)
     result: dict[str, Any] = {"pseudo_masks": pseudo_mask_scores(pseudo, train)}
     print(json.dumps(result), file=sys.stderr)
-    config = _config(args, train, test)
-    reused = reused_scores(args.ground_truth_from, config) if args.ground_truth_from else None
-    models: dict[str, list[Target]] = {
-        "teacher": [(mask, None) for mask in pseudo],
-        "ground_truth": [(item.classes, None) for item in train],
+    result["config"] = {**config, "teacher_channel": args.teacher_channel, "teacher_params": params.to_dict()}
+    models = {
+        "teacher": Model("fluorescence pseudo-masks", [(mask, None) for mask in pseudo]),
+        "ground_truth": Model("dense", [(item.classes, None) for item in train]),
     }
-    if args.scribbles:
-        models.update(mixed_targets(args, train, pseudo))
-    for name, targets in models.items():
+    if args.scribbles is not None:
+        for budget in args.scribbles or [args.scribble_budget]:
+            suffix = f"_{budget:g}" if len(args.scribbles) > 1 else ""
+            for name, model in mixed_models(args, train, pseudo, budget=budget).items():
+                models[name + suffix] = model
+    for name, model in models.items():
         if name == "ground_truth" and reused:
             result[name] = reused
             print(json.dumps({name: reused}), file=sys.stderr)
-            continue
-        result.update(seeded_runs(args, seeds, train, targets, test, name=name))
-        if len(seeds) > 1:  # each run was printed as it ended; this is their ensemble
-            print(json.dumps({name: result[name]}), file=sys.stderr)
-    result["config"] = {**config, "teacher_channel": args.teacher_channel, "teacher_params": params.to_dict()}
+        else:
+            result.update(seeded_runs(args, seeds, train, model, test, name=name, done=result))
+            if len(seeds) > 1:  # each run was printed as it ended; this is their ensemble
+                print(json.dumps({name: result[name]}), file=sys.stderr)
+        save_progress(args, result)
     return result
 
 
-def mixed_targets(
-    args: argparse.Namespace, train: list[Item], pseudo: list[np.ndarray]
-) -> dict[str, list[Target]]:
-    """Simulated scribbles (the same for every seed), alone and over the pseudo-masks: scribbled
-    pixels keep their class at full weight, the pseudo-masks fill the rest at the derived weight."""
+def budget_list(text: str) -> list[float]:
+    """--scribbles' budgets (the flag alone gives none: --scribble-budget's one is used)."""
+    try:
+        budgets = [float(value) for value in text.split(",") if value.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of fractions of pixels (for example 0.01,0.05)"
+        ) from None
+    if not budgets or any(not 0 < b <= 1 for b in budgets) or len(set(budgets)) != len(budgets):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: name each budget once, as a fraction of pixels above 0 and at most 1"
+        )
+    return budgets
+
+
+def mixed_models(
+    args: argparse.Namespace, train: list[Item], pseudo: list[np.ndarray], *, budget: float
+) -> dict[str, Model]:
+    """Simulated scribbles covering `budget` of the pixels (the same for every seed), alone and
+    over the pseudo-masks: scribbled pixels keep their class at full weight, the pseudo-masks
+    fill the rest at the derived weight."""
     from training.bench.__main__ import train_config
 
     derived_weight = train_config(args, in_channels=train[0].image.shape[0]).derived_weight
     scribbles = [
-        simulate_scribbles(
-            item.classes, budget=args.scribble_budget, seed=args.seed, instances=item.instances
-        )
+        simulate_scribbles(item.classes, budget=budget, seed=args.seed, instances=item.instances)
         for item in train
     ]
+    scribbled = sum(int((scribble >= 0).sum()) for scribble in scribbles) / sum(s.size for s in scribbles)
+    about = {"scribble_budget": budget, "scribbled_fraction": round(scribbled, 5)}
     return {
-        "scribbles": [(scribble, None) for scribble in scribbles],
-        "scribbles_and_teacher": [
-            merge_targets(scribble, mask, derived_weight=derived_weight)
-            for scribble, mask in zip(scribbles, pseudo, strict=True)
-        ],
+        "scribbles": Model("scribbles", [(scribble, None) for scribble in scribbles], about),
+        "scribbles_and_teacher": Model(
+            "scribbles + fluorescence pseudo-masks",
+            [
+                merge_targets(scribble, mask, derived_weight=derived_weight)
+                for scribble, mask in zip(scribbles, pseudo, strict=True)
+            ],
+            about,
+        ),
     }
 
 
@@ -141,33 +173,36 @@ def seeded_runs(
     args: argparse.Namespace,
     seeds: list[int],
     train: list[Item],
-    targets: list[Target],
+    model: Model,
     test: list[Item],
     *,
     name: str,
+    done: dict[str, Any],
 ) -> dict[str, Any]:
-    """One model per seed on (train images, targets); with several, their ensemble and spread."""
-    from training.bench.__main__ import ensemble_run, spread
+    """One model per seed on (train images, the model's targets); with several, their ensemble
+    and spread. Each run is saved with the results `done` so far as soon as it ends."""
+    from training.bench.__main__ import ensemble_run, save_progress, spread
 
     description = name.replace("_", " ")
-    if len(seeds) == 1:
+    outcomes: list[Outcome] = []
+    for seed in seeds:
         outcome = train_and_score(
-            args, train, targets, test, seed=seeds[0], labels=LABELS[name], description=description
-        )
-        return {name: outcome.run}
-    outcomes = [
-        train_and_score(
             args,
             train,
-            targets,
+            model.targets,
             test,
             seed=seed,
-            labels=LABELS[name],
-            description=f"{description}, seed {seed}",
+            labels=model.labels,
+            description=f"{description}, seed {seed}" if len(seeds) > 1 else description,
         )
-        for seed in seeds
-    ]
+        outcome.run.update(model.about)
+        outcomes.append(outcome)
+        if len(seeds) > 1:
+            save_progress(args, {**done, f"{name}_runs": [outcome.run for outcome in outcomes]})
+    if len(seeds) == 1:
+        return {name: outcomes[0].run}
     ensemble = ensemble_run(outcomes, test)
+    ensemble.update(model.about)
     return {
         name: ensemble,
         f"{name}_runs": [outcome.run for outcome in outcomes],
