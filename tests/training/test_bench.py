@@ -158,7 +158,7 @@ def test_the_ensemble_averages_probabilities_before_calling_objects():
     outcomes = [outcome(0, [0.6, 0.9, 0.3, 0.1]), outcome(1, [0.0, 0.2, 0.9, 0.8])]
     ensemble = ensemble_run(outcomes, [item])
     assert ensemble["pixel_f1"] == 1.0 and ensemble["ensemble_of_seeds"] == [0, 1]
-    summary = spread(outcomes, ensemble)
+    summary = spread([outcome.run for outcome in outcomes], ensemble)
     assert summary["pixel_f1"] == {"mean": 0.5, "sd": 0.0, "min": 0.5, "max": 0.5, "ensemble": 1.0}
 
 

@@ -83,22 +83,35 @@ def test_seeds_train_each_model_once_per_seed_and_report_spread_and_ensemble(pai
     assert result["teacher"]["labels"] == "fluorescence pseudo-masks"
 
 
-def test_seeds_do_not_reuse_a_single_ground_truth_run(pairs, tmp_path):
+def test_seeds_reuse_the_ground_truth_runs_an_earlier_result_has_and_train_the_rest(pairs, tmp_path):
+    common = ["--data", str(pairs), *COMMON]
     earlier = tmp_path / "earlier.json"
-    earlier.write_text("{}")
-    with pytest.raises(SystemExit, match="with --seeds each seed trains its own"):
-        main(
-            [
-                "fluorescence-teacher",
-                "--data",
-                str(pairs),
-                *COMMON,
-                "--seeds",
-                "0,1",
-                "--ground-truth-from",
-                str(earlier),
-            ]
-        )
+    main(["label-efficiency", *common, "--sizes", "2", "--seeds", "3,4", "--out", str(earlier)])
+    out = tmp_path / "reused.json"
+    reuse = ["--seeds", "3,5", "--ground-truth-from"]
+    assert main(["fluorescence-teacher", *common, *reuse, str(earlier), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    measured = json.loads(earlier.read_text())["runs"][0]
+    first, second = result["ground_truth_runs"]
+    assert (first["seed"], first["reused_from"]) == (3, str(earlier))
+    assert first["pixel_f1"] == measured["pixel_f1"] and first["per_image"] == measured["per_image"]
+    assert second["seed"] == 5 and set(second) == RUN  # trained here: the file has no seed 5
+    summary = result["ground_truth_summary"]
+    assert summary["seeds"] == [3, 5] and summary["pixel_f1"]["ensemble"] is None
+    mean = (first["pixel_f1"] + second["pixel_f1"]) / 2
+    assert summary["pixel_f1"]["mean"] == pytest.approx(mean, abs=1e-4)
+    assert "ground_truth" not in result  # a file keeps no probabilities to ensemble
+    assert result["teacher"]["ensemble_of_seeds"] == [3, 5]
+
+    # A teacher result serves as well; a run it reused keeps the file it was measured in.
+    again = tmp_path / "again.json"
+    assert main(["fluorescence-teacher", *common, *reuse, str(out), "--out", str(again)]) == 0
+    first, second = json.loads(again.read_text())["ground_truth_runs"]
+    assert first["reused_from"] == str(earlier) and second["reused_from"] == str(out)
+    assert second["pixel_f1"] == result["ground_truth_runs"][1]["pixel_f1"]
+
+    with pytest.raises(SystemExit, match="no dense run on all 2 images with seed 7"):
+        main(["fluorescence-teacher", *common, "--seed", "7", "--ground-truth-from", str(earlier)])
 
 
 def test_scribbles_and_teacher_keep_every_scribbled_pixel_and_fill_the_rest_at_the_derived_weight(pairs):

@@ -371,7 +371,7 @@ def label_efficiency(args: argparse.Namespace) -> dict[str, Any]:
         if len(outcomes) > 1:
             ensemble = ensemble_run(outcomes, test)
             runs.append(ensemble)
-            summary.append(spread(outcomes, ensemble))
+            summary.append(spread([outcome.run for outcome in outcomes], ensemble))
             result["summary"] = summary
     return result
 
@@ -410,20 +410,21 @@ def ensemble_run(outcomes: list[Outcome], test: list[Item]) -> dict[str, Any]:
     }
 
 
-def spread(outcomes: list[Outcome], ensemble: dict[str, Any]) -> dict[str, Any]:
-    """Mean, standard deviation and range of each score over the seeds, beside the ensemble's."""
+def spread(runs: list[dict[str, Any]], ensemble: dict[str, Any] | None) -> dict[str, Any]:
+    """Mean, standard deviation and range of each score over the seeds' runs, beside their
+    ensemble's (None where some runs were reused from a file, which keeps no probabilities)."""
     summary: dict[str, Any] = {
-        "train_images": ensemble["train_images"],
-        "seeds": ensemble["ensemble_of_seeds"],
+        "train_images": runs[0]["train_images"],
+        "seeds": [run["seed"] for run in runs],
     }
     for metric in ("pixel_f1", "iou", "object_f1"):
-        values = np.array([outcome.run[metric] for outcome in outcomes])
+        values = np.array([run[metric] for run in runs])
         summary[metric] = {
             "mean": round(float(values.mean()), 4),
             "sd": round(float(values.std(ddof=1)), 4),
             "min": round(float(values.min()), 4),
             "max": round(float(values.max()), 4),
-            "ensemble": round(float(ensemble[metric]), 4),
+            "ensemble": round(float(ensemble[metric]), 4) if ensemble else None,
         }
     return summary
 

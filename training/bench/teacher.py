@@ -74,8 +74,10 @@ def add_command(commands: Any) -> None:
     command.add_argument(
         "--ground-truth-from",
         type=Path,
-        help="reuse the ground-truth model's scores from an earlier label-efficiency JSON of the very "
-        "same data, split and training config (checked) instead of training it again",
+        help="reuse the ground-truth model's runs from an earlier label-efficiency or "
+        "fluorescence-teacher JSON (finished or stopped part way) of the very same data, split and "
+        "training config (checked) instead of training them again; with --seeds, each seed's run "
+        "where the file has one (then no ensemble of the ground truth: a file keeps no probabilities)",
     )
     command.set_defaults(command=fluorescence_teacher)
 
@@ -94,13 +96,9 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
     except (ValueError, json.JSONDecodeError) as error:
         raise SystemExit(f"--teacher-params: {error}") from error
     seeds = args.seeds or [args.seed]
-    if args.ground_truth_from and len(seeds) > 1:
-        raise SystemExit(
-            "--ground-truth-from reuses one ground-truth run; with --seeds each seed trains its own"
-        )
     train, test = load_split(args)
     config = _config(args, train, test)
-    reused = reused_scores(args.ground_truth_from, config) if args.ground_truth_from else None
+    reused = reused_runs(args.ground_truth_from, config, seeds) if args.ground_truth_from else {}
     pseudo = pseudo_masks(args.data, train, channel=args.teacher_channel, params=params)
     result: dict[str, Any] = {"pseudo_masks": pseudo_mask_scores(pseudo, train)}
     print(json.dumps(result), file=sys.stderr)
@@ -115,13 +113,10 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
             for name, model in mixed_models(args, train, pseudo, budget=budget).items():
                 models[name + suffix] = model
     for name, model in models.items():
-        if name == "ground_truth" and reused:
-            result[name] = reused
-            print(json.dumps({name: reused}), file=sys.stderr)
-        else:
-            result.update(seeded_runs(args, seeds, train, model, test, name=name, done=result))
-            if len(seeds) > 1:  # each run was printed as it ended; this is their ensemble
-                print(json.dumps({name: result[name]}), file=sys.stderr)
+        earlier = reused if name == "ground_truth" else {}
+        result.update(seeded_runs(args, seeds, train, model, test, name=name, done=result, reused=earlier))
+        if len(seeds) > 1:  # each run was printed as it ended; this is their spread and ensemble
+            print(json.dumps({name: result[f"{name}_summary"]}), file=sys.stderr)
         save_progress(args, result)
     return result
 
@@ -178,14 +173,20 @@ def seeded_runs(
     *,
     name: str,
     done: dict[str, Any],
+    reused: dict[int, dict[str, Any]],
 ) -> dict[str, Any]:
-    """One model per seed on (train images, the model's targets); with several, their ensemble
-    and spread. Each run is saved with the results `done` so far as soon as it ends."""
+    """One model per seed on (train images, the model's targets), except the seeds `reused` has
+    a run for; with several seeds, their spread and (when all were trained here) their ensemble.
+    Each run is saved with the results `done` so far as soon as it ends."""
     from training.bench.__main__ import ensemble_run, save_progress, spread
 
     description = name.replace("_", " ")
+    runs = dict(reused)
     outcomes: list[Outcome] = []
     for seed in seeds:
+        if seed in runs:
+            print(json.dumps({f"{description}, seed {seed}": runs[seed]}), file=sys.stderr)
+            continue
         outcome = train_and_score(
             args,
             train,
@@ -197,17 +198,19 @@ def seeded_runs(
         )
         outcome.run.update(model.about)
         outcomes.append(outcome)
+        runs[seed] = outcome.run
         if len(seeds) > 1:
-            save_progress(args, {**done, f"{name}_runs": [outcome.run for outcome in outcomes]})
+            save_progress(args, {**done, f"{name}_runs": [runs[s] for s in seeds if s in runs]})
+    ordered = [runs[seed] for seed in seeds]
     if len(seeds) == 1:
-        return {name: outcomes[0].run}
-    ensemble = ensemble_run(outcomes, test)
-    ensemble.update(model.about)
-    return {
-        name: ensemble,
-        f"{name}_runs": [outcome.run for outcome in outcomes],
-        f"{name}_summary": spread(outcomes, ensemble),
-    }
+        return {name: ordered[0]}
+    result: dict[str, Any] = {f"{name}_runs": ordered}
+    ensemble = None
+    if not reused:
+        ensemble = {**ensemble_run(outcomes, test), **model.about}
+        result[name] = ensemble
+    result[f"{name}_summary"] = spread(ordered, ensemble)
+    return result
 
 
 def pseudo_masks(root: Path, train: list[Item], *, channel: str, params: TeacherParams) -> list[np.ndarray]:
@@ -276,33 +279,61 @@ def train_and_score(
 SAME_KEYS = ("data", "train_pool", "test", "quick")
 # Keys that results made before they existed lack, with the value those results were made with.
 LATER_KEYS = {"test_time_augmentation": False}
+# Keys that may differ: each run says its own seed.
+FREE_KEYS = ("date", "machine", "labels", "seed")
+REUSED_KEYS = (
+    "pixel_f1",
+    "iou",
+    "object_f1",
+    "pixel_precision",
+    "pixel_recall",
+    "train_seconds",
+    "peak_rss_mb",
+    "per_image",
+)
 
 
-def reused_scores(path: Path, config: dict[str, Any]) -> dict[str, Any]:
-    """The dense run of an earlier label-efficiency result, if it was made exactly as this one
-    would be (same data, split and training config); otherwise stop and say what differs."""
+def reused_runs(path: Path, config: dict[str, Any], seeds: list[int]) -> dict[int, dict[str, Any]]:
+    """By seed, the ground-truth runs on all training images of an earlier label-efficiency or
+    fluorescence-teacher result, if it was made exactly as this one would be (same data, split
+    and training config); otherwise stop and say what differs."""
     earlier = json.loads(Path(path).read_text())
     old = earlier.get("config", {})
-    train_keys = [key for key in config if key in old and key not in ("date", "machine", "labels")]
+    train_keys = [key for key in config if key in old and key not in FREE_KEYS]
     differ = [key for key in train_keys if old[key] != config[key]]
     differ += [key for key, was in LATER_KEYS.items() if key not in old and config.get(key, was) != was]
     differ += [key for key in SAME_KEYS if key not in old]
     if differ:
         raise SystemExit(f"--ground-truth-from {path}: made with other {', '.join(differ)}; train it again")
-    runs = [
-        run
-        for run in earlier.get("runs", [])
-        if run.get("labels") == "dense" and run.get("train_images") == len(config["train_pool"])
-    ]
+    single = [earlier["ground_truth"]] if "ground_truth" in earlier else []
+    candidates = earlier.get("runs") or earlier.get("ground_truth_runs") or single
+    runs: dict[int, dict[str, Any]] = {}
+    for run in candidates:
+        seed = run.get("seed", old.get("seed", 0))
+        if (
+            run.get("labels") == "dense"
+            and run.get("train_images") == len(config["train_pool"])
+            and "ensemble_of_seeds" not in run
+            and seed in seeds
+        ):
+            runs.setdefault(seed, run)
     if not runs:
         raise SystemExit(
-            f"--ground-truth-from {path}: no dense run on all {len(config['train_pool'])} images"
+            f"--ground-truth-from {path}: no dense run on all {len(config['train_pool'])} images "
+            f"with seed {' or '.join(map(str, seeds))}"
         )
-    keep = ("pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "train_seconds")
-    scores = {key: runs[0][key] for key in keep}
-    if "per_image" in runs[0]:
-        scores["per_image"] = runs[0]["per_image"]
-    return {**scores, "reused_from": str(path), "measured": old.get("date")}
+    return {
+        seed: {
+            "train_images": run["train_images"],
+            "labels": "dense",
+            **{key: run[key] for key in REUSED_KEYS if key in run},
+            "seed": seed,
+            # A run reused before keeps the file and date it was measured in.
+            "reused_from": run.get("reused_from", str(path)),
+            "measured": run.get("measured", old.get("date")),
+        }
+        for seed, run in runs.items()
+    }
 
 
 def _config(args: argparse.Namespace, train: list[Item], test: list[Item]) -> dict[str, Any]:
