@@ -16,6 +16,7 @@ from labeling.synthetic import synthetic_field
 from training.bench import __main__ as bench
 from training.bench.__main__ import Outcome, ensemble_run, main, spread
 from training.bench.datasets import Item, load_folder
+from training.ml.scribbles import simulate_scribbles
 
 RUN_KEYS = {
     "train_images",
@@ -85,10 +86,20 @@ def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels
     result = json.loads(out.read_text())
     assert result["config"]["test_time_augmentation"] is augment
     assert [run["train_images"] for run in result["runs"]] == [1, 2]
-    test_items = load_folder(folders / "set")[2:]
+    items = load_folder(folders / "set")
+    test_items = items[2:]
     for run in result["runs"]:
-        assert set(run) == (EFFICIENCY_KEYS if command == "label-efficiency" else RUN_KEYS)
+        keys = EFFICIENCY_KEYS if command == "label-efficiency" else RUN_KEYS
+        assert set(run) == (keys | {"scribbled_fraction"} if labels == "scribbles" else keys)
         assert run["labels"] == labels
+        if labels == "scribbles":  # what the strokes on the images trained on cover, at most the budget
+            strokes = [
+                simulate_scribbles(item.classes, budget=0.05, seed=0, instances=item.instances)
+                for item in items[: run["train_images"]]
+            ]
+            covered = (np.concatenate([stroke.ravel() for stroke in strokes]) >= 0).mean()
+            assert run["scribbled_fraction"] == pytest.approx(covered, abs=1e-5)
+            assert 0 < run["scribbled_fraction"] <= 0.05 + 0.01
         for metric in ("pixel_f1", "pixel_precision", "pixel_recall", "iou", "object_f1"):
             assert 0.0 <= run[metric] <= 1.0, metric
         assert [image["name"] for image in run["per_image"]] == ["f2", "f3"]

@@ -258,6 +258,16 @@ def training_target(item: Item, args: argparse.Namespace) -> np.ndarray:
     )
 
 
+def scribbled(args: argparse.Namespace, targets: list[np.ndarray]) -> dict[str, float]:
+    """For scribble labels, the fraction of training pixels they label: the simulator's budget
+    is a ceiling, reached only where there are enough objects to stroke."""
+    return {"scribbled_fraction": scribbled_fraction(targets)} if args.labels == "scribbles" else {}
+
+
+def scribbled_fraction(targets: list[np.ndarray]) -> float:
+    return round(sum(int((t >= 0).sum()) for t in targets) / sum(t.size for t in targets), 5)
+
+
 def sizes(args: argparse.Namespace, available: int) -> list[int]:
     wanted = [int(s) for s in args.sizes.split(",") if s.strip()]
     usable = [k for k in wanted if 1 <= k <= available]
@@ -403,6 +413,7 @@ def ensemble_run(outcomes: list[Outcome], test: list[Item]) -> dict[str, Any]:
     return {
         "train_images": first["train_images"],
         "labels": first["labels"],
+        **{key: first[key] for key in ("scribbled_fraction",) if key in first},
         "ensemble_of_seeds": [outcome.run["seed"] for outcome in outcomes],
         **score(predictions, test),
         "train_seconds": round(sum(outcome.run["train_seconds"] for outcome in outcomes), 1),
@@ -441,7 +452,8 @@ def efficiency_run(
 ) -> Outcome:
     """Train on `train` (from `initial_weights` if given), score on `test`: one point of a curve."""
     prepare = normalizer(args, train)
-    samples = [Sample(prepare(item.image), training_target(item, args)) for item in train]
+    targets = [training_target(item, args) for item in train]
+    samples = [Sample(prepare(item.image), target) for item, target in zip(train, targets, strict=True)]
     outputs, cost = fit_and_predict(
         args,
         config,
@@ -454,6 +466,7 @@ def efficiency_run(
     run = {
         "train_images": len(train),
         "labels": args.labels,
+        **scribbled(args, targets),
         **score([output.classes for output in outputs], test),
         **cost,
         "learning_rate": config.learning_rate,
@@ -512,6 +525,7 @@ def peer(args: argparse.Namespace) -> dict[str, Any]:
             {
                 "train_images": k,
                 "labels": args.labels,
+                **scribbled(args, targets),
                 **score(predictions, test),
                 "train_seconds": round(seconds, 1),
                 "peak_rss_mb": round(memory["mb"]),

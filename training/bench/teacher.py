@@ -142,15 +142,14 @@ def mixed_models(
     """Simulated scribbles covering `budget` of the pixels (the same for every seed), alone and
     over the pseudo-masks: scribbled pixels keep their class at full weight, the pseudo-masks
     fill the rest at the derived weight."""
-    from training.bench.__main__ import train_config
+    from training.bench.__main__ import scribbled_fraction, train_config
 
     derived_weight = train_config(args, in_channels=train[0].image.shape[0]).derived_weight
     scribbles = [
         simulate_scribbles(item.classes, budget=budget, seed=args.seed, instances=item.instances)
         for item in train
     ]
-    scribbled = sum(int((scribble >= 0).sum()) for scribble in scribbles) / sum(s.size for s in scribbles)
-    about = {"scribble_budget": budget, "scribbled_fraction": round(scribbled, 5)}
+    about = {"scribble_budget": budget, "scribbled_fraction": scribbled_fraction(scribbles)}
     return {
         "scribbles": Model("scribbles", [(scribble, None) for scribble in scribbles], about),
         "scribbles_and_teacher": Model(
