@@ -163,6 +163,12 @@ def add_common(command: argparse.ArgumentParser) -> None:
         default=TrainConfig.scale_range,
         help="LOW,HIGH: patches are zoomed by a factor drawn from this range (objects of other sizes)",
     )
+    command.add_argument(
+        "--human-patch-fraction",
+        type=float,
+        default=TrainConfig.human_patch_fraction,
+        help="share of label-centred patches centred on human labels where derived ones fill the rest",
+    )
     command.add_argument("--quick", action="store_true", help="smoke run: few steps, small patches")
     command.add_argument("--out", type=Path, help="write the JSON result here")
 
@@ -236,6 +242,7 @@ def train_config(args: argparse.Namespace, in_channels: int) -> TrainConfig:
         pairwise_weight=args.pairwise_weight,
         pairwise_sigma=args.pairwise_sigma,
         scale_range=args.scale_range,
+        human_patch_fraction=args.human_patch_fraction,
     )
     if args.quick:
         config = config.replace(patch_size=64, batch_size=4, steps=20, steps_per_epoch=10, warmup_steps=2)

@@ -84,6 +84,10 @@ class TrainConfig:
     # until it is measured on more data (bench/README.md).
     recompute_batch_norm: bool = False
     labelled_patch_fraction: float = 0.9  # patches centred on labelled pixels vs anywhere
+    # Of the patches centred on labels, the share centred on human labels where an image has
+    # derived ones too. At 0 a patch's centre is any labelled pixel, so a few strokes over a
+    # pseudo-mask that fills the image are rarely at a centre.
+    human_patch_fraction: float = 0.0
     augment: bool = True
     scale_range: tuple[float, float] = (0.75, 1.33)
     early_stopping_epochs: int = 0  # 0 = never stop early
@@ -108,6 +112,9 @@ class TrainConfig:
             raise ValueError("steps, steps_per_epoch and batch_size must be positive")
         if self.pairwise_weight < 0 or self.pairwise_sigma <= 0:
             raise ValueError("pairwise_weight must be >= 0 and pairwise_sigma > 0")
+        for name in ("labelled_patch_fraction", "human_patch_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be a fraction from 0 to 1, not {getattr(self, name)}")
         if len(self.scale_range) != 2 or not 0 < self.scale_range[0] <= self.scale_range[1]:
             raise ValueError(f"scale_range {list(self.scale_range)} must be two factors 0 < low <= high")
 

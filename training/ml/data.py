@@ -106,6 +106,9 @@ class Sample:
     target: np.ndarray
     weight: np.ndarray | None = None
     centres: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    # The same for the pixels a person labelled, where the image also has derived labels (which
+    # weigh less); empty where every labelled pixel is human or every one derived.
+    human_centres: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.image.shape[1:] != self.target.shape:
@@ -116,6 +119,11 @@ class Sample:
         rng = np.random.default_rng(0)
         for class_id in np.unique(flat[flat >= 0]).tolist():
             self.centres[int(class_id)] = capped_centres(np.flatnonzero(flat == class_id), rng)
+        weights = self.weight.ravel()[flat >= 0]
+        if weights.size and weights.max() >= 1.0 > weights.min():
+            human = np.where(self.weight.ravel() >= 1.0, flat, UNKNOWN)
+            for class_id in np.unique(human[human >= 0]).tolist():
+                self.human_centres[int(class_id)] = capped_centres(np.flatnonzero(human == class_id), rng)
 
 
 def capped_centres(where: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -183,12 +191,18 @@ class PatchSampler:
         height, width = sample.target.shape
         if self.rng.random() >= self.config.labelled_patch_fraction:
             return int(self.rng.integers(height)), int(self.rng.integers(width))
-        classes = list(sample.centres)
+        centres = sample.centres
+        # Drawn only when asked for (`and` stops first), so the default's random stream and
+        # results stay as they were.
+        fraction = self.config.human_patch_fraction
+        if fraction and sample.human_centres and self.rng.random() < fraction:
+            centres = sample.human_centres
+        classes = list(centres)
         if self.config.balance_classes:
             class_id = classes[int(self.rng.integers(len(classes)))]
-            where = sample.centres[class_id]
+            where = centres[class_id]
         else:
-            where = np.concatenate([sample.centres[c] for c in classes])
+            where = np.concatenate([centres[c] for c in classes])
         flat = int(where[int(self.rng.integers(len(where)))])
         return divmod(flat, width)
 

@@ -72,6 +72,41 @@ def test_patches_are_centred_on_labelled_pixels_of_every_class():
     assert bool(((w > 0) == (y >= 0)).all())
 
 
+def test_human_patch_fraction_centres_patches_on_the_strokes_among_pseudo_masks():
+    derived = np.zeros((256, 256), np.int64)
+    derived[100:140, 100:140] = 1  # a pseudo-mask labels every pixel
+    human = np.full((256, 256), -1, np.int64)
+    human[20, 20:30] = 0  # a person's stroke on 10 pixels
+    human[230, 200:210] = 1
+    target, weight = merge_targets(human, derived, derived_weight=0.5)
+    sample = Sample(np.zeros((1, 256, 256), np.float32), target, weight)
+    assert sorted(sample.human_centres) == [0, 1] and len(sample.human_centres[0]) == 10
+
+    def batches_with_strokes(fraction: float) -> int:
+        config = TrainConfig(
+            patch_size=32,
+            batch_size=64,
+            augment=False,
+            labelled_patch_fraction=1.0,
+            human_patch_fraction=fraction,
+        )
+        _, _, w = PatchSampler([sample], config, seed=0).batch()
+        return int((w == 1.0).flatten(1).any(dim=1).sum())
+
+    assert batches_with_strokes(1.0) == 64  # each patch holds the stroke pixel it is centred on
+    assert batches_with_strokes(0.0) < 8  # centred on any of 65536 labelled pixels: rarely a stroke
+    assert 16 < batches_with_strokes(0.5) < 48
+
+
+def test_images_labelled_only_by_people_or_only_by_derivation_have_no_human_centres():
+    target = np.zeros((16, 16), np.int64)
+    image = np.zeros((1, 16, 16), np.float32)
+    assert Sample(image, target).human_centres == {}
+    assert Sample(image, target, np.full((16, 16), 0.5, np.float32)).human_centres == {}
+    with pytest.raises(ValueError, match="human_patch_fraction must be a fraction"):
+        TrainConfig(human_patch_fraction=1.5)
+
+
 def test_sampling_is_reproducible_for_a_seed():
     target = np.random.default_rng(1).integers(-1, 2, (64, 64))
     image = np.random.default_rng(2).normal(size=(2, 64, 64)).astype(np.float32)
