@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from django.conf import settings
 from PIL import Image as PILImage
 
@@ -85,6 +86,7 @@ def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels
     )
     result = json.loads(out.read_text())
     assert result["config"]["test_time_augmentation"] is augment
+    assert torch.backends.cpu.get_cpu_capability() in result["config"]["machine"]
     assert [run["train_images"] for run in result["runs"]] == [1, 2]
     items = load_folder(folders / "set")
     test_items = items[2:]

@@ -360,8 +360,25 @@ def describe(
 
 
 def machine() -> str:
+    """The hardware a result was measured on, with the processor and the kernels torch picks for
+    it: one seed and configuration scored 0.681 in one session and 0.678 in others, and results
+    that named only "2 cores" could not say whether the processor differed."""
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
-    return f"{platform.machine()}, {psutil.cpu_count()} cores, {device}, torch {torch.__version__}"
+    return (
+        f"{platform.machine()}, {processor()} ({torch.backends.cpu.get_cpu_capability()} kernels), "
+        f"{psutil.cpu_count()} cores, {device}, torch {torch.__version__}"
+    )
+
+
+def processor() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown processor"
 
 
 # Sub-commands ------------------------------------------------------------------------------
