@@ -87,6 +87,9 @@ def test_seeds_reuse_the_ground_truth_runs_an_earlier_result_has_and_train_the_r
     common = ["--data", str(pairs), *COMMON]
     earlier = tmp_path / "earlier.json"
     main(["label-efficiency", *common, "--sizes", "2", "--seeds", "3,4", "--out", str(earlier)])
+    measured_elsewhere = json.loads(earlier.read_text())
+    measured_elsewhere["config"]["machine"] = "x86_64, another processor (AVX2 kernels), 2 cores, CPU"
+    earlier.write_text(json.dumps(measured_elsewhere))
     out = tmp_path / "reused.json"
     reuse = ["--seeds", "3,5", "--ground-truth-from"]
     assert main(["fluorescence-teacher", *common, *reuse, str(earlier), "--out", str(out)]) == 0
@@ -108,6 +111,8 @@ def test_seeds_reuse_the_ground_truth_runs_an_earlier_result_has_and_train_the_r
     assert main(["fluorescence-teacher", *common, *reuse, str(out), "--out", str(again)]) == 0
     first, second = json.loads(again.read_text())["ground_truth_runs"]
     assert first["reused_from"] == str(earlier) and second["reused_from"] == str(out)
+    assert first["measured_on"] == "x86_64, another processor (AVX2 kernels), 2 cores, CPU"
+    assert second["measured_on"] == json.loads(out.read_text())["config"]["machine"]
     assert second["pixel_f1"] == result["ground_truth_runs"][1]["pixel_f1"]
 
     with pytest.raises(SystemExit, match="no dense run on all 2 images with seed 7"):

@@ -327,9 +327,11 @@ def reused_runs(path: Path, config: dict[str, Any], seeds: list[int]) -> dict[in
             "labels": "dense",
             **{key: run[key] for key in REUSED_KEYS if key in run},
             "seed": seed,
-            # A run reused before keeps the file and date it was measured in.
+            # A run reused before keeps the file, date and machine it was measured in: runs on
+            # different processors differ in the third decimal (bench/README.md).
             "reused_from": run.get("reused_from", str(path)),
             "measured": run.get("measured", old.get("date")),
+            "measured_on": run.get("measured_on", old.get("machine")),
         }
         for seed, run in runs.items()
     }
