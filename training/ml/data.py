@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -106,24 +107,34 @@ class Sample:
     target: np.ndarray
     weight: np.ndarray | None = None
     centres: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
-    # The same for the pixels a person labelled, where the image also has derived labels (which
-    # weigh less); empty where every labelled pixel is human or every one derived.
-    human_centres: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.image.shape[1:] != self.target.shape:
             raise ValueError(f"image {self.image.shape[1:]} and target {self.target.shape} differ in size")
         if self.weight is None:
             self.weight = (self.target >= 0).astype(np.float32)
-        flat = self.target.ravel()
-        rng = np.random.default_rng(0)
-        for class_id in np.unique(flat[flat >= 0]).tolist():
-            self.centres[int(class_id)] = capped_centres(np.flatnonzero(flat == class_id), rng)
-        weights = self.weight.ravel()[flat >= 0]
-        if weights.size and weights.max() >= 1.0 > weights.min():
-            human = np.where(self.weight.ravel() >= 1.0, flat, UNKNOWN)
-            for class_id in np.unique(human[human >= 0]).tolist():
-                self.human_centres[int(class_id)] = capped_centres(np.flatnonzero(human == class_id), rng)
+        self.centres = class_centres(self.target.ravel())
+
+    @cached_property
+    def human_centres(self) -> dict[int, np.ndarray]:
+        """`centres` for the pixels a person labelled, where the image also has derived labels
+        (which weigh less); empty where every labelled pixel is human or every one derived.
+        Found on first use, so only training that asks for `human_patch_fraction` pays for it."""
+        assert self.weight is not None
+        flat, weights = self.target.ravel(), self.weight.ravel()
+        labelled = weights[flat >= 0]
+        if not labelled.size or not labelled.max() >= 1.0 > labelled.min():
+            return {}
+        return class_centres(np.where(weights >= 1.0, flat, UNKNOWN))
+
+
+def class_centres(flat: np.ndarray) -> dict[int, np.ndarray]:
+    """By class, the flat indices of a target's pixels of that class (capped, reproducibly)."""
+    rng = np.random.default_rng(0)
+    return {
+        int(class_id): capped_centres(np.flatnonzero(flat == class_id), rng)
+        for class_id in np.unique(flat[flat >= 0]).tolist()
+    }
 
 
 def capped_centres(where: np.ndarray, rng: np.random.Generator) -> np.ndarray:
