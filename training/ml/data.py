@@ -106,7 +106,7 @@ class Sample:
     image: np.ndarray
     target: np.ndarray
     weight: np.ndarray | None = None
-    centres: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    centres: dict[int, np.ndarray] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.image.shape[1:] != self.target.shape:
@@ -123,7 +123,7 @@ class Sample:
         assert self.weight is not None
         flat, weights = self.target.ravel(), self.weight.ravel()
         labelled = weights[flat >= 0]
-        if not labelled.size or not labelled.max() >= 1.0 > labelled.min():
+        if not labelled.size or labelled.min() >= 1.0 or labelled.max() < 1.0:
             return {}
         return class_centres(np.where(weights >= 1.0, flat, UNKNOWN))
 
