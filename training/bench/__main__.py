@@ -9,6 +9,7 @@
   fluorescence-teacher  a brightfield model on fluorescence pseudo-masks against ground truth
   pretraining       the label-efficiency curve with and without self-supervised pretraining
   preview-latency   time from a stroke saved through the API to its instant preview on the socket
+  self-training     retrain on the test images labelled by the previous model's confident calls
 
 Each prints progress bars and writes JSON with --out. The commands that train several models
 write what they have after each one, marked "incomplete", so a run stopped part way keeps it.
@@ -40,6 +41,7 @@ from training.bench import live as live_bench
 from training.bench import memory as memory_bench
 from training.bench import pretraining as pretraining_bench
 from training.bench import preview as preview_bench
+from training.bench import selftraining as selftraining_bench
 from training.bench import teacher as teacher_bench
 from training.bench import weaktags as weaktags_bench
 from training.bench.datasets import Item, load_folder, split
@@ -100,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
     memory_bench.add_command(commands)
     pretraining_bench.add_command(commands)
     preview_bench.add_command(commands)
+    selftraining_bench.add_command(commands)
     teacher_bench.add_command(commands)
     weaktags_bench.add_command(commands)
     return top

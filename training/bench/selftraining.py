@@ -1,0 +1,171 @@
+"""self-training: a model's confident calls on unlabelled images become labels for the next model.
+
+Round 0 is the benchmark's model trained on the training images' labels: the control, the same
+run label-efficiency makes on all training images with the same flags. Round r trains a new model
+from scratch, with the same seed, on those labels plus the test images' input channel labelled by
+round r-1's object probabilities: p >= HIGH object, p <= LOW background, the rest unknown, all at
+the config's derived weight, so they weigh less than the labels. Every round is scored on the
+test masks.
+
+The test masks are never read for training, only the test images' input; but the images that
+are pseudo-labelled are the ones scored, so the result is transductive and says so in its config.
+It measures whether learning from unlabelled images of the same kind helps, which is what the
+app could do with a project's unlabelled images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from training.ml.data import Sample, merge_targets
+from training.ml.loop import choose_device
+
+if TYPE_CHECKING:
+    import torch
+
+    from training.bench.__main__ import Outcome
+    from training.bench.datasets import Item
+    from training.ml.config import TrainConfig
+
+
+def add_command(commands: Any) -> None:
+    from training.bench.__main__ import add_common, add_prediction, add_seeds
+
+    command = commands.add_parser(
+        "self-training",
+        help="retrain on the test images' input labelled by the previous model's confident calls "
+        "(transductive)",
+    )
+    add_common(command)
+    add_prediction(command)
+    add_seeds(command)
+    command.add_argument(
+        "--rounds", type=positive, default=1, help="models trained on pseudo-labels after round 0"
+    )
+    command.add_argument(
+        "--confidence",
+        type=confidence,
+        default=(0.2, 0.8),
+        metavar="LOW,HIGH",
+        help="object probability at or below LOW is background, at or above HIGH object, "
+        "in between unknown (default 0.2,0.8)",
+    )
+    command.set_defaults(command=self_training)
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def confidence(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(value) for value in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOW,HIGH (for example 0.2,0.8)") from None
+    if not 0.0 <= low < 0.5 < high <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= LOW < 0.5 < HIGH <= 1")
+    return low, high
+
+
+def self_training(args: argparse.Namespace) -> dict[str, Any]:
+    """Every (seed, round) model's scores in "runs", in training order; with several seeds,
+    each round's mean and spread over them in "summary"."""
+    from training.bench.__main__ import describe, load_split, save_progress, seed_name, spread, train_config
+
+    train, test = load_split(args)
+    config = train_config(args, in_channels=train[0].image.shape[0])
+    seeds = args.seeds or [args.seed]
+    low, high = args.confidence
+    runs: list[dict[str, Any]] = []
+    result: dict[str, Any] = {
+        "runs": runs,
+        "config": {
+            **describe(args, config.to_dict(), train, test),
+            "rounds": args.rounds,
+            "confidence": [low, high],
+            "transductive": True,
+        },
+    }
+    device = choose_device()
+    for seed in seeds:
+        probabilities: list[np.ndarray] = []
+        for round_ in range(args.rounds + 1):
+            pseudo = [pseudo_labels(p, low=low, high=high) for p in probabilities]
+            outcome = round_run(
+                args,
+                config.replace(seed=seed),
+                train,
+                test,
+                pseudo,
+                device,
+                name=f"{seed_name(seeds, seed)}round {round_}",
+            )
+            outcome.run["round"] = round_
+            runs.append(outcome.run)
+            probabilities = outcome.probabilities
+            save_progress(args, result)
+    if len(seeds) > 1:
+        result["summary"] = [
+            {"round": round_, **spread([run for run in runs if run["round"] == round_], None)}
+            for round_ in range(args.rounds + 1)
+        ]
+    return result
+
+
+def pseudo_labels(probability: np.ndarray, *, low: float, high: float) -> np.ndarray:
+    """A class map from an object-probability map: 1 at or above `high`, 0 at or below `low`,
+    -1 (unknown) between them."""
+    labels = np.full(probability.shape, -1, dtype=np.int64)
+    labels[probability >= high] = 1
+    labels[probability <= low] = 0
+    return labels
+
+
+def round_run(
+    args: argparse.Namespace,
+    config: TrainConfig,
+    train: list[Item],
+    test: list[Item],
+    pseudo: list[np.ndarray],
+    device: torch.device,
+    *,
+    name: str,
+) -> Outcome:
+    """A model on the training images' labels and, where given, the test images' pseudo-labels
+    (at the derived weight), scored on the test images. The images are scaled by ranges fixed on
+    the training images in every round, so round 0's calls are made on the inputs that round 1
+    learns from."""
+    from training.bench.__main__ import Outcome, fit_and_predict, normalizer, score, training_target
+
+    prepare = normalizer(args, train)
+    test_images = [prepare(item.image) for item in test]
+    samples = [Sample(prepare(item.image), training_target(item, args)) for item in train]
+    if pseudo:
+        samples += [
+            Sample(image, *merge_targets(None, labels, derived_weight=config.derived_weight))
+            for image, labels in zip(test_images, pseudo, strict=True)
+        ]
+    outputs, cost = fit_and_predict(args, config, samples, test_images, device, description=name)
+    run = {
+        "train_images": len(train),
+        "pseudo_labelled_images": len(pseudo),
+        "labels": args.labels,
+        **score([output.classes for output in outputs], test),
+        **cost,
+        "seed": config.seed,
+    }
+    if pseudo:
+        run["pseudo_unknown_fraction"] = [round(float((p < 0).mean()), 4) for p in pseudo]
+    print(json.dumps({name: run}), file=sys.stderr)
+    return Outcome.of(run, outputs)
