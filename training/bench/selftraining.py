@@ -59,20 +59,15 @@ def add_command(commands: Any) -> None:
 
 
 def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
+    if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return value
+    return int(text)
 
 
 def confidence(text: str) -> tuple[float, float]:
-    try:
-        low, high = (float(value) for value in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not LOW,HIGH (for example 0.2,0.8)") from None
+    from training.bench.__main__ import scale_range
+
+    low, high = scale_range(text)
     if not 0.0 <= low < 0.5 < high <= 1.0:
         raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= LOW < 0.5 < HIGH <= 1")
     return low, high
@@ -81,9 +76,23 @@ def confidence(text: str) -> tuple[float, float]:
 def self_training(args: argparse.Namespace) -> dict[str, Any]:
     """Every (seed, round) model's scores in "runs", in training order; with several seeds,
     each round's mean and spread over them in "summary"."""
-    from training.bench.__main__ import describe, load_split, save_progress, seed_name, spread, train_config
+    from training.bench.__main__ import (
+        describe,
+        load_split,
+        normalizer,
+        save_progress,
+        seed_name,
+        spread,
+        train_config,
+        training_target,
+    )
 
     train, test = load_split(args)
+    # Scaled by ranges fixed on the training images, once: every round learns from and predicts
+    # the same inputs, so round r's calls are made on the images round r + 1 learns them on.
+    prepare = normalizer(args, train)
+    samples = [Sample(prepare(item.image), training_target(item, args)) for item in train]
+    test_images = [prepare(item.image) for item in test]
     config = train_config(args, in_channels=train[0].image.shape[0])
     seeds = args.seeds or [args.seed]
     low, high = args.confidence
@@ -105,7 +114,8 @@ def self_training(args: argparse.Namespace) -> dict[str, Any]:
             outcome = round_run(
                 args,
                 config.replace(seed=seed),
-                train,
+                samples,
+                test_images,
                 test,
                 pseudo,
                 device,
@@ -135,30 +145,27 @@ def pseudo_labels(probability: np.ndarray, *, low: float, high: float) -> np.nda
 def round_run(
     args: argparse.Namespace,
     config: TrainConfig,
-    train: list[Item],
+    samples: list[Sample],
+    test_images: list[np.ndarray],
     test: list[Item],
     pseudo: list[np.ndarray],
     device: torch.device,
     *,
     name: str,
 ) -> Outcome:
-    """A model on the training images' labels and, where given, the test images' pseudo-labels
-    (at the derived weight), scored on the test images. The images are scaled by ranges fixed on
-    the training images in every round, so round 0's calls are made on the inputs that round 1
-    learns from."""
-    from training.bench.__main__ import Outcome, fit_and_predict, normalizer, score, training_target
+    """A model on the training `samples` and, where given, the (normalised) test images'
+    pseudo-labels at the derived weight, scored on the test images."""
+    from training.bench.__main__ import Outcome, fit_and_predict, score
 
-    prepare = normalizer(args, train)
-    test_images = [prepare(item.image) for item in test]
-    samples = [Sample(prepare(item.image), training_target(item, args)) for item in train]
+    learnt = list(samples)
     if pseudo:
-        samples += [
+        learnt += [
             Sample(image, *merge_targets(None, labels, derived_weight=config.derived_weight))
             for image, labels in zip(test_images, pseudo, strict=True)
         ]
-    outputs, cost = fit_and_predict(args, config, samples, test_images, device, description=name)
+    outputs, cost = fit_and_predict(args, config, learnt, test_images, device, description=name)
     run = {
-        "train_images": len(train),
+        "train_images": len(samples),
         "pseudo_labelled_images": len(pseudo),
         "labels": args.labels,
         **score([output.classes for output in outputs], test),
