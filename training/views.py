@@ -53,6 +53,14 @@ def run_for(user: object, run_id: int, *, needs: Role = Role.VIEWER) -> Training
     return run
 
 
+def version_for(user: object, version_id: int, *, needs: Role = Role.VIEWER) -> ModelVersion:
+    version = ModelVersion.objects.filter(project__in=projects_for(user), pk=version_id).first()
+    if version is None:
+        raise NotFound("No such model version.")
+    require_role(user, version.project, needs)
+    return version
+
+
 class RunList(generics.ListAPIView[TrainingRun]):
     serializer_class = TrainingRunOut
 
@@ -199,10 +207,7 @@ class PseudoMasks(APIView):
     @extend_schema(request=PseudoMasksIn, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request, version_id: int) -> Response:
         """Turn the version's confident predictions into derived layers, on a worker (202)."""
-        version = ModelVersion.objects.filter(project__in=projects_for(request.user), pk=version_id).first()
-        if version is None:
-            raise NotFound("No such model version.")
-        require_role(request.user, version.project, Role.MANAGER)
+        version = version_for(request.user, version_id, needs=Role.MANAGER)
         if version.kind != "segmentation":
             raise InvalidInput(
                 f"Model version {version.pk} is a pretrained {version.kind}; it does not predict."
@@ -383,10 +388,7 @@ class ModelVersionRetrain(APIView):
     def post(self, request: Request, version_id: int) -> Response:
         """Correct-and-retrain: a run warm-started from this version, with its run's options, on
         the labels as they are now (managers; 400 and nothing created for a non-segmentation one)."""
-        version = ModelVersion.objects.filter(project__in=projects_for(request.user), pk=version_id).first()
-        if version is None:
-            raise NotFound("No such model version.")
-        require_role(request.user, version.project, Role.MANAGER)
+        version = version_for(request.user, version_id, needs=Role.MANAGER)
         run = guidance.version_retrain(version=version, user=request.user)
         return Response(TrainingRunOut(run).data, status=201)
 

@@ -289,6 +289,7 @@ def test_confident_predictions_become_pseudo_masks_and_painted_ones_are_kept(
         },
     )
     url = f"/api/model-versions/{version.pk}/pseudo-masks/"
+    assert client_for("stranger").post(url, {"max_uncertainty": 0.5}, format="json").status_code == 404
     assert client_for("annotator").post(url, {"max_uncertainty": 0.5}, format="json").status_code == 403
     assert manager.post(url, {"max_uncertainty": 2}, format="json").status_code == 400
     assert manager.post(url, {"max_uncertainty": 1.0}, format="json").status_code == 202
