@@ -60,7 +60,7 @@ def live_latency(args: argparse.Namespace) -> dict[str, Any]:
     call_command("migrate", verbosity=0)
     redis = _start_redis(folder, env)
     try:
-        app = _start_app(folder, env)
+        app = start_services(folder, env, queue="gpu")
         try:
             port = int(env["BENCH_PORT"])
             project, cookie = _project_with_labels()
@@ -129,49 +129,29 @@ def _start_redis(folder: Path, env: dict[str, str]) -> list[subprocess.Popen[byt
     return [embedded_redis.start(port=int(env["EMBEDDED_REDIS_PORT"]), directory=folder / "redis")]
 
 
-def _start_app(folder: Path, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
-    """daphne and one worker, as `make run` starts them."""
-    processes: list[subprocess.Popen[bytes]] = []
+def start_services(folder: Path, env: dict[str, str], *, queue: str) -> list[subprocess.Popen[bytes]]:
+    """daphne and one worker on `queue`, as `make run` starts them: live-latency's on the gpu
+    queue (training), preview-latency's on the default queue (where previews are made)."""
     child_env = {**os.environ, **env}
     log = (folder / "services.log").open("wb")
     root = Path(__file__).resolve().parents[2]
-    processes.append(
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                env["BENCH_PORT"],
-                "webapp.asgi:application",
-            ],
-            cwd=root,
-            env=child_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    )
-    processes.append(
-        subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "rundramatiq",
-                "--processes",
-                "1",
-                "--threads",
-                "1",
-                "--queues",
-                "gpu",
-            ],
-            cwd=root,
-            env=child_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    )
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            env["BENCH_PORT"],
+            "webapp.asgi:application",
+        ],
+        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues", queue],
+    ]
+    processes = [
+        subprocess.Popen(command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT)
+        for command in commands
+    ]
     print(f"services started; their log: {folder / 'services.log'}", file=sys.stderr)
     return processes
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -79,7 +78,7 @@ def preview_latency(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     redis = live_bench._start_redis(folder, env)
     try:
-        services = _start_services(folder, env)
+        services = live_bench.start_services(folder, env, queue="default")
         try:
             port = int(env["BENCH_PORT"])
             field = _project_with_field(size=args.size, seed=args.seed)
@@ -135,43 +134,6 @@ def _result(
 
 def _percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 1)
-
-
-def _start_services(folder: Path, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
-    """daphne and one worker on the default queue (where previews are made), as `make run` starts
-    them; live-latency's worker listens to the gpu queue only."""
-    child_env = {**os.environ, **env}
-    log = (folder / "services.log").open("wb")
-    root = Path(__file__).resolve().parents[2]
-    commands = [
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            env["BENCH_PORT"],
-            "webapp.asgi:application",
-        ],
-        [
-            sys.executable,
-            "manage.py",
-            "rundramatiq",
-            "--processes",
-            "1",
-            "--threads",
-            "1",
-            "--queues",
-            "default",
-        ],
-    ]
-    processes = [
-        subprocess.Popen(command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT)
-        for command in commands
-    ]
-    print(f"services started; their log: {folder / 'services.log'}", file=sys.stderr)
-    return processes
 
 
 class Field:
