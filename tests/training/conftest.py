@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
+from django.conf import settings
 from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
@@ -21,3 +29,27 @@ def pairs(tmp_path_factory):
         PILImage.fromarray(field.fluorescence).save(root / "fluorescence" / f"p{n}.png")
         PILImage.fromarray((field.mask * 255).astype(np.uint8)).save(root / "nuclei" / f"p{n}.png")
     return root
+
+
+@pytest.fixture
+def quick_bench_in_own_process(tmp_path) -> Callable[[str], dict[str, Any]]:
+    """Runs `python -m training.bench COMMAND --quick` in a process of its own (the live
+    benchmarks set Django up on a database and services of their own) and returns its JSON."""
+
+    def run(command: str) -> dict[str, Any]:
+        out = tmp_path / f"{command}.json"
+        env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+        finished = subprocess.run(
+            [sys.executable, "-m", "training.bench", command, "--quick", "--out", str(out)],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert finished.returncode == 0, (
+            f"{command} --quick exited {finished.returncode}:\n{finished.stderr[-4000:]}"
+        )
+        return json.loads(out.read_text())
+
+    return run

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from django.conf import settings
 from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
@@ -207,19 +203,8 @@ def test_quick_overhead_compares_both_loops(folders, tmp_path):
 
 
 @pytest.mark.slow
-def test_live_latency_quick_measures_real_events_from_a_worker(tmp_path):
-    """In its own process: the benchmark sets Django up on a database and services of its own."""
-    out = tmp_path / "live.json"
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    subprocess.run(
-        [sys.executable, "-m", "training.bench", "live-latency", "--quick", "--out", str(out)],
-        cwd=settings.BASE_DIR,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    result = json.loads(out.read_text())
+def test_live_latency_quick_measures_real_events_from_a_worker(quick_bench_in_own_process):
+    result = quick_bench_in_own_process("live-latency")
     assert result["events"] >= 200
     assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["max_ms"]
     assert result["throughput"]["without_steps_per_second"] > 0

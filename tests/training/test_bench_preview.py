@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-from django.conf import settings
 
 
 @pytest.mark.slow
-def test_preview_latency_quick_times_real_previews_of_real_strokes(tmp_path):
-    """In its own process: the benchmark sets Django up on a database and services of its own."""
-    out = tmp_path / "preview.json"
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    subprocess.run(
-        [sys.executable, "-m", "training.bench", "preview-latency", "--quick", "--out", str(out)],
-        cwd=settings.BASE_DIR,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    result = json.loads(out.read_text())
+def test_preview_latency_quick_times_real_previews_of_real_strokes(quick_bench_in_own_process):
+    result = quick_bench_in_own_process("preview-latency")
     assert result["strokes"] == 6 and result["config"]["quick"] is True
     assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["max_ms"]
     # A preview follows its save, and the worker's part is inside the whole.
