@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
@@ -44,21 +44,19 @@ from training.serializers import (
     TrainingRunOut,
 )
 
-
-def run_for(user: object, run_id: int, *, needs: Role = Role.VIEWER) -> TrainingRun:
-    run = TrainingRun.objects.filter(project__in=projects_for(user), pk=run_id).first()
-    if run is None:
-        raise NotFound("No such training run.")
-    require_role(user, run.project, needs)
-    return run
+InProject = TypeVar("InProject", TrainingRun, ModelVersion, Study)
 
 
-def version_for(user: object, version_id: int, *, needs: Role = Role.VIEWER) -> ModelVersion:
-    version = ModelVersion.objects.filter(project__in=projects_for(user), pk=version_id).first()
-    if version is None:
-        raise NotFound("No such model version.")
-    require_role(user, version.project, needs)
-    return version
+def in_project_for(
+    model: type[InProject], user: object, object_id: int, *, needs: Role = Role.VIEWER
+) -> InProject:
+    """One of the user's projects' runs, versions or studies: 404 for anyone outside the
+    project, 403 for a member whose role is below `needs`."""
+    found = model.objects.filter(project__in=projects_for(user), pk=object_id).first()
+    if found is None:
+        raise NotFound(f"No such {model._meta.verbose_name}.")
+    require_role(user, found.project, needs)
+    return found
 
 
 class RunList(generics.ListAPIView[TrainingRun]):
@@ -97,14 +95,14 @@ class RunDetail(APIView):
 
     def get(self, request: Request, run_id: int) -> Response:
         runs.sweep_stale_runs()
-        return Response(TrainingRunOut(run_for(request.user, run_id)).data)
+        return Response(TrainingRunOut(in_project_for(TrainingRun, request.user, run_id)).data)
 
 
 class RunCancel(APIView):
     @extend_schema(request=None, responses={200: TrainingRunOut})
     def post(self, request: Request, run_id: int) -> Response:
         """Cancel: a queued run at once, a running one within one training step (409 if finished)."""
-        run = runs.run_cancel(run=run_for(request.user, run_id, needs=Role.MANAGER))
+        run = runs.run_cancel(run=in_project_for(TrainingRun, request.user, run_id, needs=Role.MANAGER))
         return Response(TrainingRunOut(run).data)
 
 
@@ -114,7 +112,7 @@ class RunMetrics(APIView):
     @extend_schema(parameters=[OpenApiParameter("after", int, required=False)])
     def get(self, request: Request, run_id: int) -> Response:
         """The run's curve points so far, in order; `after` gives those past a known seq."""
-        run = run_for(request.user, run_id)
+        run = in_project_for(TrainingRun, request.user, run_id)
         metrics = run.metrics.all()
         after = request.query_params.get("after")
         if after is not None and after.isdigit():
@@ -126,7 +124,9 @@ class RunPreview(APIView):
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request: Request, run_id: int, seq: int) -> FileResponse:
         """A preview label map (PNG, values are class indices) a run made during training."""
-        metric = run_for(request.user, run_id).metrics.filter(seq=seq, kind="preview").first()
+        metric = (
+            in_project_for(TrainingRun, request.user, run_id).metrics.filter(seq=seq, kind="preview").first()
+        )
         if metric is None:
             raise NotFound("No such preview.")
         return FileResponse(default_storage.open(metric.values["file"], "rb"), content_type="image/png")
@@ -207,7 +207,7 @@ class PseudoMasks(APIView):
     @extend_schema(request=PseudoMasksIn, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request, version_id: int) -> Response:
         """Turn the version's confident predictions into derived layers, on a worker (202)."""
-        version = version_for(request.user, version_id, needs=Role.MANAGER)
+        version = in_project_for(ModelVersion, request.user, version_id, needs=Role.MANAGER)
         if version.kind != "segmentation":
             raise InvalidInput(
                 f"Model version {version.pk} is a pretrained {version.kind}; it does not predict."
@@ -388,20 +388,12 @@ class ModelVersionRetrain(APIView):
     def post(self, request: Request, version_id: int) -> Response:
         """Correct-and-retrain: a run warm-started from this version, with its run's options, on
         the labels as they are now (managers; 400 and nothing created for a non-segmentation one)."""
-        version = version_for(request.user, version_id, needs=Role.MANAGER)
+        version = in_project_for(ModelVersion, request.user, version_id, needs=Role.MANAGER)
         run = guidance.version_retrain(version=version, user=request.user)
         return Response(TrainingRunOut(run).data, status=201)
 
 
 # Label-efficiency studies -------------------------------------------------------------------
-
-
-def study_for(user: object, study_id: int, *, needs: Role = Role.VIEWER) -> Study:
-    found = Study.objects.filter(project__in=projects_for(user), pk=study_id).first()
-    if found is None:
-        raise NotFound("No such study.")
-    require_role(user, found.project, needs)
-    return found
 
 
 class StudyList(generics.ListAPIView[Study]):
@@ -441,12 +433,12 @@ class StudyDetail(APIView):
     def get(self, request: Request, study_id: int) -> Response:
         """The study's points so far (size, run, state, pixel F1) and the last doubling's gain."""
         runs.sweep_stale_runs()
-        return Response(StudyOut(study_for(request.user, study_id)).data)
+        return Response(StudyOut(in_project_for(Study, request.user, study_id)).data)
 
 
 class StudyCancel(APIView):
     @extend_schema(request=None, responses={200: StudyOut})
     def post(self, request: Request, study_id: int) -> Response:
         """Cancel the study's unfinished runs (409 if it has already ended)."""
-        found = study_for(request.user, study_id, needs=Role.MANAGER)
+        found = in_project_for(Study, request.user, study_id, needs=Role.MANAGER)
         return Response(StudyOut(study.study_cancel(study=found)).data)

@@ -104,7 +104,8 @@ def test_only_managers_start_and_cancel_runs_and_strangers_see_none(project, lab
     run = start(client_for("owner"), project).json()
     assert client_for("annotator").post(f"/api/runs/{run['id']}/cancel/").status_code == 403
     assert client_for("viewer").get(f"/api/runs/{run['id']}/").status_code == 200
-    assert client_for("stranger").get(f"/api/runs/{run['id']}/").status_code == 404
+    hidden = client_for("stranger").get(f"/api/runs/{run['id']}/")
+    assert hidden.status_code == 404 and hidden.json()["detail"] == "No such training run."
 
 
 def test_a_warm_start_must_match_the_channels_and_the_network(project, labelled, client_for):

@@ -175,7 +175,8 @@ def test_only_managers_start_and_cancel_studies_and_strangers_see_none(project, 
     assert not TrainingRun.objects.exists()
     created = start(client_for("owner"), project).json()
     assert client_for("viewer").get(f"/api/studies/{created['id']}/").status_code == 200
-    assert client_for("stranger").get(f"/api/studies/{created['id']}/").status_code == 404
+    hidden = client_for("stranger").get(f"/api/studies/{created['id']}/")
+    assert hidden.status_code == 404 and hidden.json()["detail"] == "No such study."
     assert client_for("stranger").get(f"/api/projects/{project.pk}/studies/").status_code == 404
     assert client_for("annotator").post(f"/api/studies/{created['id']}/cancel/").status_code == 403
     assert client_for("stranger").post(f"/api/studies/{created['id']}/cancel/").status_code == 404

@@ -310,7 +310,8 @@ def test_retrain_refuses_what_is_no_segmentation_model_and_creates_nothing(
     response = manager.post(f"/api/model-versions/{encoder.pk}/retrain/")
     assert response.status_code == 400
     assert "not a segmentation model" in response.json()["detail"]
-    assert manager.post("/api/model-versions/999999/retrain/").status_code == 404
+    missing = manager.post("/api/model-versions/999999/retrain/")
+    assert missing.status_code == 404 and missing.json()["detail"] == "No such model version."
     # A run option retrain does not know how to repeat: refused, not dropped without a word.
     odd = TrainingRun.objects.create(
         project=project,
