@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.requirements-installed
 NPM_STAMP := frontend/node_modules/.installed
 FRONTEND_BUILD := frontend/dist/app.js
-FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
+FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
 
 .PHONY: run test install frontend frontend-test browser lint typecheck clean
 

@@ -287,6 +287,13 @@ def new_page(
 
 
 @pytest.fixture
+def console_problems(request: pytest.FixtureRequest, new_page: Callable[..., Page]) -> list[str]:
+    """The console errors and warnings and the uncaught exceptions of this test's pages so far."""
+    problems: list[str] = request.node._browser_console
+    return problems
+
+
+@pytest.fixture
 def signed_in(new_page: Callable[..., Page]) -> Callable[..., Page]:
     """signed_in(user, password=None) -> a new Page signed in as `user`, on the page the login
     redirects to (the home page, /)."""

@@ -8,12 +8,14 @@ from playwright.sync_api import expect
 from .conftest import sign_in
 
 
-def test_a_member_signs_in_and_sees_the_project(signed_in, users, project, screenshot):
+def test_a_member_signs_in_and_sees_the_project(signed_in, users, project, screenshot, console_problems):
     page = signed_in(users["annotator"])
 
     assert page.url.endswith("/")
     expect(page.get_by_text(project.name, exact=True).first).to_be_visible()
     screenshot(page, "home")
+    page.wait_for_load_state("networkidle")
+    assert console_problems == []  # a missing icon or script shows here as a failed load
 
 
 def test_a_wrong_password_stays_on_the_login_page_with_an_error(new_page, app_server, users, screenshot):
