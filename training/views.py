@@ -186,14 +186,16 @@ class PredictionUncertainty(APIView):
 
 
 class InstantPreviewMask(APIView):
-    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
-    def get(self, request: Request, image_id: int) -> FileResponse:
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, 204: None})
+    def get(self, request: Request, image_id: int) -> FileResponse | Response:
         """The image's latest instant preview: a fast model's class map at preview scale (PNG label
-        map, values are class indices); X-Preview-Seq and X-Preview-Made-At say which and when."""
+        map, values are class indices); X-Preview-Seq and X-Preview-Made-At say which and when.
+        204 while the image has none: a normal state (no strokes of two classes saved since the
+        previews were last cleared), not a missing resource, so browsers log no failed load."""
         image = image_for(request.user, image_id)
         found = instant.open_latest_preview(image.pk)
         if found is None:
-            raise NotFound("This image has no preview yet: save strokes of two classes to get one.")
+            return Response(status=204, headers={"Cache-Control": "no-store"})
         stored, handle = found
         response = FileResponse(handle, content_type="image/png")
         response["X-Preview-Seq"] = str(stored.seq)

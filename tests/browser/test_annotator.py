@@ -17,6 +17,7 @@ from labeling import services
 from labeling.models import Annotation, AnnotationKind, Image
 from labeling.selectors import label_map_at
 from tests.factories import field_png
+from training import instant, runs
 
 SIZE = 128
 
@@ -257,3 +258,28 @@ def test_a_save_that_meets_a_409_merges_and_keeps_both_peoples_strokes(signed_in
     assert stored[SIZE // 4, SIZE // 2] == nucleus.index, "the held save's stroke is stored"
     assert stored[3 * SIZE // 4, SIZE // 2] == nucleus.index, "and so is the other person's"
     expect(first.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+
+
+def test_an_image_whose_strokes_have_no_preview_yet_opens_without_one_and_without_errors(
+    signed_in, users, project, nucleus, console_problems
+):
+    """The annotator asks for the stored instant preview of any image with strokes; with no worker
+    in this module none is made, and the answer (204) is neither drawn nor logged as a failed load."""
+    image = add_image(project, users["owner"])
+    runs.redis_client().delete(instant.preview_key(image.pk))  # ids repeat across test databases
+    background = project.classes.get(index=1)
+    strokes = [
+        {"class_index": background.index, "radius": 2, "points": [[5, 64], [120, 64]]},
+        {"class_index": nucleus.index, "radius": 2, "points": [[25, 32], [40, 32]]},
+    ]
+    services.annotation_save(
+        image=image, author=users["annotator"], kind="scribble", base_version=0, data={"strokes": strokes}
+    )
+    page = signed_in(users["annotator"])
+    with page.expect_response(lambda response: "instant-preview.png" in response.url) as asked:
+        open_annotator(page, project, image)
+    assert asked.value.status == 204
+    page.wait_for_load_state("networkidle")
+    expect(page.get_by_test_id("canvas")).not_to_have_attribute("data-instant-preview", re.compile(".*"))
+    expect(page.get_by_test_id("instant-note")).to_be_hidden()
+    assert console_problems == []

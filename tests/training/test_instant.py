@@ -60,7 +60,9 @@ def test_a_preview_labels_the_blobs_from_scribbles_and_is_served_to_members_only
 ):
     image, blob = blob_image(project, users["owner"])
     url = f"/api/images/{image.pk}/instant-preview.png"
-    assert client_for("viewer").get(url).status_code == 404  # none yet
+    assert client_for("viewer").get(url).status_code == 204  # none yet
+    assert client_for("viewer").head(url).status_code == 204
+    assert client_for("stranger").get(url).status_code == 404
     layer = scribble(image, users["annotator"], two_classes(nucleus.index))
     seq = int(runs.redis_client().hincrby(instant.preview_key(image.pk), "wanted", 1))
     instant.instant_preview.fn(image.pk, seq)

@@ -43,7 +43,7 @@ export const previewNote = (images: number): string =>
 export async function storedPreview(imageId: number): Promise<{ url: string; info: PreviewInfo } | null> {
   const url = `/api/images/${imageId}/instant-preview.png`;
   const response = await fetch(url, { method: "HEAD", credentials: "same-origin" });
-  if (response.status === 404) return null;
+  if (response.status === 204) return null; // none yet
   if (!response.ok) throw new Error(`${url}: ${response.status}`);
   const seq = Number(response.headers.get("X-Preview-Seq"));
   const info = {
