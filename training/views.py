@@ -232,6 +232,7 @@ class PseudoMasks(APIView):
 
 
 class TeacherOverview(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, project_id: int) -> Response:
         """The teacher's defaults, each image's channels and teacher state, and the last apply job."""
         project = project_for(request.user, project_id)
