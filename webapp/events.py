@@ -1,0 +1,337 @@
+"""Every live event a project's pages can hear, as typed definitions: the one list of them.
+
+Publishers build these (`live.publish(project_id, RunProgress(...))`), the socket sends their JSON
+(`to_json()`: "type" first, then the fields), and the front end's TypeScript types are generated
+from this module (`python -m webapp.events > frontend/src/api/events.gen.ts`, checked by
+tests/webapp/test_events.py), so a field renamed here breaks the front end's build, not a page.
+
+Every event a publisher sends also carries "at", the Unix time it was made (webapp/live.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+EVENTS: dict[str, type[Event]] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    TYPE: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "TYPE" not in cls.__dict__:  # a shared base of several events, like RunPoint
+            return
+        if cls.TYPE in EVENTS:
+            raise TypeError(f"two events are called {cls.TYPE!r}")
+        EVENTS[cls.TYPE] = cls
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **asdict(self)}
+
+
+# Labels and images ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelsChanged(Event):
+    TYPE = "labels.changed"
+    image: int
+    annotation: int
+    kind: str
+    key: str
+    version: int
+    deleted: bool
+    user: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageRendered(Event):
+    TYPE = "image.rendered"
+    image: int
+    made: list[str]
+
+
+# Training runs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunState(Event):
+    TYPE = "run.state"
+    run: int
+    state: str
+    queue_position: int | None
+    error: str
+    started_at: str | None
+    finished_at: str | None
+    model_version: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunPoint(Event):
+    """A point of a run's curves: stored as a RunMetric with the same seq before it is sent, so a
+    page that loaded the points so far continues with the events whose seq is larger."""
+
+    run: int
+    seq: int
+    step: int
+    epoch: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunProgress(RunPoint):
+    TYPE = "run.progress"
+    steps: int
+    loss: float
+    learning_rate: float
+    samples_per_second: float
+    eta_seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunValidation(RunPoint):
+    TYPE = "run.validation"
+    train_loss: float
+    metrics: dict[str, float]
+    is_best: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunPreview(RunPoint):
+    TYPE = "run.preview"
+    image: int
+    url: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStage(RunPoint):
+    """Progress of a stage before the segmentation training (the tag classifier, Score-CAM maps)."""
+
+    TYPE = "run.stage"
+    stage: str
+    done: int
+    total: int
+    loss: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoredImage:
+    image: int
+    prediction: int
+    uncertainty: float | None
+    mask_url: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictionsReady(Event):
+    TYPE = "predictions.ready"
+    model_version: int
+    run: int
+    predictions: list[ScoredImage]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PseudoMasksReady(Event):
+    TYPE = "pseudo_masks.ready"
+    model_version: int
+    source: str
+    made: list[int]
+    kept: list[int]
+
+
+# The fluorescence teacher --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeacherProgress(Event):
+    TYPE = "teacher.progress"
+    job: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeacherFinished(Event):
+    TYPE = "teacher.finished"
+    job: str
+    channel: str
+    made: list[int]
+    unchanged: list[int]
+    kept: list[int]
+    excluded: list[int]
+    missing: list[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeacherFailed(Event):
+    TYPE = "teacher.failed"
+    job: str
+    error: str
+
+
+# Instant previews ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewReady(Event):
+    TYPE = "preview.ready"
+    image: int
+    seq: int
+    url: str
+    labels: list[list[int]]  # [annotation id, version] of every layer it learnt from
+    images: int
+    classes: list[int]
+    size: list[int]  # [height, width] at preview scale
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewSkipped(Event):
+    TYPE = "preview.skipped"
+    image: int
+    seq: int
+    detail: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewFailed(Event):
+    TYPE = "preview.failed"
+    image: int
+    seq: int
+    error: str
+
+
+# Label-efficiency studies --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyPoint(Event):
+    TYPE = "study.point"
+    study: int
+    size: int
+    run: int
+    state: str
+    model_version: int | None
+    pixel_f1: float | None
+    train_images: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyState(Event):
+    TYPE = "study.state"
+    study: int
+    state: str
+    sizes: list[int]
+
+
+# The socket's own messages (webapp/consumers.py) ---------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Present:
+    user: str
+    image: int | None
+    session: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hello(Event):
+    """The first message on a socket: who the user is there and who else has the project open."""
+
+    TYPE = "hello"
+    project: int
+    user: str
+    role: str
+    present: list[Present]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Presence(Event):
+    TYPE = "presence"
+    user: str
+    session: str
+    image: int | None
+    left: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pong(Event):
+    TYPE = "pong"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SocketError(Event):
+    TYPE = "error"
+    detail: str
+
+
+# TypeScript ----------------------------------------------------------------------------------
+
+
+def _ts_type(hint: Any, shapes: dict[str, type]) -> str:
+    """The TypeScript spelling of a field's type; nested dataclasses are collected in `shapes`."""
+    origin = typing.get_origin(hint)
+    if hint is type(None):
+        return "null"
+    if hint in (int, float):
+        return "number"
+    if hint is str:
+        return "string"
+    if hint is bool:
+        return "boolean"
+    if hint is Any:
+        return "unknown"
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        shapes[hint.__name__] = hint
+        return hint.__name__
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_ts_type(arg, shapes) for arg in typing.get_args(hint))
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        inner = _ts_type(item, shapes)
+        return f"({inner})[]" if " " in inner else f"{inner}[]"
+    if origin is dict:
+        key, value = typing.get_args(hint)
+        return f"Record<{_ts_type(key, shapes)}, {_ts_type(value, shapes)}>"
+    raise TypeError(f"no TypeScript spelling for {hint!r}: use int, float, str, bool, lists, dicts")
+
+
+def _ts_interface(name: str, cls: type, shapes: dict[str, type], head: list[str]) -> str:
+    hints = typing.get_type_hints(cls)
+    lines = [f"export interface {name} {{", *head]
+    for field in dataclasses.fields(cls):
+        optional = "?" if field.default is not dataclasses.MISSING else ""
+        lines.append(f"  {field.name}{optional}: {_ts_type(hints[field.name], shapes)};")
+    return "\n".join([*lines, "}"])
+
+
+def typescript() -> str:
+    """TypeScript interfaces of every event, a `LiveEvent` union and `EventOf<"run.state">`."""
+    shapes: dict[str, type] = {}
+    blocks = []
+    for kind, cls in EVENTS.items():
+        head = [f'  type: "{kind}";', "  at?: number;"]
+        blocks.append(_ts_interface(cls.__name__ + "Event", cls, shapes, head))
+    nested = [_ts_interface(name, cls, shapes, []) for name, cls in sorted(shapes.items())]
+    names = [cls.__name__ + "Event" for cls in EVENTS.values()]
+    union = "export type LiveEvent =\n" + "\n".join(f"  | {name}" for name in names) + ";"
+    return "\n\n".join(
+        [
+            "// Generated by `python -m webapp.events` from webapp/events.py: do not edit.",
+            *nested,
+            *blocks,
+            union,
+            'export type EventType = LiveEvent["type"];',
+            "export type EventOf<T extends EventType> = Extract<LiveEvent, { type: T }>;",
+        ]
+    ) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(typescript())
