@@ -30,6 +30,20 @@ def empty_map(*, width: int, height: int) -> np.ndarray:
     return np.zeros((height, width), dtype=np.uint16)
 
 
+def human_label_map(dense: np.ndarray | None, scribble: np.ndarray | None) -> np.ndarray | None:
+    """A person's label of each pixel: the scribble layer's value where it says something (non-zero),
+    else the dense mask's; 0 is unlabelled. None when there is neither layer.
+
+    The one rule for training, the instant preview and the annotator (frontend/src/annotator,
+    checked against the same cases: tests/cases/human_label_map.json).
+
+    Shape: (H, W) uint16 maps -> (H, W) uint16.
+    """
+    if dense is None or scribble is None:
+        return scribble if dense is None else dense
+    return np.where(scribble > 0, scribble, dense)
+
+
 def decode_label_map(data: bytes, *, width: int, height: int, allowed: set[int]) -> np.ndarray:
     """A PNG label map of exactly (height, width) whose values are 0 or class indices."""
     array = decode_png_map(data, what="label map")

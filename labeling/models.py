@@ -167,6 +167,12 @@ class AnnotationKind(models.TextChoices):
 
 # Kinds whose revisions describe a label map of the image's size.
 MAP_KINDS = {AnnotationKind.SCRIBBLE, AnnotationKind.DENSE, AnnotationKind.DERIVED}
+# The label maps a person paints, which make an image's human label map (selectors.human_label_map),
+# in the order they stack: scribbles on top of the dense mask.
+HUMAN_MAP_KINDS = (AnnotationKind.DENSE, AnnotationKind.SCRIBBLE)
+# What counts as "this image has labels" for guided labelling and the grid's "needs labels": any
+# label a person makes that a run learns from (derived pseudo-masks are not a person's).
+HUMAN_KINDS = frozenset({AnnotationKind.SCRIBBLE, AnnotationKind.DENSE, AnnotationKind.TAG})
 
 
 class Annotation(models.Model):

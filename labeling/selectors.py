@@ -1,9 +1,12 @@
-"""Reads of labeling data. The training app reads labels only through these functions."""
+"""Reads of labeling data. The training app reads labels only through these functions
+(tests/test_architecture.py checks that it queries none of labeling's tables itself)."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,13 +15,16 @@ from django.db.models.fields.files import FieldFile
 
 from labeling import imageio, labelmaps
 from labeling.models import (
+    HUMAN_MAP_KINDS,
     MAP_KINDS,
     Annotation,
+    AnnotationKind,
     AnnotationRevision,
     Channel,
     Image,
     LabelClass,
     Project,
+    Split,
 )
 
 
@@ -51,6 +57,15 @@ def label_kinds(image: Image) -> list[str]:
 def is_predicted(image: Image) -> bool:
     count = getattr(image, "prediction_count", None)
     return bool(count) if count is not None else image.predictions.exists()
+
+
+def live_project(project_id: int) -> Project | None:
+    return Project.objects.filter(pk=project_id, archived_at__isnull=True).first()
+
+
+def class_names(project: Project) -> dict[int, str]:
+    """class index -> name."""
+    return dict(LabelClass.objects.filter(project=project).values_list("index", "name"))
 
 
 def class_indices(project: Project) -> set[int]:
@@ -167,9 +182,203 @@ def instance_map_at(annotation: Annotation, version: int | None = None) -> np.nd
     return labelmaps.decode_png_map(read_file(base.instances), what="instance map")
 
 
-def label_snapshot(project: Project) -> list[tuple[int, int]]:
-    """(annotation id, version) of every live layer: what a training run freezes."""
+def human_label_map(image: Image, *, versions: Mapping[int, int] | None = None) -> np.ndarray | None:
+    """A person's label of each pixel of `image` (labelmaps.human_label_map: scribbles win over the
+    dense mask; 0 unlabelled), from its live scribble and dense layers, or with `versions`
+    (annotation id -> version) from exactly those of its layers at those versions. None when it
+    has neither layer."""
+    layers = image.annotations.filter(kind__in=HUMAN_MAP_KINDS)
+    wanted = {"is_deleted": False} if versions is None else {"pk__in": list(versions)}
+    layers = layers.filter(**wanted)
+    maps = {
+        layer.kind: label_map_at(layer, None if versions is None else versions[layer.pk]) for layer in layers
+    }
+    return labelmaps.human_label_map(maps.get(AnnotationKind.DENSE), maps.get(AnnotationKind.SCRIBBLE))
+
+
+# Derived layers ------------------------------------------------------------------------------
+
+
+def derived_layer(image: Image, source: str) -> Annotation | None:
+    """The image's derived layer from this source (its provenance "source" is the layer's key)."""
+    return Annotation.objects.filter(image=image, kind=AnnotationKind.DERIVED, key=source).first()
+
+
+def derived_layers(project: Project, source: str) -> dict[int, Annotation]:
+    """image id -> its derived layer from this source, for the project's images that have one."""
+    heads = Annotation.objects.filter(image__project=project, kind=AnnotationKind.DERIVED, key=source)
+    return {head.image_id: head for head in heads}
+
+
+def derived_layer_state(head: Annotation) -> str:
+    """Whether a generator may still write a derived layer: the one rule for every generator.
+
+    "generated" while its latest revision is a generator's own whole map; "deleted" once a person
+    deleted it (a generator leaves it deleted: that is how an image is left out); "touched" once
+    a person painted on it or restored an older version: theirs stands.
+    """
+    if head.is_deleted:
+        return "deleted"
+    latest = head.revisions.order_by("-version").first()
+    if latest is None or latest.data.get("strokes") or "restored_from" in latest.data or not latest.mask:
+        return "touched"
+    return "generated"
+
+
+def latest_provenance(head: Annotation) -> Any:
+    """The provenance of the layer's latest revision (what made it, with which settings)."""
+    latest = head.revisions.order_by("-version").first()
+    return latest.data.get("provenance") if latest is not None else None
+
+
+# What training reads -------------------------------------------------------------------------
+
+
+def image_planes(image: Image, channels: Sequence[str]) -> np.ndarray:
+    """The original (C, H, W) pixels of an image, channels in the order asked for."""
+    by_name = {channel.name: channel for channel in image.channels.select_related("source")}
+    missing = [name for name in channels if name not in by_name]
+    if missing:
+        raise ValueError(f"image {image.pk} ({image.name}) has no channel {', '.join(missing)}")
+    return np.stack([channel_plane(by_name[name]) for name in channels])
+
+
+def channels_by_name(image: Image) -> dict[str, Channel]:
+    """The image's channels by name (with their source files when prefetched, as
+    `with_channel_sources` does)."""
+    return {channel.name: channel for channel in image.channels.all()}
+
+
+def with_channel_sources(image_ids: Iterable[int]) -> dict[int, Image]:
+    """These images by id, their channels and source files fetched with them."""
+    sources = Prefetch("channels", queryset=Channel.objects.select_related("source"))
+    return Image.objects.filter(pk__in=list(image_ids)).prefetch_related(sources).in_bulk()
+
+
+def images_with_channels(image_ids: Iterable[int], names: Sequence[str]) -> set[int]:
+    """Which of these images have every one of the named channels."""
+    ids = list(image_ids)
+    found = set(
+        Channel.objects.filter(image_id__in=ids, name__in=list(names))
+        .values_list("image_id", "name")
+        .order_by()
+    )
+    return {pk for pk in ids if all((pk, name) in found for name in names)}
+
+
+def human_layers_by_recency(project_id: int) -> dict[int, list[Annotation]]:
+    """image id -> its live scribble and dense layers, images most recently labelled first."""
+    layers = Annotation.objects.filter(
+        image__project_id=project_id,
+        image__archived_at__isnull=True,
+        kind__in=HUMAN_MAP_KINDS,
+        is_deleted=False,
+    ).order_by("-updated_at", "pk")
+    by_image: dict[int, list[Annotation]] = {}
+    for layer in layers:
+        by_image.setdefault(layer.image_id, []).append(layer)
+    return by_image
+
+
+def channel_named(image: Image, name: str) -> Channel | None:
+    return Channel.objects.filter(image=image, name=name).select_related("source").first()
+
+
+def channel_names(image_ids: Iterable[int]) -> dict[int, list[str]]:
+    """image id -> its channels' names in channel order."""
+    names: dict[int, list[str]] = {}
+    rows = Channel.objects.filter(image_id__in=list(image_ids)).order_by("index")
+    for image_id, name in rows.values_list("image_id", "name"):
+        names.setdefault(image_id, []).append(name)
+    return names
+
+
+def images_with_channel(images: QuerySet[Image], name: str) -> QuerySet[Image]:
+    return images.filter(channels__name=name).distinct()
+
+
+def live_images(image_ids: Iterable[int]) -> list[Image]:
+    """The images of these ids that are not archived, by name."""
+    found = Image.objects.filter(pk__in=list(image_ids), archived_at__isnull=True)
+    return list(found.order_by("name", "pk"))
+
+
+def live_image(image_id: int) -> Image | None:
+    return Image.objects.filter(pk=image_id, archived_at__isnull=True).select_related("project").first()
+
+
+def label_class(project: Project, class_id: object) -> LabelClass | None:
+    """The project's class of this id; None for anything else (another project's, not an id)."""
+    if not isinstance(class_id, int) or isinstance(class_id, bool):
+        return None
+    return LabelClass.objects.filter(project=project, pk=class_id).first()
+
+
+def label_class_at(project: Project, index: int) -> LabelClass | None:
+    return LabelClass.objects.filter(project=project, index=index).first()
+
+
+def first_other_class(project: Project, than: LabelClass) -> LabelClass:
+    """The project's lowest-index class other than `than` (every project has two or more)."""
+    return LabelClass.objects.filter(project=project).exclude(pk=than.pk).order_by("index")[0]
+
+
+# Label snapshots: (annotation id, version) pairs a run freezes ---------------------------------
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    annotation: int
+    version: int
+    kind: str
+    key: str
+    image: int
+    split: str
+
+
+def live_layers(project: Project, kinds: Iterable[str]) -> list[LayerRow]:
+    """The project's live (not deleted) layers of these kinds on live images."""
     rows = Annotation.objects.filter(
-        image__project=project, image__archived_at__isnull=True, is_deleted=False
-    ).values_list("id", "version")
-    return [(int(pk), int(version)) for pk, version in rows]
+        image__project=project, image__archived_at__isnull=True, is_deleted=False, kind__in=list(kinds)
+    ).values_list("id", "version", "kind", "key", "image_id", "image__split")
+    return [LayerRow(*row) for row in rows]
+
+
+def layer_images(annotation_ids: Iterable[int]) -> list[tuple[int, str]]:
+    """(image id, split) of each of these layers, by image name then id (one row per layer)."""
+    rows = Annotation.objects.filter(pk__in=list(annotation_ids)).order_by("image__name", "image_id")
+    return list(rows.values_list("image_id", "image__split"))
+
+
+def layers_on(annotation_ids: Iterable[int], image_ids: Iterable[int]) -> set[int]:
+    """Which of these layers lie on these images."""
+    found = Annotation.objects.filter(pk__in=list(annotation_ids), image_id__in=list(image_ids))
+    return set(found.values_list("pk", flat=True))
+
+
+def frozen_layers(annotation_ids: Iterable[int], *, live_images_only: bool = False) -> list[Annotation]:
+    """These layers with their images, by key then id (the order layers of one image stack in)."""
+    found = Annotation.objects.filter(pk__in=list(annotation_ids)).select_related("image")
+    if live_images_only:
+        found = found.filter(image__archived_at__isnull=True)
+    return list(found.order_by("key", "pk"))
+
+
+def live_tags(
+    project: Project, label_class: LabelClass, *, split_excluded: str = Split.VALIDATION
+) -> list[Annotation]:
+    """The live tags of a class on the project's live images outside `split_excluded`."""
+    return list(
+        Annotation.objects.filter(
+            image__project=project,
+            image__archived_at__isnull=True,
+            kind=AnnotationKind.TAG,
+            key=str(label_class.pk),
+            is_deleted=False,
+        ).exclude(image__split=split_excluded)
+    )
+
+
+def tag_present(tag: Annotation, version: int) -> bool:
+    """Whether a tag said "present" at `version`."""
+    return bool(revision_at(tag, version).data.get("present"))

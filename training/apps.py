@@ -11,6 +11,6 @@ class TrainingConfig(AppConfig):
         # A person's saved labels ask for an instant preview (labeling does not import training).
         # The receiver's module is light: web processes do not load PyTorch to start.
         from labeling.signals import human_labels_saved
-        from training import preview_requests
+        from training.features import preview_requests
 
         human_labels_saved.connect(preview_requests.on_human_labels_saved, dispatch_uid="training.instant")

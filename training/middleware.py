@@ -31,7 +31,8 @@ class RunSweeper(dramatiq.Middleware):
         self._stop.set()
 
     def _sweep_forever(self) -> None:
-        from training.runs import sweep_stale_runs
+        # Settings load this middleware before Django's apps are ready: models import only here.
+        from training.runs.lifecycle import sweep_stale_runs
 
         interval = max(1.0, settings.RUN_STALE_SECONDS / 3)
         while not self._stop.wait(interval):

@@ -1,8 +1,4 @@
-"""Training runs, the model versions they produce, and the predictions those make.
-
-The workers that fill these in arrive with issue #4; the tables are here from the start so the
-data model does not change under the labels people make in the meantime.
-"""
+"""Training runs, the model versions they produce, and the predictions those make."""
 
 from __future__ import annotations
 
@@ -52,12 +48,6 @@ class TrainingRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in FINISHED_STATES
-
-    def mark_failed(self, reason: str) -> None:
-        self.state = RunState.FAILED
-        self.error = reason
-        self.finished_at = timezone.now()
-        self.save(update_fields=["state", "error", "finished_at"])
 
 
 class RunMetric(models.Model):
@@ -109,7 +99,7 @@ class Prediction(models.Model):
 
 class Study(models.Model):
     """A label-efficiency study: the same run trained on the first 1, 2, 4, ... labelled images of
-    the project (training/study.py), each point scored on the validation images."""
+    the project (training/features/study.py), each point scored on the validation images."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="studies")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -157,7 +147,7 @@ class StudyPoint(models.Model):
 
 
 class TeacherJob(models.Model):
-    """One "apply the fluorescence teacher" request (training/teacher.py) and how far it got.
+    """One "apply the fluorescence teacher" request (training/features/teacher.py) and how far it got.
 
     Kept so that a page opened or reloaded while it runs shows its progress, and so that a job
     whose worker died reads as waiting: its message is redelivered and it carries on from where

@@ -23,6 +23,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from labeling.selectors import projects_for
+from webapp import events
 from webapp.live import MESSAGE_TYPE, group_name
 
 REFUSED = 4403
@@ -59,8 +60,8 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         present = await self._present()
-        hello = {"type": "hello", "project": self.project_id, "user": user.username, "role": role}
-        await self.send_json({**hello, "present": present})
+        hello = events.Hello(project=self.project_id, user=user.username, role=role, present=present)
+        await self.send_json(hello.to_json())
 
     async def disconnect(self, code: int) -> None:
         if not self.group:
@@ -73,19 +74,17 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "ping":
-            await self.send_json({"type": "pong"})
+            await self.send_json(events.Pong().to_json())
             return
         image = content.get("image") if isinstance(content, dict) else None
         if kind == "presence" and (image is None or (isinstance(image, int) and not isinstance(image, bool))):
             await self._set_presence(image)
             return
-        await self.send_json(
-            {
-                "type": "error",
-                "detail": 'This socket streams events; send {"type": "ping"} or '
-                '{"type": "presence", "image": <image id or null>}.',
-            }
+        detail = (
+            'This socket streams events; send {"type": "ping"} or '
+            '{"type": "presence", "image": <image id or null>}.'
         )
+        await self.send_json(events.SocketError(detail=detail).to_json())
 
     async def _set_presence(self, image: int | None) -> None:
         entry = {"user": self.username, "image": image, "seen": time.time()}
@@ -93,11 +92,11 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         await self._announce(image=image, left=False)
 
     async def _announce(self, *, image: int | None, left: bool) -> None:
-        event = {"type": "presence", "user": self.username, "session": self.channel_name[-12:]}
-        message = {"type": MESSAGE_TYPE, "event": {**event, "image": image, "left": left, "at": time.time()}}
+        event = events.Presence(user=self.username, session=self.channel_name[-12:], image=image, left=left)
+        message = {"type": MESSAGE_TYPE, "event": {**event.to_json(), "at": time.time()}}
         await self.channel_layer.group_send(self.group, message)
 
-    async def _present(self) -> list[dict[str, Any]]:
+    async def _present(self) -> list[events.Present]:
         """Who else has the project open, and on which image (entries gone stale are dropped)."""
         key = _presence_key(self.project_id)
         entries = await self.redis.hgetall(key)
@@ -108,7 +107,7 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
                 stale.append(session)
             else:
                 session_id = (session.decode() if isinstance(session, bytes) else session)[-12:]
-                present.append({"user": entry["user"], "image": entry["image"], "session": session_id})
+                present.append(events.Present(user=entry["user"], image=entry["image"], session=session_id))
         if stale:
             await self.redis.hdel(key, *stale)
         return present

@@ -35,6 +35,7 @@ MAX_QUICK_EXITS = 3
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     django.setup()
+    # Settings are read, and the embedded Redis's settings with them, only once Django is set up.
     from django.conf import settings
 
     from webapp import embedded_redis

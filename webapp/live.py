@@ -1,10 +1,10 @@
 """Live events: what the web process and the workers tell every open page of a project.
 
-Each project has one Channels group; an event is a JSON object with a "type" (the list is in
-README.md, "Live events"). Whoever makes an event (a request that saved a label, a worker that
-finished an epoch) hands it to `publish`, which returns at once: one background thread per
-process sends events in order through the Redis channel layer, so neither a training step nor
-a label save waits on the network. A live event that cannot be sent is logged and dropped:
+Each project has one Channels group; an event is one of the typed definitions of
+webapp/events.py, sent as JSON with its "type". Whoever makes an event (a request that saved a
+label, a worker that finished an epoch) hands it to `publish`, which returns at once: one
+background thread per process sends events in order through the Redis channel layer, so neither
+a training step nor a label save waits on the network. A live event that cannot be sent is logged and dropped:
 whatever it announced is already stored, and pages read the stored state from the REST API.
 """
 
@@ -21,6 +21,8 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+
+from webapp.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +47,10 @@ class Publisher:
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
-    def publish(
-        self, project_id: int, event: dict[str, Any], *, before: Callable[[], None] | None = None
-    ) -> None:
+    def publish(self, project_id: int, event: Event, *, before: Callable[[], None] | None = None) -> None:
         """Queue an event; it gets "at", the Unix time it was made (clients measure delays by it)."""
         self._ensure_thread()
-        self._jobs.put((project_id, {**event, "at": time.time()}, before))
+        self._jobs.put((project_id, {**event.to_json(), "at": time.time()}, before))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything published so far is sent (True) or the timeout passes."""
@@ -103,11 +103,11 @@ def _call(function: Callable[[], None]) -> bool:
 _publisher = Publisher()
 
 
-def publish(project_id: int, event: dict[str, Any], *, before: Callable[[], None] | None = None) -> None:
+def publish(project_id: int, event: Event, *, before: Callable[[], None] | None = None) -> None:
     _publisher.publish(project_id, event, before=before)
 
 
-def publish_on_commit(project_id: int, event: dict[str, Any]) -> None:
+def publish_on_commit(project_id: int, event: Event) -> None:
     """Publish once the surrounding transaction commits (never announce what was rolled back)."""
     transaction.on_commit(lambda: publish(project_id, event))
 

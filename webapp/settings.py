@@ -133,7 +133,7 @@ DRAMATIQ_BROKER = {
         "training.middleware.RunSweeper",
     ],
 }
-DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 
 # Training workers. A running run writes a heartbeat every RUN_HEARTBEAT_SECONDS; one whose
 # heartbeat is older than RUN_STALE_SECONDS (its worker was killed or lost) is marked failed.

@@ -17,7 +17,8 @@ from labeling import services
 from labeling.models import Annotation, AnnotationKind, Image
 from labeling.selectors import label_map_at
 from tests.factories import field_png
-from training import instant, runs
+from training.features import instant
+from webapp import jobs
 
 SIZE = 128
 
@@ -266,7 +267,7 @@ def test_an_image_whose_strokes_have_no_preview_yet_opens_without_one_and_withou
     """The annotator asks for the stored instant preview of any image with strokes; with no worker
     in this module none is made, and the answer (204) is neither drawn nor logged as a failed load."""
     image = add_image(project, users["owner"])
-    runs.redis_client().delete(instant.preview_key(image.pk))  # ids repeat across test databases
+    jobs.redis_client().delete(instant.preview_key(image.pk))  # ids repeat across test databases
     background = project.classes.get(index=1)
     strokes = [
         {"class_index": background.index, "radius": 2, "points": [[5, 64], [120, 64]]},

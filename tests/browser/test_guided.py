@@ -18,8 +18,8 @@ from labeling.models import Annotation, AnnotationKind, Image
 from labeling.selectors import label_map_at
 from tests.factories import field_png, png_bytes
 from tests.live.conftest import TINY_RUN
-from training import runs
 from training.models import ModelVersion, Prediction, TrainingRun
+from training.runs import create
 
 SIZE = 96
 # By name the next image after "a-field" is "b-field"; by uncertainty it is "c-field".
@@ -39,7 +39,7 @@ def add_image(project, uploader, name: str) -> Image:
 def scored_version(project, manager, images: dict[str, Image]) -> ModelVersion:
     """A model version as a finished run leaves it: its run (started as the API starts one), and a
     prediction of every image with its files (the annotator draws them)."""
-    run = runs.run_create(project=project, user=manager, options=TINY_RUN)
+    run = create.run_create(project=project, user=manager, options=TINY_RUN)
     TrainingRun.objects.filter(pk=run.pk).update(state="succeeded")
     version = ModelVersion.objects.create(
         project=project, run=run, weights="models/none.pt", config={**run.config, "ranges": [[0, 255]]}

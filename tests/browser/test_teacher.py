@@ -11,7 +11,7 @@ from labeling import services
 from labeling.models import Annotation
 from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
-from training.teacher import SOURCE
+from training.features.teacher import SOURCE
 
 SIZE = 128
 

@@ -14,7 +14,8 @@ from labeling import services
 from labeling.labelmaps import decode_png_map
 from labeling.models import Annotation, Image
 from tests.factories import png_bytes
-from training import instant, runs
+from training.features import instant
+from webapp import jobs
 
 from .conftest import TINY_RUN, add_labelled_images, off_the_loop
 from .test_workers import events_until, socket_for
@@ -37,7 +38,7 @@ def blob_image(project: Any, uploader: Any) -> tuple[Image, np.ndarray]:
     (image,) = services.image_ingest(
         project=project, uploader=uploader, uploads=[services.Upload("blobs.png", png_bytes(pixels))]
     )
-    runs.redis_client().delete(instant.preview_key(image.pk))  # ids repeat across test databases
+    jobs.redis_client().delete(instant.preview_key(image.pk))  # ids repeat across test databases
     return image, blob
 
 
@@ -146,4 +147,4 @@ def test_strokes_saved_while_the_worker_is_busy_cost_one_preview_of_the_last_sav
     assert layer.version == len(strokes)
     assert [e["type"] for e in previews] == ["preview.ready"], previews  # five requests, one preview
     assert [layer.pk, layer.version] in previews[0]["labels"]
-    assert previews[0]["seq"] == int(runs.redis_client().hget(instant.preview_key(image.pk), "wanted"))
+    assert previews[0]["seq"] == int(jobs.redis_client().hget(instant.preview_key(image.pk), "wanted"))

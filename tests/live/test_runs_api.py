@@ -9,10 +9,10 @@ import torch
 from django.utils import timezone
 
 from labeling import services
-from training import runs
 from training.ml.config import TrainConfig
 from training.ml.models import create_model
 from training.models import RunState, TrainingRun
+from training.runs import lifecycle
 
 from .conftest import TINY_RUN, add_labelled_images
 
@@ -126,10 +126,10 @@ def test_cancelling_a_queued_run_ends_it_at_once(project, labelled, client_for):
 def test_a_running_run_without_heartbeats_is_swept_to_failed(project, users, labelled, client_for, settings):
     settings.RUN_STALE_SECONDS = 30
     run = TrainingRun.objects.get(pk=start(client_for("manager"), project).json()["id"])
-    assert runs.claim(run.pk, worker="lost-host:1") is not None
-    assert runs.claim(run.pk, worker="other-host:2") is None, "a run is claimed once"
+    assert lifecycle.claim(run.pk, worker="lost-host:1") is not None
+    assert lifecycle.claim(run.pk, worker="other-host:2") is None, "a run is claimed once"
     TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=10))
-    assert runs.sweep_stale_runs() == []
+    assert lifecycle.sweep_stale_runs() == []
     TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31))
     body = client_for("viewer").get(f"/api/runs/{run.pk}/").json()
     assert body["state"] == RunState.FAILED and "lost-host:1 stopped responding" in body["error"]

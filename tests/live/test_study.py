@@ -13,10 +13,10 @@ from django.utils import timezone
 from labeling import services
 from labeling.models import Annotation
 from tests.factories import field_png
-from training import runs
+from training.features.study import Point, last_gain, study_sizes
 from training.models import ModelVersion, RunState, Study, TrainingRun, study_state
-from training.study import Point, last_gain, study_sizes
-from training.tasks import images_to_score
+from training.runs import create, lifecycle
+from training.scoring import images_to_score
 
 from .conftest import TINY_RUN, add_labelled_images, off_the_loop, wait_until
 from .test_workers import events_until, socket_for
@@ -190,8 +190,8 @@ def test_cancelling_a_study_cancels_its_unfinished_runs_and_keeps_finished_point
     manager = client_for("manager")
     created = start(manager, project).json()
     first, *rest = (point["run"] for point in created["points"])
-    assert runs.claim(first, worker="host:1") is not None
-    assert runs.finish(TrainingRun.objects.get(pk=first), RunState.SUCCEEDED)
+    assert lifecycle.claim(first, worker="host:1") is not None
+    assert lifecycle.finish(TrainingRun.objects.get(pk=first), RunState.SUCCEEDED)
     other = TrainingRun.objects.create(project=project, created_by=users["owner"])
 
     response = manager.post(f"/api/studies/{created['id']}/cancel/")
@@ -210,7 +210,7 @@ def test_a_point_whose_worker_died_fails_and_the_study_goes_on(
     settings.RUN_STALE_SECONDS = 30
     created = start(client_for("manager"), project).json()
     first = created["points"][0]["run"]
-    assert runs.claim(first, worker="lost-host:1") is not None
+    assert lifecycle.claim(first, worker="lost-host:1") is not None
     TrainingRun.objects.filter(pk=first).update(heartbeat_at=timezone.now() - timedelta(seconds=31))
     with django_capture_on_commit_callbacks(execute=True):  # the sweep publishes on commit
         body = client_for("viewer").get(f"/api/studies/{created['id']}/").json()
@@ -223,7 +223,7 @@ def test_a_points_model_scores_no_images_but_an_ordinary_runs_scores_them_all(
     project, users, five_labelled, client_for
 ):
     created = start(client_for("manager"), project).json()
-    ordinary = runs.run_create(project=project, user=users["manager"], options=dict(QUICK))
+    ordinary = create.run_create(project=project, user=users["manager"], options=dict(QUICK))
     versions = {}
     for run_id in (created["points"][0]["run"], ordinary.pk):
         run = TrainingRun.objects.get(pk=run_id)

@@ -13,9 +13,10 @@ from labeling.models import Annotation, Image, LabelClass, Project
 from labeling.selectors import label_map_at
 from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
-from training.assemble import load_run_data
 from training.ml.scorecam import CAM_HIGH, CAM_LOW
 from training.models import TrainingRun
+from training.runs.snapshot import load_run_data
+from training.runs.spec import RunSpec
 
 from .conftest import TINY_RUN, off_the_loop
 from .test_workers import events_until, socket_for
@@ -205,7 +206,7 @@ def test_tags_scribbles_and_pseudo_masks_train_together_on_the_worker(
     assert snapshot[model_derived.pk] == 1
 
     # Scribbles win over the pseudo-mask where they exist (model ids: 0 background, 1 nucleus).
-    data = load_run_data(run)
+    data = load_run_data(run.label_snapshot, RunSpec.from_json(run.config))
     first = data.train[data.train_images.index(images[0])]
     scribbled = label_map_at(images[0].annotations.get(kind="scribble"))
     assert (scribbled == NUCLEUS).sum() > 10 and (scribbled == BACKGROUND).sum() > 10

@@ -14,8 +14,8 @@ from labeling.labelmaps import decode_png_map
 from labeling.models import Annotation
 from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
+from training.features.teacher import SOURCE
 from training.models import ModelVersion, Prediction, TrainingRun
-from training.teacher import SOURCE
 
 from .conftest import TINY_RUN, off_the_loop, wait_until
 from .test_workers import events_until, socket_for

@@ -14,7 +14,7 @@ import pytest
 
 from labeling.labelmaps import decode_png_map
 from labeling.models import Annotation
-from training.teacher import SOURCE
+from training.features.teacher import SOURCE
 
 from .conftest import wait_until
 from .test_teacher import add_fields

@@ -17,9 +17,9 @@ from labeling.labelmaps import decode_png_map
 from labeling.models import Annotation
 from labeling.selectors import label_map_at
 from tests.factories import field_png, named
+from training.actors import score_images, train_run
 from training.ml.checkpoint import checkpoint_from_bytes
 from training.models import ModelVersion, Prediction, RunMetric, TrainingRun
-from training.tasks import score_images, train_run
 from webapp.asgi import application
 
 from .conftest import TINY_RUN, add_labelled_images, off_the_loop, wait_until

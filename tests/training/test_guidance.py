@@ -13,8 +13,9 @@ from labeling import services
 from labeling.models import Image, Split
 from tests.factories import field_png, png_bytes
 from tests.live.conftest import TINY_RUN, add_labelled_images
-from training import guidance, runs
+from training.features import guidance
 from training.models import ModelVersion, Prediction, TrainingRun
+from training.runs import create
 
 pytestmark = pytest.mark.django_db
 
@@ -240,7 +241,7 @@ def trained(project, users):
         "label_sources": ["dense", "scribble"],
         "learning_rate": 0.002,
     }
-    run = runs.run_create(project=project, user=users["manager"], options=options)
+    run = create.run_create(project=project, user=users["manager"], options=options)
     TrainingRun.objects.filter(pk=run.pk).update(state="succeeded")
     return images, add_version(project, users["owner"], {images[0]: 0.3}, run=run)
 
@@ -265,9 +266,9 @@ def test_run_options_give_back_what_run_create_stored(project, users, trained):
     _, version = trained
     original = version.run
     options = guidance.run_options(original.config, project=project)
-    again = runs.run_create(project=project, user=users["manager"], options=options)
+    again = create.run_create(project=project, user=users["manager"], options=options)
     assert again.config == original.config
-    derived = runs.run_create(
+    derived = create.run_create(
         project=project,
         user=users["manager"],
         options={
@@ -279,7 +280,7 @@ def test_run_options_give_back_what_run_create_stored(project, users, trained):
     )
     assert derived.config["test_time_augmentation"] is True
     rebuilt = guidance.run_options(derived.config, project=project)
-    assert runs.run_create(project=project, user=users["manager"], options=rebuilt).config == derived.config
+    assert create.run_create(project=project, user=users["manager"], options=rebuilt).config == derived.config
 
 
 def test_a_tags_run_is_retrained_with_its_tag_strategy(project, users, nucleus, client_for):
@@ -294,7 +295,7 @@ def test_a_tags_run_is_retrained_with_its_tag_strategy(project, users, nucleus, 
             data={"present": present},
         )
     options = {**TINY_RUN, "strategy": "tags", "tag_class": nucleus.pk, "tile": 32, "classifier_steps": 5}
-    run = runs.run_create(project=project, user=users["manager"], options=options)
+    run = create.run_create(project=project, user=users["manager"], options=options)
     version = add_version(project, users["owner"], {images[0]: 0.2}, run=run)
     response = client_for("manager").post(f"/api/model-versions/{version.pk}/retrain/")
     assert response.status_code == 201, response.content

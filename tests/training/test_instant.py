@@ -11,7 +11,8 @@ from labeling import services
 from labeling.labelmaps import decode_png_map
 from labeling.models import Image
 from tests.factories import png_bytes
-from training import instant, runs
+from training.features import instant
+from webapp import jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,7 @@ def blob_image(project, uploader, name: str = "blobs", seed: int = 0) -> tuple[I
     (image,) = services.image_ingest(
         project=project, uploader=uploader, uploads=[services.Upload(f"{name}.png", png_bytes(pixels))]
     )
-    runs.redis_client().delete(instant.preview_key(image.pk))  # ids repeat across test databases
+    jobs.redis_client().delete(instant.preview_key(image.pk))  # ids repeat across test databases
     return image, blob
 
 
@@ -64,8 +65,8 @@ def test_a_preview_labels_the_blobs_from_scribbles_and_is_served_to_members_only
     assert client_for("viewer").head(url).status_code == 204
     assert client_for("stranger").get(url).status_code == 404
     layer = scribble(image, users["annotator"], two_classes(nucleus.index))
-    seq = int(runs.redis_client().hincrby(instant.preview_key(image.pk), "wanted", 1))
-    instant.instant_preview.fn(image.pk, seq)
+    seq = int(jobs.redis_client().hincrby(instant.preview_key(image.pk), "wanted", 1))
+    instant.preview_job(image.pk, seq)
 
     classes = stored_classes(image)
     assert classes.shape == (SIZE, SIZE)  # small images are previewed at full size
@@ -89,11 +90,11 @@ def test_a_stale_request_does_nothing_and_an_older_preview_never_replaces_a_newe
     image, _ = blob_image(project, users["owner"])
     scribble(image, users["annotator"], two_classes(nucleus.index))
     key = instant.preview_key(image.pk)
-    runs.redis_client().hset(key, "wanted", 3)
-    instant.instant_preview.fn(image.pk, 2)  # a later stroke asked again: this one is stale
+    jobs.redis_client().hset(key, "wanted", 3)
+    instant.preview_job(image.pk, 2)  # a later stroke asked again: this one is stale
     assert instant.latest_preview(image.pk) is None
 
-    instant.instant_preview.fn(image.pk, 3)
+    instant.preview_job(image.pk, 3)
     first = instant.latest_preview(image.pk)
     assert first is not None and first.seq == 3
     preview = instant.preview_make(image)
@@ -105,7 +106,7 @@ def test_a_stale_request_does_nothing_and_an_older_preview_never_replaces_a_newe
 def test_only_the_latest_preview_file_is_kept(project, users, nucleus):
     image, _ = blob_image(project, users["owner"])
     layer = scribble(image, users["annotator"], two_classes(nucleus.index))
-    instant.instant_preview.fn(image.pk, 1)
+    instant.preview_job(image.pk, 1)
     first = instant.latest_preview(image.pk)
     scribble(
         image,
@@ -113,7 +114,7 @@ def test_only_the_latest_preview_file_is_kept(project, users, nucleus):
         [{"class_index": BACKGROUND, "radius": 2, "points": [[5, 90]]}],
         base_version=1,
     )
-    instant.instant_preview.fn(image.pk, 2)
+    instant.preview_job(image.pk, 2)
     second = instant.latest_preview(image.pk)
     assert second.seq == 2 and second.meta["labels"] == [[layer.pk, 2]]
     assert not default_storage.exists(first.file) and default_storage.exists(second.file)
@@ -128,7 +129,7 @@ def test_labels_of_other_images_count_and_one_class_gets_a_message_instead(proje
     scribble(painted, users["annotator"], only_blobs)
     with pytest.raises(instant.NotEnoughLabels, match="two classes; so far: nucleus"):
         instant.preview_make(other)
-    instant.instant_preview.fn(painted.pk, 1)  # publishes preview.skipped, records nothing
+    instant.preview_job(painted.pk, 1)  # publishes preview.skipped, records nothing
     assert instant.latest_preview(painted.pk) is None
 
     background = [{"class_index": BACKGROUND, "radius": 2, "points": [[5, 50], [90, 50]]}]

@@ -13,14 +13,14 @@ from labeling import services
 from labeling.labelmaps import decode_png_map
 from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
-from training.assemble import image_input, to_label_indices
+from training.actors import score_images
 from training.ml.checkpoint import Checkpoint, checkpoint_bytes, cpu_state
 from training.ml.config import TrainConfig
 from training.ml.data import Sample
 from training.ml.inference import predict
 from training.ml.loop import Trainer
 from training.models import ModelVersion, Prediction, TrainingRun
-from training.tasks import score_images
+from training.runs.snapshot import image_input, to_label_indices
 
 CPU = torch.device("cpu")
 CLASSES = [1, 2]  # label-map values of background and nucleus

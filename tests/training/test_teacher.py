@@ -16,7 +16,7 @@ from labeling.models import Annotation, AnnotationKind, Image
 from labeling.selectors import label_map_at
 from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
-from training import teacher
+from training.features import teacher
 from training.ml.fluorescence import TeacherParams
 from training.models import RunState, TeacherJob, TrainingRun
 
@@ -185,7 +185,7 @@ def test_the_overview_follows_the_last_job_from_queued_to_done_and_ages_a_stalle
     project, users, client_for, django_capture_on_commit_callbacks
 ):
     """A page opened while a job runs (or after its worker died) learns where it stands."""
-    from training.tasks import apply_fluorescence_teacher
+    from training.actors import apply_fluorescence_teacher
 
     images = [add_paired_field(project, users["owner"], seed=seed) for seed in (1, 2)]
     annotator, viewer = client_for("annotator"), client_for("viewer")

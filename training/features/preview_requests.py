@@ -1,21 +1,15 @@
-"""Asking for an instant preview (training/instant.py), from any process, with light imports.
+"""Asking for an instant preview (training/features/instant.py), from any process, with light imports.
 
 The receiver below is connected in every process at start-up (training/apps.py), web servers
 included, so this module imports neither PyTorch nor scikit-learn: it moves the image's request
-counter in Redis and queues a message for the `instant_preview` actor by name. Workers register
-the actor itself by importing training/instant.py.
+counter in Redis and queues a message for the `instant_preview` actor by name (webapp/jobs.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import dramatiq
-import redis
-from django.conf import settings
-
-ACTOR = "instant_preview"
-QUEUE = "default"
+from webapp import jobs
 
 
 def preview_key(image_id: int) -> str:
@@ -30,9 +24,6 @@ def on_human_labels_saved(sender: object, *, image_id: int, **kwargs: Any) -> No
 
 def request_preview(image_id: int) -> int:
     """Ask for a preview of the image's labels as they are now; returns the request's number."""
-    seq = int(redis.Redis.from_url(settings.REDIS_URL).hincrby(preview_key(image_id), "wanted", 1))
-    message: dramatiq.Message[None] = dramatiq.Message(
-        queue_name=QUEUE, actor_name=ACTOR, args=(image_id, seq), kwargs={}, options={}
-    )
-    dramatiq.get_broker().enqueue(message)
+    seq = int(jobs.redis_client().hincrby(preview_key(image_id), "wanted", 1))
+    jobs.send("instant_preview", image_id, seq)  # training/actors.py
     return seq

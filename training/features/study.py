@@ -2,14 +2,13 @@
 
 A study trains the same run on the first 1, 2, 4, 8, ... labelled training images of the project
 (by image name, so the smaller sets are inside the larger ones) up to all of them, and scores each
-on the validation images. Each point is an ordinary training run (training/runs.py) started with
+on the validation images. Each point is an ordinary training run (training/runs/) started with
 `train_image_limit`; its score is its model version's validation pixel F1. The page plots pixel
 F1 against the number of images as each point finishes, with what the last doubling added: when
 that gain is small, more labels of this kind stop paying.
 
-Every state a point's run publishes (runs.publish_state) comes here: the page gets a
-`study.point` event, and the study takes the state its runs add up to (`study.state` when it
-changes). Cancelling a study cancels its runs that have not finished.
+A study follows its runs through training/features/study_follow.py. Cancelling a study cancels
+its runs that have not finished.
 """
 
 from __future__ import annotations
@@ -22,8 +21,10 @@ from django.db import transaction
 
 from labeling.errors import Conflict, InvalidInput
 from labeling.models import Project
-from training import runs
+from training.features.study_follow import pixel_f1_of, state_event, train_images_of
 from training.models import FINISHED_STATES, ModelVersion, RunState, Study, StudyPoint, TrainingRun
+from training.runs import create, lifecycle, snapshot
+from training.runs.spec import LABEL_SOURCES
 from webapp import live
 
 # Options a study sets itself, or that would train on images outside the point's first k.
@@ -57,7 +58,7 @@ def study_plan(*, project: Project, options: dict[str, Any]) -> StudyPlan:
     for name, why in RESERVED_OPTIONS.items():
         if name in options:
             raise InvalidInput(f"config.{name}: {why}.")
-    images = runs.labelled_images(project=project, options=options)
+    images = snapshot.labelled_images(project=project, options=options)
     if not images.validation:
         raise InvalidInput(
             "A study scores every point on the validation images, and none has a dense mask: "
@@ -67,7 +68,7 @@ def study_plan(*, project: Project, options: dict[str, Any]) -> StudyPlan:
     if len(images.train) < 2:
         raise InvalidInput(
             f"A study needs at least 2 labelled training images to compare; this project has "
-            f"{len(images.train)} with {', '.join(options.get('label_sources', runs.LABEL_SOURCES))} labels."
+            f"{len(images.train)} with {', '.join(options.get('label_sources', LABEL_SOURCES))} labels."
         )
     return StudyPlan(
         sizes=study_sizes(len(images.train)),
@@ -83,7 +84,9 @@ def study_create(*, project: Project, user: Any, options: dict[str, Any]) -> Stu
     with transaction.atomic():
         study = Study.objects.create(project=project, created_by=user, config=options, sizes=plan.sizes)
         for size in plan.sizes:
-            run = runs.run_create(project=project, user=user, options={**options, "train_image_limit": size})
+            run = create.run_create(
+                project=project, user=user, options={**options, "train_image_limit": size}
+            )
             StudyPoint.objects.create(study=study, size=size, run=run)
         live.publish_on_commit(project.pk, state_event(study))
     return study
@@ -98,7 +101,7 @@ def study_cancel(*, study: Study) -> Study:
     )
     for run in sorted(unfinished, key=lambda run: run.state != RunState.QUEUED):
         with contextlib.suppress(Conflict):  # it finished in the meantime: its point stays
-            runs.run_cancel(run=run)
+            lifecycle.run_cancel(run=run)
     # Each cancel moved the study on already (study_run_changed); this also catches up a study
     # whose last update was lost with its process.
     with transaction.atomic():
@@ -107,42 +110,6 @@ def study_cancel(*, study: Study) -> Study:
     if changed:
         live.publish(locked.project_id, state_event(locked))
     return locked
-
-
-# Following the runs --------------------------------------------------------------------------
-
-
-def study_run_changed(*, run: TrainingRun, model_version: int | None) -> None:
-    """Called by runs.publish_state (after commit) with every state a run reaches."""
-    point = StudyPoint.objects.filter(run_id=run.pk).first()
-    if point is None:
-        return
-    metrics = None
-    if model_version is not None:
-        metrics = ModelVersion.objects.filter(pk=model_version).values_list("metrics", flat=True).first()
-    live.publish(
-        run.project_id,
-        {
-            "type": "study.point",
-            "study": point.study_id,
-            "size": point.size,
-            "run": run.pk,
-            "state": run.state,
-            "model_version": model_version,
-            "pixel_f1": pixel_f1_of(metrics),
-            "train_images": train_images_of(metrics),
-        },
-    )
-    # Two workers may finish two points at once: the lock makes one of them see both.
-    with transaction.atomic():
-        study = Study.objects.select_for_update().filter(pk=point.study_id).first()
-        changed = study is not None and study.follow_runs()
-    if study is not None and changed:
-        live.publish(run.project_id, state_event(study))
-
-
-def state_event(study: Study) -> dict[str, Any]:
-    return {"type": "study.state", "study": study.pk, "state": study.state, "sizes": study.sizes}
 
 
 # Reading a study -----------------------------------------------------------------------------
@@ -198,15 +165,3 @@ def last_gain(points: list[Point]) -> Gain | None:
         return None
     (smaller, low), (larger, high) = scored[-2:]
     return Gain(smaller=smaller, larger=larger, pixel_f1=round(high - low, 6))
-
-
-def pixel_f1_of(metrics: dict[str, Any] | None) -> float | None:
-    """A model version's best validation pixel F1 (training/tasks.py stores it); None before."""
-    value = ((metrics or {}).get("validation") or {}).get("pixel_f1")
-    return float(value) if isinstance(value, int | float) else None
-
-
-def train_images_of(metrics: dict[str, Any] | None) -> int | None:
-    """How many images a model version trained on (its metrics list them); None before."""
-    images = (metrics or {}).get("train_images")
-    return len(images) if isinstance(images, list) else None

@@ -8,12 +8,12 @@ import dramatiq
 
 from labeling import services
 from labeling.models import Image
-from webapp import live
+from webapp import events, jobs, live
 
 log = logging.getLogger(__name__)
 
 
-@dramatiq.actor(queue_name="default", max_retries=3, time_limit=30 * 60 * 1000)
+@dramatiq.actor(queue_name=jobs.queue_of("render_displays"), max_retries=3, time_limit=30 * 60 * 1000)
 def render_displays(image_id: int) -> None:
     """Display renditions and thumbnail of an image too large to render during its upload."""
     image = Image.objects.filter(pk=image_id).first()
@@ -22,5 +22,5 @@ def render_displays(image_id: int) -> None:
         return
     made = services.image_render_displays(image=image)
     if made:
-        live.publish(image.project_id, {"type": "image.rendered", "image": image.pk, "made": made})
+        live.publish(image.project_id, events.ImageRendered(image=image.pk, made=made))
         live.flush()

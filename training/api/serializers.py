@@ -7,9 +7,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from training.features.study import last_gain, study_points
 from training.models import ModelVersion, Prediction, RunMetric, Study, TrainingRun
-from training.runs import queue_position
-from training.study import last_gain, study_points
+from training.runs.lifecycle import queue_position
 
 
 class TrainingRunOut(serializers.ModelSerializer[TrainingRun]):

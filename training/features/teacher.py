@@ -3,11 +3,12 @@
 The classical pipeline (training/ml/fluorescence.py) runs on an image's fluorescence channel; its
 nuclei become the chosen class and everything else background, stored as the image's derived layer
 with key "fluorescence-teacher" and provenance {source, channel, params}. A run whose input is the
-brightfield channel alone then learns to find nuclei where no stain is needed (training/runs.py,
-label_sources "derived"); human labels on the same image always win (training/assemble.py).
+brightfield channel alone then learns to find nuclei where no stain is needed (label_sources
+"derived"); human labels on the same image always win (training/runs/snapshot.py).
 
 People keep the last word: the teacher writes a layer only while its latest revision is one the
-teacher wrote itself. A layer a person painted on, restored, or deleted is never touched again;
+teacher wrote itself (labeling.selectors.derived_layer_state, the rule every generator follows).
+A layer a person painted on, restored, or deleted is never touched again;
 deleting it is how an image is *excluded* (`teacher_exclude`), and `teacher_include` regenerates it.
 Each image is saved in its own transaction, so a worker killed half-way leaves every image either
 as it was or with its complete new layer, and the job can simply be sent again.
@@ -16,12 +17,14 @@ as it was or with its complete new layer, and the job can simply be sent again.
 from __future__ import annotations
 
 import io
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image as PILImage
@@ -29,11 +32,12 @@ from skimage.segmentation import find_boundaries
 
 from labeling import labelmaps, selectors, services
 from labeling.errors import Conflict, InvalidInput
-from labeling.models import Annotation, AnnotationKind, Channel, Image, Project
-from training import pseudo
+from labeling.models import Annotation, AnnotationKind, Image, Project
 from training.ml.fluorescence import TeacherParams, nucleus_instances
 from training.models import RunState, TeacherJob
-from webapp import live
+from webapp import events, jobs, live
+
+log = logging.getLogger(__name__)
 
 SOURCE = "fluorescence-teacher"
 DEFAULT_CHANNEL = "fluorescence"
@@ -65,9 +69,9 @@ def nucleus_class(project: Project, class_index: int | None) -> int:
 
 def teacher_plane(image: Image, channel: str) -> np.ndarray:
     """The original pixels of the image's teacher channel; 400 if it has no such channel."""
-    found = Channel.objects.filter(image=image, name=channel).select_related("source").first()
+    found = selectors.channel_named(image, channel)
     if found is None:
-        names = list(image.channels.values_list("name", flat=True))
+        names = selectors.channel_names([image.pk]).get(image.pk, [])
         raise InvalidInput(
             f"Image {image.pk} ({image.name}) has no channel {channel!r}; it has {', '.join(names)}. "
             "Pick the nuclear-stain channel."
@@ -120,8 +124,7 @@ def teacher_apply_start(
     class_index: int | None,
     image_ids: list[int] | None,
 ) -> TeacherJob:
-    """Check the request, record the job, then queue `training.tasks.apply_fluorescence_teacher`
-    on commit."""
+    """Check the request, record the job, then queue `apply_fluorescence_teacher` on commit."""
     index = nucleus_class(project, class_index)
     images = selectors.images_of(project)
     if image_ids is not None:
@@ -129,22 +132,58 @@ def teacher_apply_start(
         if unknown:
             raise InvalidInput(f"Images {unknown} are not images of this project.")
         images = images.filter(pk__in=image_ids)
-    if not Channel.objects.filter(image__in=images, name=channel).exists():
+    if not selectors.images_with_channel(images, channel).exists():
         raise InvalidInput(f"No image here has a channel {channel!r}; pick the nuclear-stain channel.")
     job = TeacherJob.objects.create(
         job=uuid.uuid4().hex, project=project, created_by=author, total=images.count()
     )
     ids = None if image_ids is None else sorted(set(image_ids))
-
-    def send() -> None:
-        from training.tasks import apply_fluorescence_teacher  # loads PyTorch: not at import
-
-        apply_fluorescence_teacher.send(
-            job.job, project.pk, int(author.pk), channel, params.to_dict(), index, ids
-        )
-
-    transaction.on_commit(send)
+    jobs.send_on_commit(
+        "apply_fluorescence_teacher",
+        job.job,
+        project.pk,
+        int(author.pk),
+        channel,
+        params.to_dict(),
+        index,
+        ids,
+    )
     return job
+
+
+def apply_job(
+    job: str,
+    project_id: int,
+    author_id: int,
+    channel: str,
+    params: dict[str, Any],
+    class_index: int,
+    image_ids: list[int] | None,
+) -> None:
+    """Teacher pseudo-masks for a project's images, with live progress (the actor's body).
+
+    Idempotent: a redelivered message finds the images it already did unchanged and skips them.
+    """
+    project = selectors.live_project(project_id)
+    if project is None:
+        log.info("project %s is gone; no teacher pseudo-masks", project_id)
+        return
+    author = get_user_model().objects.get(pk=author_id)
+    try:
+        applied = teacher_apply(
+            project=project,
+            author=author,
+            channel=channel,
+            params=TeacherParams.from_dict(params),
+            class_index=class_index,
+            image_ids=image_ids,
+            on_image=lambda done, total: job_progress(project_id, job, done, total),
+        )
+    except Exception as error:
+        log.exception("fluorescence teacher job %s failed", job)
+        job_failed(project_id, job, f"{type(error).__name__}: {error}")
+        raise
+    job_finished(project_id, job, channel, applied)
 
 
 @dataclass
@@ -194,12 +233,15 @@ def _apply_one(image: Image, author: Any, channel: str, params: TeacherParams, c
         state = layer_state(head)
         if state != "teacher":
             return state
-        if _latest_provenance(head) == wanted:
+        if selectors.latest_provenance(head) == wanted:
             return "unchanged"
-    if not image.channels.filter(name=channel).exists():
+    if selectors.channel_named(image, channel) is None:
         return "missing"
     mask = pseudo_mask(teacher_plane(image, channel), params, class_index)
-    if pseudo.save_derived(image=image, author=author, head=head, provenance=wanted, mask=mask) is None:
+    if (
+        services.derived_layer_save(image=image, author=author, head=head, provenance=wanted, mask=mask)
+        is None
+    ):
         return "kept"  # someone saved the layer meanwhile: theirs stands
     return "made"
 
@@ -214,23 +256,17 @@ def pseudo_mask(plane: np.ndarray, params: TeacherParams, class_index: int) -> n
 
 
 def teacher_layer(image: Image) -> Annotation | None:
-    return pseudo.derived_layer(image, SOURCE)
+    return selectors.derived_layer(image, SOURCE)
+
+
+# The teacher page's words for labeling.selectors.derived_layer_state.
+STATE_NAMES = {"generated": "teacher", "touched": "kept", "deleted": "excluded"}
 
 
 def layer_state(head: Annotation) -> str:
     """ "teacher" while the teacher's own output is the latest revision; "excluded" once deleted;
     "kept" once a person painted on it or restored an older version."""
-    if head.is_deleted:
-        return "excluded"
-    latest = head.revisions.order_by("-version").first()
-    if latest is None or latest.data.get("strokes") or "restored_from" in latest.data or not latest.mask:
-        return "kept"
-    return "teacher"
-
-
-def _latest_provenance(head: Annotation) -> Any:
-    latest = head.revisions.order_by("-version").first()
-    return latest.data.get("provenance") if latest is not None else None
+    return STATE_NAMES[selectors.derived_layer_state(head)]
 
 
 def job_progress(project_id: int, job: str, done: int, total: int) -> None:
@@ -238,7 +274,7 @@ def job_progress(project_id: int, job: str, done: int, total: int) -> None:
     TeacherJob.objects.filter(job=job).update(
         state=RunState.RUNNING, done=done, total=total, updated_at=timezone.now()
     )
-    live.publish(project_id, {"type": "teacher.progress", "job": job, "done": done, "total": total})
+    live.publish(project_id, events.TeacherProgress(job=job, done=done, total=total))
 
 
 def job_finished(project_id: int, job: str, channel: str, applied: Applied) -> None:
@@ -246,14 +282,14 @@ def job_finished(project_id: int, job: str, channel: str, applied: Applied) -> N
     TeacherJob.objects.filter(job=job).update(
         state=RunState.SUCCEEDED, summary=summary, error="", updated_at=timezone.now()
     )
-    live.publish(project_id, {"type": "teacher.finished", "job": job, "channel": channel, **summary})
+    live.publish(project_id, events.TeacherFinished(job=job, channel=channel, **summary))
     live.flush()
 
 
 def job_failed(project_id: int, job: str, failure: str) -> None:
     """Record the failure; a retry of the message (the actor's max_retries) sets it running again."""
     TeacherJob.objects.filter(job=job).update(state=RunState.FAILED, error=failure, updated_at=timezone.now())
-    live.publish(project_id, {"type": "teacher.failed", "job": job, "error": failure})
+    live.publish(project_id, events.TeacherFailed(job=job, error=failure))
     live.flush()
 
 
@@ -322,12 +358,33 @@ def teacher_include(
     )
 
 
+def teacher_overview(project: Project) -> dict[str, Any]:
+    """The teacher page's data: defaults, each image's channels and teacher state, the last job."""
+    states = teacher_states(project)
+    images = list(selectors.images_of(project).order_by("name", "pk"))
+    channels = selectors.channel_names(image.pk for image in images)
+    return {
+        "source": SOURCE,
+        "channel": DEFAULT_CHANNEL,
+        "defaults": TeacherParams().to_dict(),
+        "job": latest_job(project),
+        "images": [
+            {
+                "id": image.pk,
+                "name": image.name,
+                "width": image.width,
+                "height": image.height,
+                "channels": channels.get(image.pk, []),
+                "state": states[image.pk],
+            }
+            for image in images
+        ],
+    }
+
+
 def teacher_states(project: Project) -> dict[int, str]:
     """image id -> "none" | "teacher" | "kept" | "excluded", for the teacher page's list."""
-    heads = {
-        head.image_id: head
-        for head in Annotation.objects.filter(image__project=project, kind=AnnotationKind.DERIVED, key=SOURCE)
-    }
+    heads = selectors.derived_layers(project, SOURCE)
     return {
         image_id: layer_state(heads[image_id]) if image_id in heads else "none"
         for image_id in selectors.images_of(project).values_list("pk", flat=True)

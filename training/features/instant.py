@@ -2,12 +2,13 @@
 
 When a person saves scribbles or a dense mask (labeling.signals.human_labels_saved, sent on
 commit), the image gets a preview request: its request counter in Redis moves on and
-`instant_preview` is queued on the default queue with the new number. The actor fits the fast
-pixel classifier (training/ml/forest.py) on the project's human labels as they are now (dense
-masks with scribbles on top, as runs merge them; a bounded sample of each image, of the current
-image and the most recently labelled others), predicts the image at preview scale and publishes
-`preview.ready`. A preview is a guess to paint by; the deep model's prediction replaces it in the
-annotator once a run has scored the image (frontend/src/pages/annotator.ts).
+`instant_preview` is queued on the default queue with the new number (training/features/
+preview_requests.py). The actor (training/actors.py, `preview_job` here) fits the fast pixel
+classifier (training/ml/forest.py) on the project's human label maps as they are now (the one rule,
+labeling.selectors.human_label_map; a bounded sample of each image, of the current image and the
+most recently labelled others), predicts the image at preview scale and publishes `preview.ready`.
+A preview is a guess to paint by; the deep model's prediction replaces it in the annotator once a
+run has scored the image.
 
 Bursts coalesce: a message whose number is no longer the image's latest request does nothing, so
 strokes saved while a preview is computed cost one more preview, of the latest labels. A request
@@ -38,24 +39,21 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import IO, Any
 
-import dramatiq
 import numpy as np
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db.models import Prefetch
 
 from labeling import labelmaps, selectors
-from labeling.models import Annotation, AnnotationKind, Channel, Image
-from training import runs
+from labeling.models import HUMAN_MAP_KINDS, Annotation, Image
+from training.features.preview_requests import preview_key
 from training.ml import forest
 from training.ml.data import normalize
-from training.preview_requests import ACTOR, QUEUE, preview_key
-from webapp import live
+from webapp import events, live
+from webapp.jobs import redis_client
 
 log = logging.getLogger(__name__)
 
 CONFIG = forest.ForestConfig()
-HUMAN_KINDS = (AnnotationKind.DENSE, AnnotationKind.SCRIBBLE)  # in this order: scribbles on top
 MAX_IMAGES = 12  # the current image and the 11 most recently labelled others
 MAX_AGE_MS = 60_000
 TIME_LIMIT_MS = 120_000
@@ -90,7 +88,7 @@ def latest_preview(image_id: int) -> Stored | None:
     """The image's recorded preview, if it has one."""
     file, seq, meta = (
         value.decode() if isinstance(value, bytes) else value
-        for value in runs.redis_client().hmget(preview_key(image_id), ["file", "seq", "meta"])
+        for value in redis_client().hmget(preview_key(image_id), ["file", "seq", "meta"])
     )
     if file is None or seq is None or meta is None:
         return None
@@ -108,42 +106,33 @@ def open_latest_preview(image_id: int) -> tuple[Stored, IO[bytes]] | None:
         return None
 
 
-# The actor -----------------------------------------------------------------------------------
+# The job ------------------------------------------------------------------------------------
 
 
-@dramatiq.actor(
-    actor_name=ACTOR, queue_name=QUEUE, max_retries=0, max_age=MAX_AGE_MS, time_limit=TIME_LIMIT_MS
-)
-def instant_preview(image_id: int, seq: int) -> None:
+def preview_job(image_id: int, seq: int) -> None:
     """Preview of an image for request `seq`; nothing if a later request exists or the image is gone.
 
     Idempotent: a redelivered message is either stale or records nothing newer than itself.
     """
-    if int(runs.redis_client().hget(preview_key(image_id), "wanted") or 0) > seq:
+    if int(redis_client().hget(preview_key(image_id), "wanted") or 0) > seq:
         return  # a later stroke asked again: its message previews the newer labels
-    image = Image.objects.filter(pk=image_id, archived_at__isnull=True).select_related("project").first()
+    image = selectors.live_image(image_id)
     if image is None:
         log.info("image %s is gone or archived; no preview", image_id)
         return
     try:
         preview = preview_make(image)
     except NotEnoughLabels as reason:
-        _publish(image, {"type": "preview.skipped", "seq": seq, "detail": str(reason)})
+        _publish(image, events.PreviewSkipped(image=image.pk, seq=seq, detail=str(reason)))
         return
     except Exception as error:
         log.exception("the instant preview of image %s failed", image_id)
-        _publish(image, {"type": "preview.failed", "seq": seq, "error": f"{type(error).__name__}: {error}"})
+        failure = f"{type(error).__name__}: {error}"
+        _publish(image, events.PreviewFailed(image=image.pk, seq=seq, error=failure))
         raise
     if preview_store(image, seq, preview):
-        _publish(
-            image,
-            {
-                "type": "preview.ready",
-                "seq": seq,
-                "url": f"/api/images/{image.pk}/instant-preview.png?seq={seq}",
-                **_summary(preview),
-            },
-        )
+        url = f"/api/images/{image.pk}/instant-preview.png?seq={seq}"
+        _publish(image, events.PreviewReady(image=image.pk, seq=seq, url=url, **_summary(preview)))
 
 
 def _summary(preview: Preview) -> dict[str, Any]:
@@ -157,8 +146,8 @@ def _summary(preview: Preview) -> dict[str, Any]:
     }
 
 
-def _publish(image: Image, event: dict[str, Any]) -> None:
-    live.publish(image.project_id, {**event, "image": image.pk})
+def _publish(image: Image, event: events.Event) -> None:
+    live.publish(image.project_id, event)
     live.flush()
 
 
@@ -185,7 +174,7 @@ def preview_store(image: Image, seq: int, preview: Preview) -> bool:
     )
     meta = json.dumps({**_summary(preview), "made_at": time.time()})
     try:
-        replaced = runs.redis_client().eval(_RECORD, 1, preview_key(image.pk), seq, name, meta)
+        replaced = redis_client().eval(_RECORD, 1, preview_key(image.pk), seq, name, meta)
     except BaseException:
         default_storage.delete(name)
         raise
@@ -207,7 +196,7 @@ def preview_make(image: Image, config: forest.ForestConfig = CONFIG) -> Preview:
     NotEnoughLabels when fewer than two classes are labelled.
     """
     started = time.perf_counter()
-    channels = list(image.channels.order_by("index").values_list("name", flat=True))
+    channels = selectors.channel_names([image.pk]).get(image.pk, [])
     labelled = _labelled_images(image, channels)
     pixels = [_pixels_of(other, layers, channels, config) for other, layers in labelled]
     learnt = sorted({int(value) for sample in pixels for value in np.unique(sample.y)})
@@ -226,7 +215,7 @@ def preview_make(image: Image, config: forest.ForestConfig = CONFIG) -> Preview:
 
 
 def _needs_two_classes(image: Image, learnt: list[int]) -> str:
-    names = dict(image.project.classes.values_list("index", "name"))
+    names = selectors.class_names(image.project)
     so_far = ", ".join(names.get(index, str(index)) for index in learnt) or "nothing"
     return f"The preview needs labels of two classes; so far: {so_far}. Paint another class too."
 
@@ -234,25 +223,12 @@ def _needs_two_classes(image: Image, learnt: list[int]) -> str:
 def _labelled_images(image: Image, channels: list[str]) -> list[tuple[Image, list[Annotation]]]:
     """The project's images with live human label layers and all of `channels`: `image` first,
     then the most recently labelled, at most MAX_IMAGES; each image's layers dense first."""
-    layers = Annotation.objects.filter(
-        image__project_id=image.project_id,
-        image__archived_at__isnull=True,
-        kind__in=HUMAN_KINDS,
-        is_deleted=False,
-    ).order_by("-updated_at", "pk")
-    by_image: dict[int, list[Annotation]] = {}
-    for layer in layers:
-        by_image.setdefault(layer.image_id, []).append(layer)
-    complete = set(
-        Channel.objects.filter(image_id__in=by_image, name__in=channels)
-        .values_list("image_id", "name")
-        .order_by()
-    )
+    by_image = selectors.human_layers_by_recency(image.project_id)
     order = sorted(by_image, key=lambda pk: pk != image.pk)  # stable: the rest stay by recency
-    usable = [pk for pk in order if all((pk, name) in complete for name in channels)][:MAX_IMAGES]
-    sources = Prefetch("channels", queryset=Channel.objects.select_related("source"))
-    images = Image.objects.filter(pk__in=usable).prefetch_related(sources).in_bulk()
-    return [(images[pk], sorted(by_image[pk], key=lambda a: HUMAN_KINDS.index(a.kind))) for pk in usable]
+    complete = selectors.images_with_channels(order, channels)
+    usable = [pk for pk in order if pk in complete][:MAX_IMAGES]
+    images = selectors.with_channel_sources(usable)
+    return [(images[pk], sorted(by_image[pk], key=lambda a: HUMAN_MAP_KINDS.index(a.kind))) for pk in usable]
 
 
 # Per-process caches: features of the last few images, sampled pixels of each layer version.
@@ -261,13 +237,9 @@ _pixels: OrderedDict[Hashable, forest.Pixels] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _channels_of(image: Image) -> dict[str, Channel]:
-    return {c.name: c for c in image.channels.all()}  # prefetched with their sources when listed
-
-
 def _channel_key(image: Image, channels: list[str]) -> tuple[tuple[str, str | None, int], ...]:
     """Names the pixels: the channels' source files and pages (a new upload is a new image)."""
-    by_name = _channels_of(image)
+    by_name = selectors.channels_by_name(image)
     return tuple((name, by_name[name].source.file.name, by_name[name].page) for name in channels)
 
 
@@ -277,7 +249,7 @@ def _features_of(image: Image, channels: list[str], config: forest.ForestConfig)
         if key in _features:
             _features.move_to_end(key)
             return _features[key]
-    by_name = _channels_of(image)
+    by_name = selectors.channels_by_name(image)
     planes = np.stack([selectors.channel_plane(by_name[name]) for name in channels])
     # Each image by its own percentiles: cacheable per image (a preview's guess, not a model's).
     made = forest.preview_features(normalize(planes), config)
@@ -297,10 +269,8 @@ def _pixels_of(
         if key in _pixels:
             _pixels.move_to_end(key)
             return _pixels[key]
-    label_map = selectors.label_map_at(layers[0])
-    for later in layers[1:]:  # scribbles over the dense mask where they say something
-        on_top = selectors.label_map_at(later)
-        label_map = np.where(on_top > 0, on_top, label_map)
+    label_map = selectors.human_label_map(image, versions=dict(versions))
+    assert label_map is not None  # the image has human layers: it was listed for them
     factor = forest.preview_factor(image.height, image.width, config.max_side)
     sampled = forest.sample_pixels(
         _features_of(image, channels, config),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from training import views
+from training.api import views
 
 urlpatterns = [
     path("projects/<int:project_id>/runs/", views.RunList.as_view(), name="run-list"),

@@ -1,6 +1,6 @@
 """Guided labelling: which image most needs labels next, and correct-and-retrain in one step.
 
-After each segmentation model version, training/tasks.py `score_images` stores every image's mean
+After each segmentation model version, training/scoring.py `score_images` stores every image's mean
 normalised entropy (`Prediction.uncertainty`, 0 = sure, 1 = cannot tell the classes apart). The
 ranking of a project uses the latest segmentation model version only (an "encoder" or
 "classifier" version does not predict masks):
@@ -37,27 +37,13 @@ from typing import Any
 
 from labeling import selectors
 from labeling.errors import InvalidInput
-from labeling.models import LabelClass, Project, Split
-from training import runs, tagcam
+from labeling.models import HUMAN_KINDS, Project, Split
 from training.models import ModelVersion, Prediction, TrainingRun
+from training.runs import create
+from training.runs.spec import UnknownOptions, version_spec
+from training.strategies import strategy_of
 
 SEGMENTATION = "segmentation"
-# The label kinds a person makes and a model learns from (frontend/src/pages/annotator.ts needsLabels).
-HUMAN_KINDS = frozenset({"scribble", "dense", "tag"})
-# What training/runs.py run_create stores in a run's config, plus what the worker adds to its version.
-RUN_CONFIG_KEYS = frozenset(
-    {
-        "train",
-        "channels",
-        "classes",
-        "label_sources",
-        "preview_count",
-        "test_time_augmentation",
-        "derived_sources",
-        "strategy",
-        "ranges",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -192,45 +178,18 @@ def version_retrain(*, version: ModelVersion, user: Any) -> TrainingRun:
             "retrain from a segmentation model version."
         )
     options = run_options(version.run.config, project=version.project)
-    return runs.run_create(project=version.project, user=user, options=options, warm_start=version)
+    return create.run_create(project=version.project, user=user, options=options, warm_start=version)
 
 
 def run_options(config: dict[str, Any], *, project: Project) -> dict[str, Any]:
-    """The options run_create needs to make a run like the one whose frozen `config` this is.
-
-    The inverse of what training/runs.py run_create stores; a new run option stored there needs
-    its line here too (tests/training/test_guidance.py checks the round trip). Until it has one,
-    retraining such a version is refused rather than silently started with other options.
-    """
-    unknown = sorted(set(config) - RUN_CONFIG_KEYS)
-    strategy = config.get("strategy")
-    if strategy is not None and strategy.get("name") != tagcam.STRATEGY:
-        unknown.append(f"strategy {strategy.get('name')!r}")
-    if unknown:
+    """The options run_create needs to make a run like the one whose frozen `config` this is: its
+    RunSpec read back, turned into options by its strategy (tests/training/test_guidance.py checks
+    the round trip). A config it cannot read is refused rather than retrained with other options."""
+    try:
+        spec, _ = version_spec(config)
+    except UnknownOptions as error:
         raise InvalidInput(
-            f"Retrain cannot repeat this run's options ({', '.join(unknown)}); start a run on the "
+            f"Retrain cannot repeat this run's options ({', '.join(error.names)}); start a run on the "
             "training page with this version as its warm start."
-        )
-    options = {
-        key: value
-        for key, value in config["train"].items()
-        if key not in ("in_channels", "num_classes", "extra")  # set by the server from the project
-    }
-    options["channels"] = list(config["channels"])
-    options["label_sources"] = list(config["label_sources"])
-    options["preview_images"] = config.get("preview_count", 3)
-    options["test_time_augmentation"] = config.get("test_time_augmentation", False)
-    if config.get("derived_sources") is not None:
-        options["derived_sources"] = list(config["derived_sources"])
-    if strategy is not None:
-        background = LabelClass.objects.filter(project=project, index=strategy["background_index"]).first()
-        options.update(
-            strategy=tagcam.STRATEGY,
-            tag_class=strategy["tag_class"],
-            background_class=background.pk if background else None,
-            tile=strategy["tile"],
-            cam_low=strategy["cam_low"],
-            cam_high=strategy["cam_high"],
-            classifier_steps=strategy["classifier_steps"],
-        )
-    return options
+        ) from None
+    return strategy_of(spec).options_of(spec, project=project)

@@ -1,6 +1,6 @@
 """The training REST API: runs, their curves and previews, model versions and predictions.
 
-Reads of runs first sweep runs whose worker died (training/runs.py), so a page sees such a run
+Reads of runs first sweep runs whose worker died (training/runs/lifecycle.py), so a page sees such a run
 failed within RUN_STALE_SECONDS even while no worker is up to sweep it.
 """
 
@@ -23,14 +23,10 @@ from rest_framework.views import APIView
 
 from labeling import selectors
 from labeling.access import image_for, project_for, require_role
-from labeling.errors import Conflict, InvalidInput
 from labeling.models import Role
 from labeling.selectors import projects_for
 from labeling.serializers import ImageOut
-from training import guidance, instant, pretraining, runs, study, teacher
-from training.ml.fluorescence import TeacherParams
-from training.models import ModelVersion, Prediction, Study, TrainingRun
-from training.serializers import (
+from training.api.serializers import (
     ModelVersionOut,
     PredictionOut,
     PseudoMasksIn,
@@ -43,6 +39,9 @@ from training.serializers import (
     TrainingRunIn,
     TrainingRunOut,
 )
+from training.features import guidance, instant, pseudo, study, teacher
+from training.models import ModelVersion, Prediction, Study, TrainingRun
+from training.runs import create, lifecycle
 
 InProject = TypeVar("InProject", TrainingRun, ModelVersion, Study)
 
@@ -64,7 +63,7 @@ class RunList(generics.ListAPIView[TrainingRun]):
 
     def get_queryset(self) -> QuerySet[TrainingRun]:
         project = project_for(self.request.user, self.kwargs["project_id"])
-        runs.sweep_stale_runs()
+        lifecycle.sweep_stale_runs()
         return project.runs.select_related("created_by")
 
     @extend_schema(request=TrainingRunIn, responses={201: TrainingRunOut})
@@ -81,12 +80,7 @@ class RunList(generics.ListAPIView[TrainingRun]):
             if warm_start is None:
                 raise ValidationError({"warm_start": "No such model version in a project you can read."})
         options = incoming.validated_data["config"]
-        create = (
-            pretraining.pretraining_create
-            if options.get("strategy") == pretraining.STRATEGY
-            else runs.run_create
-        )
-        run = create(project=project, user=request.user, options=options, warm_start=warm_start)
+        run = create.run_create(project=project, user=request.user, options=options, warm_start=warm_start)
         return Response(TrainingRunOut(run).data, status=201)
 
 
@@ -94,7 +88,7 @@ class RunDetail(APIView):
     serializer_class = TrainingRunOut
 
     def get(self, request: Request, run_id: int) -> Response:
-        runs.sweep_stale_runs()
+        lifecycle.sweep_stale_runs()
         return Response(TrainingRunOut(in_project_for(TrainingRun, request.user, run_id)).data)
 
 
@@ -102,7 +96,7 @@ class RunCancel(APIView):
     @extend_schema(request=None, responses={200: TrainingRunOut})
     def post(self, request: Request, run_id: int) -> Response:
         """Cancel: a queued run at once, a running one within one training step (409 if finished)."""
-        run = runs.run_cancel(run=in_project_for(TrainingRun, request.user, run_id, needs=Role.MANAGER))
+        run = lifecycle.run_cancel(run=in_project_for(TrainingRun, request.user, run_id, needs=Role.MANAGER))
         return Response(TrainingRunOut(run).data)
 
 
@@ -210,19 +204,10 @@ class PseudoMasks(APIView):
     def post(self, request: Request, version_id: int) -> Response:
         """Turn the version's confident predictions into derived layers, on a worker (202)."""
         version = in_project_for(ModelVersion, request.user, version_id, needs=Role.MANAGER)
-        if version.kind != "segmentation":
-            raise InvalidInput(
-                f"Model version {version.pk} is a pretrained {version.kind}; it does not predict."
-            )
         incoming = PseudoMasksIn(data=request.data)
         incoming.is_valid(raise_exception=True)
-        scored = version.predictions.count()
-        if not scored:
-            raise Conflict("This model version has not scored any image yet; wait for its predictions.")
         threshold = incoming.validated_data["max_uncertainty"]
-        from training.tasks import derive_pseudo_masks  # the actor module loads PyTorch: not at import
-
-        derive_pseudo_masks.send(version.pk, int(request.user.pk or 0), threshold)
+        scored = pseudo.pseudo_masks_start(version=version, author=request.user, max_uncertainty=threshold)
         return Response(
             {"model_version": version.pk, "images": scored, "max_uncertainty": threshold}, status=202
         )
@@ -236,27 +221,7 @@ class TeacherOverview(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         """The teacher's defaults, each image's channels and teacher state, and the last apply job."""
         project = project_for(request.user, project_id)
-        states = teacher.teacher_states(project)
-        images = selectors.images_of(project).prefetch_related("channels").order_by("name", "pk")
-        return Response(
-            {
-                "source": teacher.SOURCE,
-                "channel": teacher.DEFAULT_CHANNEL,
-                "defaults": TeacherParams().to_dict(),
-                "job": teacher.latest_job(project),
-                "images": [
-                    {
-                        "id": image.pk,
-                        "name": image.name,
-                        "width": image.width,
-                        "height": image.height,
-                        "channels": [channel.name for channel in image.channels.all()],
-                        "state": states[image.pk],
-                    }
-                    for image in images
-                ],
-            }
-        )
+        return Response(teacher.teacher_overview(project))
 
 
 class TeacherPreview(APIView):
@@ -336,7 +301,8 @@ class NextImage(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request, project_id: int) -> Response:
-        """The image that most needs labels (training/guidance.py), walking on from `after`, and why."""
+        """The image that most needs labels (training/features/guidance.py), walking on from `after`,
+        and why."""
         project = project_for(request.user, project_id)
         suggestion = guidance.next_image(project=project, after=_image_of(project, request, "after"))
         image = None
@@ -404,7 +370,7 @@ class StudyList(generics.ListAPIView[Study]):
 
     def get_queryset(self) -> QuerySet[Study]:
         project = project_for(self.request.user, self.kwargs["project_id"])
-        runs.sweep_stale_runs()
+        lifecycle.sweep_stale_runs()
         return project.studies.select_related("created_by")
 
     @extend_schema(request=StudyIn, responses={201: StudyOut})
@@ -435,7 +401,7 @@ class StudyDetail(APIView):
 
     def get(self, request: Request, study_id: int) -> Response:
         """The study's points so far (size, run, state, pixel F1) and the last doubling's gain."""
-        runs.sweep_stale_runs()
+        lifecycle.sweep_stale_runs()
         return Response(StudyOut(in_project_for(Study, request.user, study_id)).data)
 
 

@@ -1,0 +1,89 @@
+"""From a frozen snapshot to training samples: the human label rule over derived pseudo-masks,
+validation images scored only by their dense masks, ranges from the training images alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labeling import services
+from labeling.models import Split
+from tests.factories import png_bytes
+from training.ml.config import TrainConfig
+from training.runs.snapshot import class_lookup, label_snapshot, load_run_data, training_sample
+from training.runs.spec import RunSpec
+
+UNKNOWN = -1
+
+
+def test_a_training_sample_takes_scribbles_over_the_mask_and_derived_labels_only_where_nobody_labelled():
+    lookup = class_lookup([1, 2])  # label value 1 -> class 0, 2 -> class 1, 0 -> unknown
+    dense = np.array([[1, 1, 0, 0]], dtype=np.uint16)
+    scribble = np.array([[2, 0, 1, 0]], dtype=np.uint16)
+    derived = np.array([[1, 2, 2, 2]], dtype=np.uint16)
+    x = np.zeros((1, 1, 4), dtype=np.float32)
+    sample = training_sample(
+        x, {"dense": [dense], "scribble": [scribble], "derived": [derived]}, lookup, 0.25
+    )
+    assert sample.target.tolist() == [[1, 0, 0, 1]]
+    assert sample.weight.tolist() == [[1.0, 1.0, 1.0, 0.25]]
+
+
+def test_an_image_with_derived_labels_alone_trains_at_their_weight():
+    lookup = class_lookup([1, 2])
+    derived = np.array([[0, 2]], dtype=np.uint16)
+    sample = training_sample(np.zeros((1, 1, 2), np.float32), {"derived": [derived]}, lookup, 0.5)
+    assert sample.target.tolist() == [[UNKNOWN, 1]] and sample.weight.tolist() == [[0.0, 0.5]]
+
+
+def image_with(project, user, name, pixels, *, split=Split.UNASSIGNED):
+    (image,) = services.image_ingest(
+        project=project,
+        uploader=user,
+        uploads=[services.Upload(f"{name}.png", png_bytes(pixels))],
+        split=split,
+    )
+    return image
+
+
+@pytest.mark.django_db
+def test_a_snapshot_becomes_samples_of_its_frozen_versions(project, users):
+    owner, annotator = users["owner"], users["annotator"]
+    train_pixels = np.full((8, 8), 100, dtype=np.uint8)
+    train_pixels[:, :2], train_pixels[:, -2:] = 50, 150  # the training image's range: 50..150
+    train = image_with(project, owner, "a-train", train_pixels)
+    validation = image_with(project, owner, "b-val", np.full((8, 8), 250, np.uint8), split=Split.VALIDATION)
+    mask = np.ones((8, 8), np.uint8)
+    mask[:4] = 2
+    services.annotation_save(
+        image=train, author=owner, kind="dense", base_version=0, data={}, mask=png_bytes(mask)
+    )
+    stroke = {"class_index": 1, "radius": 1, "points": [[1, 1]]}  # a background dot over the nucleus half
+    services.annotation_save(
+        image=train, author=annotator, kind="scribble", base_version=0, data={"strokes": [stroke]}
+    )
+    services.annotation_save(
+        image=validation, author=owner, kind="dense", base_version=0, data={}, mask=png_bytes(mask)
+    )
+    services.annotation_save(
+        image=validation, author=annotator, kind="scribble", base_version=0, data={"strokes": [stroke]}
+    )
+    snapshot = label_snapshot(project=project, sources=["scribble", "dense", "derived"], derived=None)
+    assert len(snapshot) == 3, "a validation image's scribbles are not frozen"
+    # Labelling goes on after the snapshot: the samples are of the frozen versions.
+    services.annotation_save(
+        image=train,
+        author=annotator,
+        kind="scribble",
+        base_version=1,
+        data={"strokes": [{**stroke, "points": [[6, 6]], "class_index": 2}]},
+    )
+    spec = RunSpec(train=TrainConfig(patch_size=64), channels=("gray",), classes=(1, 2))
+    data = load_run_data(snapshot, spec)
+    assert data.train_images == [train] and data.validation_images == [validation]
+    target = data.train[0].target
+    assert target[1, 1] == 0 and target[0, 3] == 1, "the scribbled dot wins over the dense mask"
+    assert target[6, 6] == 0, "the stroke saved after the snapshot is not in it"
+    assert (data.validation[0].target == np.where(mask == 2, 1, 0)).all()
+    low, high = data.ranges[0]
+    assert 50 <= low < high <= 150, "ranges come from the training images only (the validation one is 250)"

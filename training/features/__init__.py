@@ -1,0 +1,1 @@
+"""Beside runs: the fluorescence teacher, instant previews, guided labelling, studies, pseudo-masks."""

@@ -1,0 +1,1 @@
+"""Training runs: spec, create, lifecycle, reporter, snapshot, execute."""

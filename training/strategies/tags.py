@@ -1,0 +1,271 @@
+"""The "tags" strategy: image-level tags -> Score-CAM pseudo-masks -> segmentation network.
+
+Stage 1 (on the worker, before the usual training): a classifier learns "class present /
+absent" from the project's tags of one class, frozen when the run was started; Score-CAM maps of
+the images tagged present are thresholded into pseudo-masks (images tagged absent are background
+everywhere), stored as derived layers with source "score-cam" and their provenance (run, class,
+thresholds). Stage 2 is the "labels" strategy's training on the run's label snapshot, to which
+those layers are added: human labels win over them pixel by pixel (training/runs/snapshot.py).
+
+A derived layer a person has touched since it was generated is kept as it is (the one rule,
+labeling.selectors.derived_layer_state). Every layer is written whole in one revision, so a
+worker that dies part way leaves some images with new pseudo-masks and the rest with the old.
+
+Images larger than the tile are cut into tiles; each inherits its image's tag. That is exact for
+an absent tag and an approximation for a present one (a tile of a positive image may miss the
+class), good when the class covers much of the image; tag tile-sized images for the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from labeling import selectors, services
+from labeling.errors import InvalidInput
+from labeling.models import Image, LabelClass, Project
+from training.ml.data import channel_ranges, normalize
+from training.ml.loop import Callbacks, TrainingCancelled
+from training.ml.scorecam import (
+    CAM_HIGH,
+    CAM_LOW,
+    PSEUDO_MASK_TRAINING,
+    ClassifierConfig,
+    TagClassifier,
+    TaggedTile,
+    cam_map,
+    pseudo_mask,
+    train_classifier,
+)
+from training.models import TrainingRun
+from training.runs.spec import RunSpec, TagsOptions, fraction, whole_number
+from training.strategies.base import Made, Prepared, TrainContext
+from training.strategies.labels import LabelsStrategy, prepare_labelled
+from webapp import live
+
+SOURCE = "score-cam"
+DEFAULTS: dict[str, Any] = {"tile": 128, "cam_low": CAM_LOW, "cam_high": CAM_HIGH, "classifier_steps": 300}
+CLASSIFIER_DEPTH = 3  # CAM maps at stride 8: fine enough for objects of ~20 px
+
+
+class TagsStrategy:
+    name = "tags"
+
+    def prepare(
+        self, *, project: Project, options: dict[str, Any], train_image_limit: int | None
+    ) -> Prepared:
+        tags = parse_tags(project=project, options=options)
+        tagged = sorted({tag.image_id for tag in selectors.frozen_layers(pk for pk, _ in tags.tags)})
+        return prepare_labelled(
+            project=project,
+            options=options,
+            train_image_limit=train_image_limit,
+            tags=tags,
+            tagged_images=tagged,
+            defaults=PSEUDO_MASK_TRAINING,
+        )
+
+    def options_of(self, spec: RunSpec, *, project: Project) -> dict[str, Any]:
+        assert spec.tags is not None
+        background = selectors.label_class_at(project, spec.tags.background_index)
+        return {
+            **LabelsStrategy().options_of(spec, project=project),
+            "strategy": self.name,
+            "tag_class": spec.tags.tag_class,
+            "background_class": background.pk if background else None,
+            "tile": spec.tags.tile,
+            "cam_low": spec.tags.cam_low,
+            "cam_high": spec.tags.cam_high,
+            "classifier_steps": spec.tags.classifier_steps,
+        }
+
+    def train(self, context: TrainContext) -> Made:
+        tag_stage(context)  # adds the score-cam layers to the run's snapshot
+        return LabelsStrategy().train(context)
+
+
+# Parsing -------------------------------------------------------------------------------------
+
+
+def parse_tags(*, project: Project, options: dict[str, Any]) -> TagsOptions:
+    """Take the tags strategy's keys out of a run's options; freeze the tags of its class."""
+    given = {key: options.pop(key) for key in (*DEFAULTS, "tag_class", "background_class") if key in options}
+    values = {**DEFAULTS, **given}
+    tag_class = _project_class(project, values.get("tag_class"), "tag_class")
+    background = _background_class(project, values.get("background_class"), tag_class)
+    tile = whole_number(values["tile"], "tile", 32, 1024)
+    if tile % 2**CLASSIFIER_DEPTH:
+        raise InvalidInput(f"tile must be a multiple of {2**CLASSIFIER_DEPTH}.")
+    low, high = fraction(values["cam_low"], "cam_low"), fraction(values["cam_high"], "cam_high")
+    if not low < high:
+        raise InvalidInput("cam_low must be below cam_high (both between 0 and 1).")
+    tags = frozen_tags(project, tag_class)
+    present = sum(tags.values())
+    if present == 0 or present == len(tags):
+        raise InvalidInput(
+            f'The classifier needs images tagged present and absent for "{tag_class.name}"; there are '
+            f"{present} present and {len(tags) - present} absent. Tag some of each."
+        )
+    return TagsOptions(
+        tag_class=tag_class.pk,
+        tag_index=tag_class.index,
+        background_index=background.index,
+        tile=tile,
+        cam_low=low,
+        cam_high=high,
+        classifier_steps=whole_number(values["classifier_steps"], "classifier_steps", 1, 20_000),
+        tags=tuple(sorted(tags)),
+    )
+
+
+def frozen_tags(project: Project, tag_class: LabelClass) -> dict[tuple[int, int], bool]:
+    """(annotation id, version) -> present, for the live tags of a class on training images."""
+    return {
+        (tag.pk, tag.version): selectors.tag_present(tag, tag.version)
+        for tag in selectors.live_tags(project, tag_class)
+    }
+
+
+def _project_class(project: Project, raw: Any, name: str) -> LabelClass:
+    found = selectors.label_class(project, raw)
+    if found is None:
+        raise InvalidInput(f"{name} must be the id of a class of this project.")
+    return found
+
+
+def _background_class(project: Project, raw: Any, tag_class: LabelClass) -> LabelClass:
+    """The class pseudo-masks call background: as given, else the lowest-index other class."""
+    background = (
+        _project_class(project, raw, "background_class")
+        if raw is not None
+        else selectors.first_other_class(project, tag_class)
+    )
+    if background.pk == tag_class.pk:
+        raise InvalidInput("background_class must differ from tag_class.")
+    return background
+
+
+# Stage 1, on the worker ---------------------------------------------------------------------
+
+
+@dataclass
+class TaggedImage:
+    image: Image
+    x: np.ndarray  # normalised (C, H, W)
+    present: bool
+
+
+def tag_stage(context: TrainContext) -> list[tuple[int, int]]:
+    """Train the classifier, store Score-CAM pseudo-masks, add them to the run's label snapshot.
+
+    Returns the (annotation id, version) of the score-cam layers the run now trains on.
+    """
+    spec, run, device = context.spec, context.run, context.device
+    tags = spec.tags
+    assert tags is not None
+    tagged = load_tagged(tags, spec.channels)
+    config = ClassifierConfig(
+        in_channels=len(spec.channels),
+        encoder=spec.train.encoder,
+        depth=CLASSIFIER_DEPTH,
+        tile_size=tags.tile,
+        steps=tags.classifier_steps,
+        seed=spec.train.seed,
+    )
+    tiles = [TaggedTile(tile, item.present) for item in tagged for tile in cut(item.x, tags.tile)]
+    on_step = context.reporter.stage_steps("classifier", tags.classifier_steps)
+    classifier = train_classifier(
+        tiles,
+        config,
+        device=device,
+        callbacks=Callbacks(on_step=on_step, should_cancel=context.should_cancel),
+    )
+    layers = []
+    for done, item in enumerate(tagged, start=1):
+        if context.should_cancel():
+            raise TrainingCancelled("cancelled while computing Score-CAM maps")
+        target = pseudo_mask(_cam(classifier, item, device, tags), present=item.present, **_thresholds(tags))
+        layers.append(save_pseudo_mask(run, tags, item.image, target))
+        context.reporter.stage("score-cam", done, len(tagged))
+    _add_to_snapshot(run, layers)
+    live.flush()
+    return layers
+
+
+def load_tagged(tags: TagsOptions, channels: tuple[str, ...]) -> list[TaggedImage]:
+    """The run's frozen tags with their images' inputs, scaled by ranges over those images."""
+    versions = dict(tags.tags)
+    heads = selectors.frozen_layers(versions, live_images_only=True)
+    heads.sort(key=lambda head: (head.image.name, head.pk))
+    if not heads:
+        raise ValueError("none of the run's tagged images is left: start a new run")
+    planes = [selectors.image_planes(head.image, channels) for head in heads]
+    ranges = channel_ranges(planes)
+    return [
+        TaggedImage(
+            head.image, normalize(plane, ranges=ranges), selectors.tag_present(head, versions[head.pk])
+        )
+        for head, plane in zip(heads, planes, strict=True)
+    ]
+
+
+def cut(x: np.ndarray, tile: int) -> list[np.ndarray]:
+    """An image as tiles of at most `tile` pixels (the last ones shifted in); itself if it fits."""
+    _, height, width = x.shape
+    return [
+        x[:, top : top + tile, left : left + tile]
+        for top in _starts(height, tile)
+        for left in _starts(width, tile)
+    ]
+
+
+def _starts(length: int, tile: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    return sorted(set(range(0, length - tile, tile)) | {length - tile})
+
+
+def _cam(classifier: TagClassifier, item: TaggedImage, device: torch.device, tags: TagsOptions) -> np.ndarray:
+    if not item.present:  # absent: background everywhere, no map needed
+        return np.zeros(item.x.shape[1:], dtype=np.float32)
+    return cam_map(classifier, item.x, device=device, tile=tags.tile)
+
+
+def _thresholds(tags: TagsOptions) -> dict[str, float]:
+    return {"low": tags.cam_low, "high": tags.cam_high}
+
+
+def save_pseudo_mask(
+    run: TrainingRun, tags: TagsOptions, image: Image, target: np.ndarray
+) -> tuple[int, int]:
+    """Store a target (-1/0/1) as the image's score-cam layer; a layer a person touched, or one
+    saved by someone meanwhile, is kept as it is. Returns the layer's (id, version)."""
+    head = selectors.derived_layer(image, SOURCE)
+    if head is not None and selectors.derived_layer_state(head) != "generated":
+        return head.pk, head.version
+    values = np.array([0, tags.background_index, tags.tag_index], dtype=np.uint16)
+    provenance = {
+        "source": SOURCE,
+        "run": run.pk,
+        "tag_class": tags.tag_class,
+        "thresholds": _thresholds(tags),
+        "tile": tags.tile,
+    }
+    saved = services.derived_layer_save(
+        image=image, author=run.created_by, head=head, provenance=provenance, mask=values[target + 1]
+    )
+    if saved is None:  # someone saved the layer meanwhile: theirs stands
+        saved = selectors.derived_layer(image, SOURCE)
+        assert saved is not None
+    return saved.pk, saved.version
+
+
+def _add_to_snapshot(run: TrainingRun, layers: list[tuple[int, int]]) -> None:
+    """Record the layers' versions in the run's snapshot (replacing older versions of them)."""
+    new = dict(layers)
+    kept = [[pk, version] for pk, version in run.label_snapshot if pk not in new]
+    run.label_snapshot = kept + [[pk, version] for pk, version in layers]
+    run.save(update_fields=["label_snapshot"])
