@@ -11,7 +11,7 @@ from django.utils import timezone
 from labeling import services
 from training.ml.config import TrainConfig
 from training.ml.models import create_model
-from training.models import RunState, TrainingRun
+from training.models import ModelVersion, RunState, TrainingRun
 from training.runs import lifecycle
 
 from .conftest import TINY_RUN, add_labelled_images
@@ -108,9 +108,27 @@ def test_only_managers_start_and_cancel_runs_and_strangers_see_none(project, lab
     assert hidden.status_code == 404 and hidden.json()["detail"] == "No such training run."
 
 
-def test_a_warm_start_must_match_the_channels_and_the_network(project, labelled, client_for):
+def test_a_warm_start_must_match_the_channels_and_the_network(project, users, labelled, client_for):
     manager = client_for("manager")
-    assert start(manager, project, warm_start=123456).status_code == 400
+    missing = start(manager, project, warm_start=123456)
+    assert missing.status_code == 400 and "No such model version" in str(missing.json())
+    first = TrainingRun.objects.get(pk=start(manager, project).json()["id"])
+
+    def version(**changes):
+        config = {**first.config, **changes, "ranges": [[0, 255]]}
+        run = TrainingRun.objects.create(project=project, created_by=users["owner"], state="succeeded")
+        return ModelVersion.objects.create(project=project, run=run, weights="models/none.pt", config=config)
+
+    matching = version()
+    assert start(manager, project, warm_start=matching.pk).status_code == 201
+    for changed, message in (
+        (version(channels=["fluorescence"]), "reads channels ['fluorescence'], this run ['gray']"),
+        (version(train={**first.config["train"], "architecture": "fpn"}), "is a fpn/resnet18"),
+        (version(train={**first.config["train"], "encoder": "resnet34"}), "is a unet/resnet34"),
+    ):
+        response = start(manager, project, warm_start=changed.pk)
+        assert response.status_code == 400 and message in response.json()["detail"], response.content
+    assert TrainingRun.objects.filter(warm_start__isnull=False).count() == 1  # only the matching one
 
 
 def test_cancelling_a_queued_run_ends_it_at_once(project, labelled, client_for):
