@@ -1,4 +1,5 @@
 // Small DOM helpers shared by the pages: no framework, just typed element construction.
+import { projectHref, projectsHref } from "./routes";
 
 /** What stops a page when the user leaves it (closes its socket, removes key handlers). */
 export type Stop = () => void;
@@ -29,9 +30,9 @@ export function crumbs(projectId: number, projectName: string, here: Child, ...e
   return h(
     "nav",
     { class: "crumbs" },
-    h("a", { href: "#/" }, "Projects"),
+    h("a", { href: projectsHref() }, "Projects"),
     " / ",
-    h("a", { href: `#/projects/${projectId}` }, projectName),
+    h("a", { href: projectHref(projectId) }, projectName),
     " / ",
     here,
     ...extra,

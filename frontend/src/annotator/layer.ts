@@ -6,7 +6,8 @@
 // event), their revisions are applied to `server` and the unsaved operations are replayed on top,
 // then saved again: both people's strokes survive. Undo restores only pixels that still hold what
 // the undone edit wrote, so undoing never erases a colleague's later stroke.
-import { ApiError, getJSON, postForm, postJSON, type Annotation, type Stroke } from "../api";
+import type { Annotation, Stroke } from "../api/annotations";
+import { ApiError, getJSON, postForm, postJSON } from "../api/client";
 import { floodFill } from "../painter/fill";
 import { rasterizeStroke, type LabelMap, type Patch } from "../painter/raster";
 import { encodeGreyPNG } from "../painter/png";

@@ -2,21 +2,11 @@
 // image-level tags, overlays (my labels, others' labels, derived masks, prediction, uncertainty),
 // autosave with a visible state, presence, navigation to the next image that needs labels (ranked
 // by the latest model's uncertainty, training/guidance.py) and one-click correct-and-retrain.
-import {
-  getImage,
-  getProject,
-  listAnnotations,
-  listClasses,
-  listImages,
-  listModelVersions,
-  listPredictions,
-  nextImage,
-  postJSON,
-  retrainFrom,
-  type Annotation,
-  type ImageSummary,
-  type LabelClass,
-} from "../api";
+import { listAnnotations, type Annotation } from "../api/annotations";
+import { postJSON } from "../api/client";
+import { getImage, listImages, type ImageSummary } from "../api/images";
+import { getProject, listClasses, type LabelClass } from "../api/projects";
+import { listModelVersions, listPredictions, nextImage, retrainFrom } from "../api/runs";
 import { EditableLayer, ME, OTHERS, type SaveState } from "../annotator/layer";
 import { emptyMap, fetchMap } from "../annotator/maps";
 import { heatTable, TiledImage, TiledOverlay } from "../annotator/tiles";
