@@ -86,7 +86,9 @@ export function numberField(name: string, value: number, min: number, max: numbe
   return h("input", { name, type: "number", value, min, max, required: true });
 }
 
-/** One ticked checkbox per label source (name "source"). */
-export function sourceBoxes(): HTMLInputElement[] {
-  return SOURCES.map((source) => h("input", { type: "checkbox", name: "source", value: source, checked: true }));
+/** "Labels to learn from": one ticked checkbox per label source (name "source"), and which are ticked. */
+export function labelSources(): { node: HTMLFieldSetElement; boxes: HTMLInputElement[]; chosen(): string[] } {
+  const boxes = SOURCES.map((source) => h("input", { type: "checkbox", name: "source", value: source, checked: true }));
+  const node = h("fieldset", {}, h("legend", {}, "Labels to learn from"), ...boxes.map((box) => h("label", {}, box, ` ${box.value}`)));
+  return { node, boxes, chosen: () => boxes.filter((box) => box.checked).map((box) => box.value) };
 }

@@ -2,7 +2,7 @@
 // network, a warm start (from this project or another one the user can read).
 import { listProjects, type LabelClass } from "../api/projects";
 import { createRun, listModelVersions, type ModelVersion, type Run } from "../api/runs";
-import { ARCHITECTURES, ENCODERS, errorText, h, messageLine, numberField as number, selectField as select, sourceBoxes } from "../ui";
+import { ARCHITECTURES, ENCODERS, errorText, h, messageLine, numberField as number, labelSources, selectField as select } from "../ui";
 import { PRETEXT_TASKS, runConfig, STRATEGIES, versionLabel, type RunFormValues } from "./run-config";
 
 /** The fieldsets only one strategy needs, shown for it: "tags" and "pretrain". */
@@ -74,7 +74,7 @@ export function runForm(
   message: ReturnType<typeof messageLine>,
   started: (run: Run) => void,
 ): HTMLElement {
-  const sources = sourceBoxes();
+  const sources = labelSources();
   const strategy = select("strategy", STRATEGIES, "labels");
   const architecture = select("architecture", ARCHITECTURES, "unet");
   const encoder = select("encoder", ENCODERS, "resnet18");
@@ -85,7 +85,6 @@ export function runForm(
   const patch = number("patch_size", 256, 32, 1024);
   const batch = number("batch_size", 8, 1, 64);
   const options = strategyOptions(classes);
-  const labelSources = h("fieldset", {}, h("legend", {}, "Labels to learn from"), ...sources.map((box) => h("label", {}, box, ` ${box.value}`)));
   // Train the decoder only, on top of the warm start's (or ImageNet's) encoder: with few labelled
   // images, fine-tuning everything forgets what pretraining learnt.
   const freeze = h("input", { type: "checkbox", name: "freeze_encoder" });
@@ -96,12 +95,12 @@ export function runForm(
   strategy.addEventListener("change", () => {
     options.tags.hidden = strategy.value !== "tags";
     options.pretrain.hidden = strategy.value !== "pretrain";
-    for (const labelsOnly of [labelSources, freezeLabel, augmentLabel]) labelsOnly.hidden = strategy.value === "pretrain";
+    for (const labelsOnly of [sources.node, freezeLabel, augmentLabel]) labelsOnly.hidden = strategy.value === "pretrain";
   });
   const warm = warmStartSelect(projectId, versions);
   const read = (): RunFormValues => ({
     strategy: strategy.value,
-    sources: sources.filter((box) => box.checked).map((box) => box.value),
+    sources: sources.chosen(),
     architecture: architecture.value,
     encoder: encoder.value,
     imagenet: imagenet.checked,
@@ -116,7 +115,7 @@ export function runForm(
   const form = h(
     "form",
     { class: "run-form", "data-testid": "run-form" },
-    labelSources,
+    sources.node,
     h("label", {}, "Strategy ", strategy),
     options.tags,
     options.pretrain,

@@ -6,7 +6,7 @@ import { runPreviewUrl, type RunMetric } from "../api/runs";
 /** The live events that are also stored as curve points (RunMetric rows with the same seq). */
 export type RunPointEvent = RunProgressEvent | RunValidationEvent | RunPreviewEvent | RunStageEvent;
 
-export interface Point {
+export interface CurvePoint {
   seq: number;
   kind: RunMetric["kind"];
   step: number;
@@ -27,32 +27,32 @@ export function stageText({ stage, done, total }: RunStageEvent | StageProgress)
   return `${label} ${done}/${total}`;
 }
 
-export function pointFromEvent(event: RunPointEvent): Point {
+export function pointFromEvent(event: RunPointEvent): CurvePoint {
   const { type, run: _run, seq, step, epoch, at: _at, ...values } = event;
-  return { seq, kind: type.replace("run.", "") as Point["kind"], step, epoch, values };
+  return { seq, kind: type.replace("run.", "") as CurvePoint["kind"], step, epoch, values };
 }
 
-export function pointFromMetric(runId: number, metric: RunMetric): Point {
+export function pointFromMetric(runId: number, metric: RunMetric): CurvePoint {
   const values = { ...metric.values };
   if (metric.kind === "preview") values.url = runPreviewUrl(runId, metric.seq);
   return { seq: metric.seq, kind: metric.kind, step: metric.step, epoch: metric.epoch, values };
 }
 
 /** The stage a stored "stage" point reports (its values are the event's fields). */
-export function stageOf(point: Point): StageProgress {
+export function stageOf(point: CurvePoint): StageProgress {
   return { stage: String(point.values.stage), done: Number(point.values.done), total: Number(point.values.total) };
 }
 
 /** The loss curve: [steps, losses] of the progress points ("stage" points have their own loss, not drawn). */
-export function lossSeries(points: Point[]): [number[], number[]] {
+export function lossSeries(points: CurvePoint[]): [number[], number[]] {
   const progress = points.filter((p) => p.kind === "progress");
   return [progress.map((p) => p.step), progress.map((p) => Number(p.values.loss))];
 }
 
 /** The validation chart: steps, pixel F1, IoU, then the F1 of each of `classCount` classes. */
-export function validationSeries(points: Point[], classCount: number): [number[], ...number[][]] {
+export function validationSeries(points: CurvePoint[], classCount: number): [number[], ...number[][]] {
   const validation = points.filter((p) => p.kind === "validation");
-  const metric = (p: Point, key: string): number => Number((p.values.metrics as Record<string, number>)[key] ?? NaN);
+  const metric = (p: CurvePoint, key: string): number => Number((p.values.metrics as Record<string, number>)[key] ?? NaN);
   return [
     validation.map((p) => p.step),
     validation.map((p) => metric(p, "pixel_f1")),

@@ -8,7 +8,7 @@ import { cancelRun, runMetrics, type Run } from "../api/runs";
 import { paintLabelMapRGBA, type Palette } from "../painter/colors";
 import type { LabelMap } from "../painter/labelmap";
 import { errorText, h, seconds } from "../ui";
-import { lossSeries, pointFromEvent, pointFromMetric, stageOf, stageText, validationSeries, type Point, type RunPointEvent } from "./run-points";
+import { lossSeries, pointFromEvent, pointFromMetric, stageOf, stageText, validationSeries, type CurvePoint, type RunPointEvent } from "./run-points";
 
 const CHART_SIZE = { width: 520, height: 200 };
 
@@ -46,10 +46,10 @@ function labelMapCanvas(map: LabelMap, palette: Palette): HTMLCanvasElement {
  */
 export class RunView {
   readonly node: HTMLElement;
-  private points: Point[] = [];
+  private points: CurvePoint[] = [];
   private lastSeq = 0;
   private loaded = false;
-  private buffered: Point[] = [];
+  private buffered: CurvePoint[] = [];
   private filling = false;
   private readonly status = h("p", { class: "run-status", "data-testid": "run-status" });
   private readonly cancelButton = h("button", { class: "danger", onclick: () => void this.cancel() }, "Cancel run");
@@ -87,7 +87,7 @@ export class RunView {
     if (event.run === this.run.id) this.receive(pointFromEvent(event));
   }
 
-  receive(point: Point): void {
+  receive(point: CurvePoint): void {
     if (!this.loaded) {
       this.buffered.push(point);
       return;
@@ -130,7 +130,7 @@ export class RunView {
     this.validationChart.destroy();
   }
 
-  private take(point: Point): void {
+  private take(point: CurvePoint): void {
     this.points.push(point);
     this.lastSeq = point.seq;
     if (point.kind === "preview") void this.showPreview(point);
@@ -156,7 +156,7 @@ export class RunView {
     this.setRun(this.run);
   }
 
-  private async showPreview(point: Point): Promise<void> {
+  private async showPreview(point: CurvePoint): Promise<void> {
     const imageId = Number(point.values.image);
     const canvas = labelMapCanvas(await fetchMap(String(point.values.url)), this.palette);
     canvas.title = `image ${imageId}, epoch ${point.epoch}`;

@@ -7,7 +7,7 @@ import { cancelStudy, createStudy, getStudy, listStudies, planStudy, type Study 
 import { ProjectSocket } from "../live";
 import { trainingHref } from "../routes";
 import { warmupSteps } from "./run-config";
-import { canManage, crumbs, errorText, h, messageLine, numberField as number, selectField as select, sourceBoxes, ARCHITECTURES, ENCODERS, type Stop } from "../ui";
+import { canManage, crumbs, errorText, h, messageLine, numberField as number, selectField as select, labelSources, ARCHITECTURES, ENCODERS, type Stop } from "../ui";
 import {
   curvePath,
   f1Domain,
@@ -102,7 +102,7 @@ export async function showStudy(root: HTMLElement, projectId: number): Promise<S
 }
 
 function studyForm(projectId: number, message: ReturnType<typeof messageLine>, started: (study: Study) => void): HTMLElement {
-  const sources = sourceBoxes();
+  const sources = labelSources();
   const architecture = select("architecture", ARCHITECTURES, "unet");
   const encoder = select("encoder", ENCODERS, "resnet18");
   const steps = number("steps", 1000, 1, 200000);
@@ -111,11 +111,10 @@ function studyForm(projectId: number, message: ReturnType<typeof messageLine>, s
   const batch = number("batch_size", 8, 1, 64);
   const plan = h("p", { class: "study-plan", "data-testid": "study-plan" }, "…");
   const submit = h("button", { type: "submit" }, "Start study");
-  const chosenSources = (): string[] => sources.filter((box) => box.checked).map((box) => box.value);
 
   async function showPlan(): Promise<void> {
     try {
-      const answer = await planStudy(projectId, chosenSources());
+      const answer = await planStudy(projectId, sources.chosen());
       plan.textContent =
         `Trains ${answer.sizes.length} runs, on ${answer.sizes.join(", ")} images ` +
         `(${answer.train_images} labelled training images; scored on ${answer.validation_images} validation image(s)).`;
@@ -129,12 +128,12 @@ function studyForm(projectId: number, message: ReturnType<typeof messageLine>, s
       submit.disabled = true;
     }
   }
-  sources.forEach((box) => box.addEventListener("change", () => void showPlan()));
+  sources.boxes.forEach((box) => box.addEventListener("change", () => void showPlan()));
 
   const form = h(
     "form",
     { class: "run-form", "data-testid": "study-form" },
-    h("fieldset", {}, h("legend", {}, "Labels to learn from"), ...sources.map((box) => h("label", {}, box, ` ${box.value}`))),
+    sources.node,
     plan,
     h("label", {}, "Architecture ", architecture),
     h("label", {}, "Encoder ", encoder),
@@ -148,7 +147,7 @@ function studyForm(projectId: number, message: ReturnType<typeof messageLine>, s
     event.preventDefault();
     const total = Number(steps.value);
     const config = {
-      label_sources: chosenSources(),
+      label_sources: sources.chosen(),
       architecture: architecture.value,
       encoder: encoder.value,
       steps: total,
