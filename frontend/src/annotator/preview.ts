@@ -10,8 +10,6 @@
 import type { PreviewInfo } from "../api/images";
 import type { LabelMap } from "../painter/labelmap";
 
-export type { PreviewInfo } from "../api/images";
-
 /** Does the preview win over the deep model's prediction made at `predictionMadeAt` (Unix s)? */
 export function previewWins(preview: PreviewInfo | null, predictionMadeAt: number | null): boolean {
   if (!preview) return false;
