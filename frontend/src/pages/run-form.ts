@@ -2,7 +2,7 @@
 // network, a warm start (from this project or another one the user can read).
 import { listProjects, type LabelClass } from "../api/projects";
 import { createRun, listModelVersions, type ModelVersion, type Run } from "../api/runs";
-import { ARCHITECTURES, ENCODERS, errorText, h, messageLine, numberField as number, labelSources, selectField as select } from "../ui";
+import { errorText, h, labelSources, messageLine, networkFields, numberField as number, selectField as select } from "../ui";
 import { PRETEXT_TASKS, runConfig, STRATEGIES, versionLabel, type RunFormValues } from "./run-config";
 
 /** The fieldsets only one strategy needs, shown for it: "tags" and "pretrain". */
@@ -76,14 +76,10 @@ export function runForm(
 ): HTMLElement {
   const sources = labelSources();
   const strategy = select("strategy", STRATEGIES, "labels");
-  const architecture = select("architecture", ARCHITECTURES, "unet");
-  const encoder = select("encoder", ENCODERS, "resnet18");
+  const network = networkFields();
   // ImageNet weights only from a copy the server has on disk (LESSLABEL_WEIGHTS_DIR); it says so if not.
   const imagenet = h("input", { type: "checkbox", name: "imagenet" });
   const epochs = number("epochs", 10, 1, 200);
-  const stepsPerEpoch = number("steps_per_epoch", 100, 1, 10000);
-  const patch = number("patch_size", 256, 32, 1024);
-  const batch = number("batch_size", 8, 1, 64);
   const options = strategyOptions(classes);
   // Train the decoder only, on top of the warm start's (or ImageNet's) encoder: with few labelled
   // images, fine-tuning everything forgets what pretraining learnt.
@@ -101,13 +97,9 @@ export function runForm(
   const read = (): RunFormValues => ({
     strategy: strategy.value,
     sources: sources.chosen(),
-    architecture: architecture.value,
-    encoder: encoder.value,
+    ...network.read(),
     imagenet: imagenet.checked,
     epochs: Number(epochs.value),
-    stepsPerEpoch: Number(stepsPerEpoch.value),
-    patchSize: Number(patch.value),
-    batchSize: Number(batch.value),
     freezeEncoder: freeze.checked,
     testTimeAugmentation: augment.checked,
     ...options.read(),
@@ -119,13 +111,10 @@ export function runForm(
     h("label", {}, "Strategy ", strategy),
     options.tags,
     options.pretrain,
-    h("label", {}, "Architecture ", architecture),
-    h("label", {}, "Encoder ", encoder),
+    ...network.model,
     h("label", {}, imagenet, " ImageNet encoder weights (local copy)"),
     h("label", {}, "Epochs ", epochs),
-    h("label", {}, "Steps per epoch ", stepsPerEpoch),
-    h("label", {}, "Patch size ", patch),
-    h("label", {}, "Batch size ", batch),
+    ...network.batches,
     h("label", {}, "Warm start ", warm),
     freezeLabel,
     augmentLabel,

@@ -7,7 +7,7 @@ import { cancelStudy, createStudy, getStudy, listStudies, planStudy, type Study 
 import { ProjectSocket } from "../live";
 import { trainingHref } from "../routes";
 import { warmupSteps } from "./run-config";
-import { canManage, crumbs, errorText, h, messageLine, numberField as number, selectField as select, labelSources, ARCHITECTURES, ENCODERS, type Stop } from "../ui";
+import { canManage, crumbs, errorText, h, messageLine, labelSources, networkFields, numberField, type Stop } from "../ui";
 import {
   curvePath,
   f1Domain,
@@ -103,12 +103,8 @@ export async function showStudy(root: HTMLElement, projectId: number): Promise<S
 
 function studyForm(projectId: number, message: ReturnType<typeof messageLine>, started: (study: Study) => void): HTMLElement {
   const sources = labelSources();
-  const architecture = select("architecture", ARCHITECTURES, "unet");
-  const encoder = select("encoder", ENCODERS, "resnet18");
-  const steps = number("steps", 1000, 1, 200000);
-  const stepsPerEpoch = number("steps_per_epoch", 100, 1, 10000);
-  const patch = number("patch_size", 256, 32, 1024);
-  const batch = number("batch_size", 8, 1, 64);
+  const network = networkFields();
+  const steps = numberField("steps", 1000, 1, 200000);
   const plan = h("p", { class: "study-plan", "data-testid": "study-plan" }, "…");
   const submit = h("button", { type: "submit" }, "Start study");
 
@@ -135,26 +131,24 @@ function studyForm(projectId: number, message: ReturnType<typeof messageLine>, s
     { class: "run-form", "data-testid": "study-form" },
     sources.node,
     plan,
-    h("label", {}, "Architecture ", architecture),
-    h("label", {}, "Encoder ", encoder),
+    ...network.model,
     h("label", {}, "Steps per point ", steps),
-    h("label", {}, "Steps per epoch ", stepsPerEpoch),
-    h("label", {}, "Patch size ", patch),
-    h("label", {}, "Batch size ", batch),
+    ...network.batches,
     submit,
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const total = Number(steps.value);
+    const { architecture, encoder, stepsPerEpoch, patchSize, batchSize } = network.read();
     const config = {
       label_sources: sources.chosen(),
-      architecture: architecture.value,
-      encoder: encoder.value,
+      architecture,
+      encoder,
       steps: total,
       warmup_steps: warmupSteps(total),
-      steps_per_epoch: Math.min(total, Number(stepsPerEpoch.value)),
-      patch_size: Number(patch.value),
-      batch_size: Number(batch.value),
+      steps_per_epoch: Math.min(total, stepsPerEpoch),
+      patch_size: patchSize,
+      batch_size: batchSize,
       preview_images: 0, // the study shows scores, not previews
     };
     try {
