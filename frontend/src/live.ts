@@ -43,7 +43,10 @@ export class ProjectSocket {
 
   close(): void {
     this.stopped = true;
-    this.socket?.close();
+    const socket = this.socket;
+    // Closing a socket that is still connecting makes the browser log a warning: close it once open.
+    if (socket?.readyState === WebSocket.CONNECTING) socket.onopen = () => socket.close();
+    else socket?.close();
   }
 
   private open(): void {
@@ -51,6 +54,7 @@ export class ProjectSocket {
     this.socket = socket;
     socket.onopen = () => (this.retryMs = 500);
     socket.onmessage = (message) => {
+      if (this.stopped) return; // the page has gone
       const event = JSON.parse(String(message.data)) as LiveEvent;
       if (event.type === "hello") this.hello = event;
       this.listeners.get(event.type)?.forEach((listener) => listener(event));
