@@ -1,21 +1,20 @@
 // The project's live events (/ws/projects/<id>/, see README "Live events"): one socket per page,
-// re-opened after a drop, with listeners by event type.
+// re-opened after a drop, with typed listeners by event type. The event types are generated from
+// webapp/events.py (api/events.gen.ts), so a field renamed there fails this build.
+import type { EventOf, EventType, HelloEvent, LiveEvent } from "./api/events.gen";
+import { projectSocketUrl } from "./api/projects";
 
-export interface LiveEvent {
-  type: string;
-  at?: number;
-  [field: string]: unknown;
-}
+export type { EventOf, EventType, LiveEvent } from "./api/events.gen";
 
-type Listener = (event: LiveEvent) => void;
+/** What a page may send (webapp/consumers.py receive_json). */
+export type ClientMessage = { type: "ping" } | { type: "presence"; image: number | null };
 
-export type ConnectionState = "connecting" | "open" | "closed" | "refused";
+type AnyListener = (event: LiveEvent) => void;
 
 export class ProjectSocket {
   private socket: WebSocket | null = null;
-  private hello: LiveEvent | null = null;
-  private listeners = new Map<string, Set<Listener>>();
-  private stateListeners = new Set<(state: ConnectionState) => void>();
+  private hello: HelloEvent | null = null;
+  private listeners = new Map<EventType, Set<AnyListener>>();
   private retryMs = 500;
   private stopped = false;
 
@@ -24,59 +23,47 @@ export class ProjectSocket {
   }
 
   /**
-   * Listen to one event type, or "*" for all; returns the function that stops listening.
+   * Listen to one event type; returns the function that stops listening.
    * A "hello" listener added after the socket said hello still gets it: pages add listeners
    * after loading their data, and the greeting (with who is here) must not be missed.
    */
-  on(type: string, listener: Listener): () => void {
+  on<T extends EventType>(type: T, listener: (event: EventOf<T>) => void): () => void {
     const set = this.listeners.get(type) ?? new Set();
-    set.add(listener);
+    const untyped = listener as AnyListener; // only ever called with events whose type is T
+    set.add(untyped);
     this.listeners.set(type, set);
     const hello = this.hello;
-    if (type === "hello" && hello) queueMicrotask(() => listener(hello));
-    return () => set.delete(listener);
+    if (type === "hello" && hello) queueMicrotask(() => untyped(hello));
+    return () => set.delete(untyped);
   }
 
-  onState(listener: (state: ConnectionState) => void): void {
-    this.stateListeners.add(listener);
-  }
-
-  send(message: Record<string, unknown>): void {
+  send(message: ClientMessage): void {
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
   close(): void {
     this.stopped = true;
-    this.socket?.close();
+    const socket = this.socket;
+    // Closing a socket that is still connecting makes the browser log a warning: close it once open.
+    if (socket?.readyState === WebSocket.CONNECTING) socket.onopen = () => socket.close();
+    else socket?.close();
   }
 
   private open(): void {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/projects/${this.projectId}/`);
+    const socket = new WebSocket(projectSocketUrl(this.projectId));
     this.socket = socket;
-    this.setState("connecting");
-    socket.onopen = () => {
-      this.retryMs = 500;
-      this.setState("open");
-    };
+    socket.onopen = () => (this.retryMs = 500);
     socket.onmessage = (message) => {
+      if (this.stopped) return; // the page has gone
       const event = JSON.parse(String(message.data)) as LiveEvent;
       if (event.type === "hello") this.hello = event;
-      for (const type of [event.type, "*"]) this.listeners.get(type)?.forEach((listener) => listener(event));
+      this.listeners.get(event.type)?.forEach((listener) => listener(event));
     };
     socket.onclose = (close) => {
       if (this.stopped) return;
-      if (close.code === 4403) {
-        this.setState("refused"); // not a member: retrying cannot help
-        return;
-      }
-      this.setState("closed");
+      if (close.code === 4403) return; // not a member: retrying cannot help
       setTimeout(() => this.open(), this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, 10_000);
     };
-  }
-
-  private setState(state: ConnectionState): void {
-    this.stateListeners.forEach((listener) => listener(state));
   }
 }

@@ -6,16 +6,17 @@ import { showProjects } from "./pages/projects";
 import { showStudy } from "./pages/study";
 import { showTeacher } from "./pages/teacher";
 import { showTraining } from "./pages/training";
+import { projectsHref, ROUTES } from "./routes";
 import { errorText, h, type Stop } from "./ui";
 import "./style.css";
 
 const routes: [RegExp, (root: HTMLElement, ids: number[]) => Promise<Stop>][] = [
-  [/^#?\/?$/, (root) => showProjects(root)],
-  [/^#\/projects\/(\d+)\/?$/, (root, [project]) => showProject(root, project)],
-  [/^#\/projects\/(\d+)\/training\/?$/, (root, [project]) => showTraining(root, project)],
-  [/^#\/projects\/(\d+)\/study\/?$/, (root, [project]) => showStudy(root, project)],
-  [/^#\/projects\/(\d+)\/teacher\/?$/, (root, [project]) => showTeacher(root, project)],
-  [/^#\/projects\/(\d+)\/images\/(\d+)\/?$/, (root, [project, image]) => showAnnotator(root, project, image)],
+  [ROUTES.projects, (root) => showProjects(root)],
+  [ROUTES.project, (root, [project]) => showProject(root, project)],
+  [ROUTES.training, (root, [project]) => showTraining(root, project)],
+  [ROUTES.study, (root, [project]) => showStudy(root, project)],
+  [ROUTES.teacher, (root, [project]) => showTeacher(root, project)],
+  [ROUTES.image, (root, [project, image]) => showAnnotator(root, project, image)],
 ];
 
 let stopCurrent: Stop = () => {};
@@ -43,7 +44,7 @@ async function route(): Promise<void> {
     }
     return;
   }
-  page.replaceChildren(h("p", {}, "No such page. "), h("a", { href: "#/" }, "Your projects"));
+  page.replaceChildren(h("p", {}, "No such page. "), h("a", { href: projectsHref() }, "Your projects"));
 }
 
 window.addEventListener("hashchange", () => void route());

@@ -1,4 +1,5 @@
 // Small DOM helpers shared by the pages: no framework, just typed element construction.
+import { projectHref, projectsHref } from "./routes";
 
 /** What stops a page when the user leaves it (closes its socket, removes key handlers). */
 export type Stop = () => void;
@@ -29,9 +30,9 @@ export function crumbs(projectId: number, projectName: string, here: Child, ...e
   return h(
     "nav",
     { class: "crumbs" },
-    h("a", { href: "#/" }, "Projects"),
+    h("a", { href: projectsHref() }, "Projects"),
     " / ",
-    h("a", { href: `#/projects/${projectId}` }, projectName),
+    h("a", { href: projectHref(projectId) }, projectName),
     " / ",
     here,
     ...extra,
@@ -71,9 +72,9 @@ export const canAnnotate = (role: string | null): boolean => role === "annotator
 export const canManage = (role: string | null): boolean => role === "manager" || role === "owner";
 
 // The run settings a form offers (training/ml/config.py, training/runs.py LABEL_SOURCES).
-export const ARCHITECTURES = ["unet", "unetplusplus", "fpn", "deeplabv3plus"];
-export const ENCODERS = ["resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2"];
-export const SOURCES = ["scribble", "dense", "derived"];
+const ARCHITECTURES = ["unet", "unetplusplus", "fpn", "deeplabv3plus"];
+const ENCODERS = ["resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2"];
+const SOURCES = ["scribble", "dense", "derived"];
 
 export function selectField(name: string, options: string[], value: string): HTMLSelectElement {
   const node = h("select", { name }, ...options.map((o) => h("option", { value: o }, o)));
@@ -85,7 +86,29 @@ export function numberField(name: string, value: number, min: number, max: numbe
   return h("input", { name, type: "number", value, min, max, required: true });
 }
 
-/** One ticked checkbox per label source (name "source"). */
-export function sourceBoxes(): HTMLInputElement[] {
-  return SOURCES.map((source) => h("input", { type: "checkbox", name: "source", value: source, checked: true }));
+/** "Labels to learn from": one ticked checkbox per label source (name "source"), and which are ticked. */
+export function labelSources(): { node: HTMLFieldSetElement; boxes: HTMLInputElement[]; chosen(): string[] } {
+  const boxes = SOURCES.map((source) => h("input", { type: "checkbox", name: "source", value: source, checked: true }));
+  const node = h("fieldset", {}, h("legend", {}, "Labels to learn from"), ...boxes.map((box) => h("label", {}, box, ` ${box.value}`)));
+  return { node, boxes, chosen: () => boxes.filter((box) => box.checked).map((box) => box.value) };
+}
+
+/** The network fields both run forms have: architecture and encoder; steps per epoch, patch and batch size. */
+export function networkFields() {
+  const architecture = selectField("architecture", ARCHITECTURES, "unet");
+  const encoder = selectField("encoder", ENCODERS, "resnet18");
+  const stepsPerEpoch = numberField("steps_per_epoch", 100, 1, 10000);
+  const patch = numberField("patch_size", 256, 32, 1024);
+  const batch = numberField("batch_size", 8, 1, 64);
+  return {
+    model: [h("label", {}, "Architecture ", architecture), h("label", {}, "Encoder ", encoder)],
+    batches: [h("label", {}, "Steps per epoch ", stepsPerEpoch), h("label", {}, "Patch size ", patch), h("label", {}, "Batch size ", batch)],
+    read: () => ({
+      architecture: architecture.value,
+      encoder: encoder.value,
+      stepsPerEpoch: Number(stepsPerEpoch.value),
+      patchSize: Number(patch.value),
+      batchSize: Number(batch.value),
+    }),
+  };
 }

@@ -5,12 +5,27 @@
 // edits, which are kept as operations. When someone else saves first (409, or a labels.changed
 // event), their revisions are applied to `server` and the unsaved operations are replayed on top,
 // then saved again: both people's strokes survive. Undo restores only pixels that still hold what
-// the undone edit wrote, so undoing never erases a colleague's later stroke.
-import { ApiError, getJSON, postForm, postJSON, type Annotation, type Stroke } from "../api";
+// the undone edit wrote, so undoing never erases a colleague's later stroke. The undo history is
+// bounded (painter/history.ts): one stroke or fill is one entry.
+import {
+  annotationMaskUrl,
+  listAnnotations,
+  listRevisions,
+  saveMask,
+  saveStrokes,
+  type Annotation,
+  type PaintedKind,
+  type Revision,
+  type Stroke,
+} from "../api/annotations";
+import { ApiError } from "../api/client";
+import { fetchMap } from "../api/maps";
 import { floodFill } from "../painter/fill";
-import { rasterizeStroke, type LabelMap, type Patch } from "../painter/raster";
+import type { Rect } from "../painter/geometry";
+import { History } from "../painter/history";
+import { createLabelMap, type LabelMap, type Patch } from "../painter/labelmap";
 import { encodeGreyPNG } from "../painter/png";
-import { emptyMap, fetchMap, type Rect } from "./maps";
+import { rasterizeStroke } from "../painter/raster";
 
 export type SaveState = "saved" | "unsaved" | "saving" | "conflict" | "error";
 
@@ -21,14 +36,6 @@ const REFUSED = [400, 413, 422];
 export const NOBODY = 0;
 export const ME = 1;
 export const OTHERS = 2;
-
-interface Revision {
-  version: number;
-  author: string;
-  data: { strokes?: Stroke[] };
-  has_mask: boolean;
-  is_deleted: boolean;
-}
 
 type Operation =
   | { type: "stroke"; stroke: Stroke }
@@ -52,25 +59,26 @@ export class EditableLayer {
   private unsaved: Operation[] = [];
   private needsMask = false;
   private saving: Promise<void> | null = null;
-  private timer: number | undefined;
-  private undone: Edit[] = [];
-  private done: Edit[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly history: History<Edit>;
   /** Called with the rectangle that changed (null: everything) and with each save state. */
   onChange: (rect: Rect | null) => void = () => {};
   onState: (state: SaveState, detail: string) => void = () => {};
 
   constructor(
     readonly imageId: number,
-    readonly kind: "scribble" | "dense",
+    readonly kind: PaintedKind,
     private readonly me: string,
     width: number,
     height: number,
     private readonly saveDelayMs = 400,
+    undoLimit?: number,
   ) {
-    this.server = emptyMap(width, height);
+    this.server = createLabelMap(width, height);
     this.serverOwners = new Uint8Array(width * height);
-    this.map = emptyMap(width, height);
+    this.map = createLabelMap(width, height);
     this.owners = new Uint8Array(width * height);
+    this.history = new History<Edit>(undoLimit);
   }
 
   /** Load the layer's history from the server (its annotation, when it exists). */
@@ -95,20 +103,13 @@ export class EditableLayer {
     this.edit({ type: "fill", x: Math.floor(x), y: Math.floor(y), value });
   }
 
+  /** Undo this page's latest edit of the layer; false when there is none (left). */
   undo(): boolean {
-    return this.revert(this.done, this.undone);
+    return this.history.undo((edit) => this.revert(edit)) !== undefined;
   }
 
   redo(): boolean {
-    return this.revert(this.undone, this.done);
-  }
-
-  get canUndo(): boolean {
-    return this.done.length > 0;
-  }
-
-  get canRedo(): boolean {
-    return this.undone.length > 0;
+    return this.history.redo((edit) => this.revert(edit)) !== undefined;
   }
 
   /** Someone saved this layer (a labels.changed event): take their revisions now. */
@@ -121,7 +122,7 @@ export class EditableLayer {
 
   /** Save now (also called by the autosave timer). */
   async save(): Promise<void> {
-    window.clearTimeout(this.timer);
+    clearTimeout(this.timer);
     if (this.saving) return this.saving;
     if (!this.hasUnsaved) return;
     this.saving = this.send().finally(() => (this.saving = null));
@@ -133,23 +134,20 @@ export class EditableLayer {
     const edit = this.apply(operation, this.map, this.owners);
     if (!edit) return;
     this.unsaved.push(operation);
-    this.done.push(edit);
-    this.undone = [];
+    this.history.push(edit);
     this.changed(edit.patch);
     this.schedule();
   }
 
-  private revert(from: Edit[], to: Edit[]): boolean {
-    const edit = from.pop();
-    if (!edit) return false;
+  /** Put back what `edit` overwrote (where nobody has painted since); returns the edit that undoes that. */
+  private revert(edit: Edit): Edit {
     const operation: Operation = { type: "restore", patch: edit.patch, written: edit.written };
     const inverse = this.apply(operation, this.map, this.owners);
-    to.push(inverse ?? { patch: { ...edit.patch, before: edit.written }, written: edit.patch.before });
     this.unsaved.push(operation);
     this.needsMask = true;
     this.changed(edit.patch);
     this.schedule();
-    return true;
+    return inverse ?? { patch: { ...edit.patch, before: edit.written }, written: edit.patch.before };
   }
 
   /** Apply an operation to a map, marking the pixels it changed as mine; returns it as an Edit. */
@@ -173,8 +171,8 @@ export class EditableLayer {
 
   private schedule(): void {
     this.setState("unsaved", "");
-    window.clearTimeout(this.timer);
-    this.timer = window.setTimeout(() => void this.save(), this.saveDelayMs);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.save(), this.saveDelayMs);
   }
 
   private async send(): Promise<void> {
@@ -208,7 +206,7 @@ export class EditableLayer {
       }
       // Offline, signed out, or the server is down: the edits are kept and sent again.
       this.setState("error", `Not saved yet (${error instanceof Error ? error.message : String(error)}); retrying.`);
-      window.setTimeout(() => void this.save(), 3000);
+      setTimeout(() => void this.save(), 3000);
     }
   }
 
@@ -222,31 +220,23 @@ export class EditableLayer {
 
   private postStrokes(count: number): Promise<Annotation> {
     const strokes = this.unsaved.slice(0, count).map((op) => (op as { stroke: Stroke }).stroke);
-    return postJSON<Annotation>(`/api/images/${this.imageId}/annotations/`, {
-      kind: this.kind,
-      base_version: this.version,
-      data: { strokes },
-    });
+    return saveStrokes(this.imageId, this.kind, this.version, strokes);
   }
 
   private async postMask(): Promise<Annotation> {
     const png = await encodeGreyPNG(this.map.data, this.map.width, this.map.height);
-    const form = new FormData();
-    form.append("kind", this.kind);
-    form.append("base_version", String(this.version));
-    form.append("mask", new Blob([png as BlobPart], { type: "image/png" }), "mask.png");
-    return postForm<Annotation>(`/api/images/${this.imageId}/annotations/`, form);
+    return saveMask(this.imageId, this.kind, this.version, png);
   }
 
   private async findLayer(): Promise<void> {
-    const annotations = await getJSON<Annotation[]>(`/api/images/${this.imageId}/annotations/`);
+    const annotations = await listAnnotations(this.imageId);
     this.annotationId = annotations.find((a) => a.kind === this.kind && a.key === "")?.id ?? null;
   }
 
   /** Apply the revisions saved since `version` to `server`, then replay the unsaved edits on top. */
   private async pull(): Promise<void> {
     if (this.annotationId === null) return;
-    const revisions = await getJSON<Revision[]>(`/api/annotations/${this.annotationId}/revisions/?after=${this.version}`);
+    const revisions = await listRevisions(this.annotationId, this.version);
     for (const revision of revisions) await this.take(revision);
     this.rebuild();
   }
@@ -255,8 +245,8 @@ export class EditableLayer {
     const owner = revision.author === this.me ? ME : OTHERS;
     if (revision.is_deleted || revision.has_mask) {
       const next = revision.is_deleted
-        ? emptyMap(this.server.width, this.server.height)
-        : await fetchMap(`/api/annotations/${this.annotationId}/mask.png?version=${revision.version}`);
+        ? createLabelMap(this.server.width, this.server.height)
+        : await fetchMap(annotationMaskUrl(this.annotationId as number, revision.version));
       for (let i = 0; i < next.data.length; i++) {
         if (next.data[i] !== this.server.data[i]) this.serverOwners[i] = next.data[i] ? owner : NOBODY;
       }

@@ -7,15 +7,8 @@
 // latest prediction of this image shows instead of that prediction (it has seen labels the model
 // has not); a prediction that arrives later ("predictions.ready" for a newer model version)
 // replaces the preview until the next stroke brings a newer one.
-import type { LabelMap } from "../painter/raster";
-
-export interface PreviewInfo {
-  seq: number;
-  /** Unix seconds when the worker made it. */
-  madeAt: number;
-  /** Labelled images the fast model learnt from. */
-  images: number;
-}
+import type { PreviewInfo } from "../api/images";
+import type { LabelMap } from "../painter/labelmap";
 
 /** Does the preview win over the deep model's prediction made at `predictionMadeAt` (Unix s)? */
 export function previewWins(preview: PreviewInfo | null, predictionMadeAt: number | null): boolean {
@@ -38,18 +31,3 @@ export function scaledSource(map: LabelMap, width: number, height: number): (ind
 /** What the note over the canvas says, so no one takes the preview for the trained model. */
 export const previewNote = (images: number): string =>
   `fast preview from ${images} labelled image${images === 1 ? "" : "s"}, not the trained model`;
-
-/** The image's stored preview (its headers only), or null when it has none yet. */
-export async function storedPreview(imageId: number): Promise<{ url: string; info: PreviewInfo } | null> {
-  const url = `/api/images/${imageId}/instant-preview.png`;
-  const response = await fetch(url, { method: "HEAD", credentials: "same-origin" });
-  if (response.status === 204) return null; // none yet
-  if (!response.ok) throw new Error(`${url}: ${response.status}`);
-  const seq = Number(response.headers.get("X-Preview-Seq"));
-  const info = {
-    seq,
-    madeAt: Number(response.headers.get("X-Preview-Made-At")),
-    images: Number(response.headers.get("X-Preview-Images") ?? 0),
-  };
-  return { url: `${url}?seq=${seq}`, info };
-}

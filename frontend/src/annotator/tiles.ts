@@ -3,10 +3,11 @@
 // tiles (GET …/channels/<name>/tiles/<level>/<col>/<row>.png), each overlay is painted from its
 // label map into tiles on demand. Only the tiles in view are fetched, painted and drawn; a bounded
 // number of them is kept for panning back.
+import { channelTileUrl } from "../api/images";
+import { fetchMap } from "../api/maps";
 import { levelCount, levelRegion, paintLevelRGBA, TILE_SIZE } from "../painter/pyramid";
 import type { Rect } from "../painter/geometry";
 import { pyramidLevel, tilesFor, visibleImageRect, type Tile, type Viewport } from "../painter/viewport";
-import { fetchMap } from "./maps";
 
 /** Tiles kept per image or overlay: about 1 MB each; a 1280x800 view shows at most 24. */
 const KEPT_TILES = 64;
@@ -182,9 +183,8 @@ export class TiledImage {
   private async fetch(tile: Tile, channel: number, strict: boolean): Promise<void> {
     const id = `${tile.key}:${channel}`;
     this.loading.add(id);
-    const name = encodeURIComponent(this.channels[channel]);
     try {
-      const map = await fetchMap(`/api/images/${this.imageId}/channels/${name}/tiles/${tile.level}/${tile.col}/${tile.row}.png`);
+      const map = await fetchMap(channelTileUrl(this.imageId, this.channels[channel], tile));
       let entry = this.tiles.get(tile.key);
       if (!entry) {
         entry = { tile, canvas: null, used: this.frame, values: [], rendered: -1 };
@@ -222,24 +222,14 @@ export class TiledOverlay {
   constructor(
     readonly width: number,
     readonly height: number,
-    private table: Uint8ClampedArray,
+    private readonly table: Uint8ClampedArray,
   ) {
     this.levels = levelCount(width, height);
-  }
-
-  get hasSource(): boolean {
-    return this.value !== null;
   }
 
   /** Show another source (null: nothing), e.g. a newer prediction. */
   setSource(value: ((index: number) => number) | null): void {
     this.value = value;
-    this.changed(null);
-  }
-
-  /** RGBA per value (value * 4), e.g. after a class changed colour. */
-  setTable(table: Uint8ClampedArray): void {
-    this.table = table;
     this.changed(null);
   }
 

@@ -1,5 +1,6 @@
 // The user's projects, and a form to start a new one.
-import { createProject, listProjects } from "../api";
+import { createProject, listProjects } from "../api/projects";
+import { projectHref } from "../routes";
 import { errorText, h, messageLine, type Stop } from "../ui";
 
 export async function showProjects(root: HTMLElement): Promise<Stop> {
@@ -11,7 +12,7 @@ export async function showProjects(root: HTMLElement): Promise<Stop> {
       h(
         "li",
         {},
-        h("a", { href: `#/projects/${project.id}` }, project.name),
+        h("a", { href: projectHref(project.id) }, project.name),
         h("span", { class: "muted" }, ` · ${project.role ?? "no role"}`),
         project.description ? h("p", { class: "muted" }, project.description) : null,
       ),
@@ -24,7 +25,7 @@ export async function showProjects(root: HTMLElement): Promise<Stop> {
     event.preventDefault();
     try {
       const project = await createProject(name.value.trim(), description.value.trim());
-      location.hash = `#/projects/${project.id}`;
+      location.hash = projectHref(project.id);
     } catch (error) {
       message.error(errorText(error));
     }

@@ -1,15 +1,9 @@
 // The maths of the label-efficiency chart (pages/study.ts): pixel F1 against the number of
 // labelled images on a log2 axis, the gain of the last doubling as a sentence, and how a
 // point's live update merges into what the page already has. Pure: no DOM.
+import type { StudyPoint } from "../api/study";
 
-export interface StudyPoint {
-  size: number;
-  run: number;
-  state: string;
-  model_version: number | null;
-  pixel_f1: number | null;
-  train_images: number | null;
-}
+export type { StudyPoint } from "../api/study";
 
 export interface Gain {
   smaller: number;

@@ -1,9 +1,13 @@
 // "How many labels do I need?": the label-efficiency study page (training/study.py). Start a
 // study (the sizes it will train are shown first), then watch pixel F1 against the number of
 // labelled images grow point by point over the socket, with what the last doubling added.
-import { getJSON, getProject, postJSON } from "../api";
-import { ProjectSocket, type LiveEvent } from "../live";
-import { canManage, crumbs, errorText, h, messageLine, numberField as number, selectField as select, sourceBoxes, ARCHITECTURES, ENCODERS, type Stop } from "../ui";
+import type { RunProgressEvent, StudyPointEvent, StudyStateEvent } from "../api/events.gen";
+import { getProject } from "../api/projects";
+import { cancelStudy, createStudy, getStudy, listStudies, planStudy, type Study } from "../api/study";
+import { ProjectSocket } from "../live";
+import { trainingHref } from "../routes";
+import { warmupSteps } from "./run-config";
+import { canManage, crumbs, errorText, h, messageLine, labelSources, networkFields, numberField, type Stop } from "../ui";
 import {
   curvePath,
   f1Domain,
@@ -14,31 +18,13 @@ import {
   log2Scale,
   mergePoint,
   scored,
-  type StudyPoint,
 } from "./study-chart";
 
 const FINISHED = ["succeeded", "failed", "cancelled"];
 const GREETING_WAIT_MS = 5000;
 
-export interface Study {
-  id: number;
-  created_by: string;
-  config: Record<string, unknown>;
-  sizes: number[];
-  state: string;
-  created_at: string;
-  points: StudyPoint[];
-}
-
-interface Plan {
-  sizes: number[];
-  train_images: number;
-  validation_images: number;
-}
-
-const listStudies = async (projectId: number): Promise<Study[]> =>
-  (await getJSON<{ results: Study[] }>(`/api/projects/${projectId}/studies/?limit=50`)).results;
-const getStudy = (id: number): Promise<Study> => getJSON(`/api/studies/${id}/`);
+/** A study's live events: its points and its state. */
+type StudyEvent = StudyPointEvent | StudyStateEvent;
 
 export async function showStudy(root: HTMLElement, projectId: number): Promise<Stop> {
   const [project, studies] = await Promise.all([getProject(projectId), listStudies(projectId)]);
@@ -84,9 +70,9 @@ export async function showStudy(root: HTMLElement, projectId: number): Promise<S
   socket.on("study.point", (event) => view?.receive(event));
   socket.on("study.state", async (event) => {
     view?.receive(event);
-    const known = byId.get(Number(event.study));
-    if (known) known.state = String(event.state);
-    else byId.set(Number(event.study), await getStudy(Number(event.study))); // started elsewhere
+    const known = byId.get(event.study);
+    if (known) known.state = event.state;
+    else byId.set(event.study, await getStudy(event.study)); // started elsewhere
     renderStudies();
   });
   socket.on("run.progress", (event) => view?.progress(event));
@@ -99,7 +85,7 @@ export async function showStudy(root: HTMLElement, projectId: number): Promise<S
     : h("p", { class: "muted" }, "Managers and owners start studies; you can follow them here.");
   renderStudies();
   root.replaceChildren(
-    crumbs(projectId, project.name, h("a", { href: `#/projects/${projectId}/training` }, "Training"), " / ", h("strong", {}, "How many labels do I need?")),
+    crumbs(projectId, project.name, h("a", { href: trainingHref(projectId) }, "Training"), " / ", h("strong", {}, "How many labels do I need?")),
     h(
       "p",
       { class: "muted" },
@@ -116,21 +102,15 @@ export async function showStudy(root: HTMLElement, projectId: number): Promise<S
 }
 
 function studyForm(projectId: number, message: ReturnType<typeof messageLine>, started: (study: Study) => void): HTMLElement {
-  const sources = sourceBoxes();
-  const architecture = select("architecture", ARCHITECTURES, "unet");
-  const encoder = select("encoder", ENCODERS, "resnet18");
-  const steps = number("steps", 1000, 1, 200000);
-  const stepsPerEpoch = number("steps_per_epoch", 100, 1, 10000);
-  const patch = number("patch_size", 256, 32, 1024);
-  const batch = number("batch_size", 8, 1, 64);
+  const sources = labelSources();
+  const network = networkFields();
+  const steps = numberField("steps", 1000, 1, 200000);
   const plan = h("p", { class: "study-plan", "data-testid": "study-plan" }, "…");
   const submit = h("button", { type: "submit" }, "Start study");
-  const chosenSources = (): string[] => sources.filter((box) => box.checked).map((box) => box.value);
 
   async function showPlan(): Promise<void> {
-    const query = new URLSearchParams(chosenSources().map((source) => ["label_sources", source]));
     try {
-      const answer = await getJSON<Plan>(`/api/projects/${projectId}/studies/plan/?${query}`);
+      const answer = await planStudy(projectId, sources.chosen());
       plan.textContent =
         `Trains ${answer.sizes.length} runs, on ${answer.sizes.join(", ")} images ` +
         `(${answer.train_images} labelled training images; scored on ${answer.validation_images} validation image(s)).`;
@@ -144,37 +124,35 @@ function studyForm(projectId: number, message: ReturnType<typeof messageLine>, s
       submit.disabled = true;
     }
   }
-  sources.forEach((box) => box.addEventListener("change", () => void showPlan()));
+  sources.boxes.forEach((box) => box.addEventListener("change", () => void showPlan()));
 
   const form = h(
     "form",
     { class: "run-form", "data-testid": "study-form" },
-    h("fieldset", {}, h("legend", {}, "Labels to learn from"), ...sources.map((box) => h("label", {}, box, ` ${box.value}`))),
+    sources.node,
     plan,
-    h("label", {}, "Architecture ", architecture),
-    h("label", {}, "Encoder ", encoder),
+    ...network.model,
     h("label", {}, "Steps per point ", steps),
-    h("label", {}, "Steps per epoch ", stepsPerEpoch),
-    h("label", {}, "Patch size ", patch),
-    h("label", {}, "Batch size ", batch),
+    ...network.batches,
     submit,
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const total = Number(steps.value);
+    const { architecture, encoder, stepsPerEpoch, patchSize, batchSize } = network.read();
     const config = {
-      label_sources: chosenSources(),
-      architecture: architecture.value,
-      encoder: encoder.value,
+      label_sources: sources.chosen(),
+      architecture,
+      encoder,
       steps: total,
-      warmup_steps: Math.max(1, Math.min(50, Math.round(total / 10))),
-      steps_per_epoch: Math.min(total, Number(stepsPerEpoch.value)),
-      patch_size: Number(patch.value),
-      batch_size: Number(batch.value),
+      warmup_steps: warmupSteps(total),
+      steps_per_epoch: Math.min(total, stepsPerEpoch),
+      patch_size: patchSize,
+      batch_size: batchSize,
       preview_images: 0, // the study shows scores, not previews
     };
     try {
-      const study = await postJSON<Study>(`/api/projects/${projectId}/studies/`, { config });
+      const study = await createStudy(projectId, config);
       message.info(`Study #${study.id} is queued: ${study.sizes.length} runs.`);
       started(study);
     } catch (error) {
@@ -206,7 +184,7 @@ class StudyView {
   readonly node: HTMLElement;
   study: Study = { id: 0, created_by: "", config: {}, sizes: [], state: "queued", created_at: "", points: [] };
   private loaded = false;
-  private buffered: LiveEvent[] = [];
+  private buffered: StudyEvent[] = [];
   private readonly steps = new Map<number, string>(); // run id -> "step/steps" while it trains
   private readonly title = h("h2", {});
   private readonly state = h("p", { class: "run-status", "data-testid": "study-state" });
@@ -239,25 +217,25 @@ class StudyView {
     this.render();
   }
 
-  receive(event: LiveEvent): void {
-    if (Number(event.study) !== this.id) return;
+  receive(event: StudyEvent): void {
+    if (event.study !== this.id) return;
     if (!this.loaded) {
       this.buffered.push(event);
       return;
     }
-    if (event.type === "study.state") this.study.state = String(event.state);
+    if (event.type === "study.state") this.study.state = event.state;
     if (event.type === "study.point") {
-      const { size, run, state, model_version, pixel_f1, train_images } = event as unknown as StudyPoint;
+      const { size, run, state, model_version, pixel_f1, train_images } = event;
       this.study.points = mergePoint(this.study.points, { size, run, state, model_version, pixel_f1, train_images });
       if (FINISHED.includes(state)) this.steps.delete(run);
     }
     this.render();
   }
 
-  progress(event: LiveEvent): void {
-    const run = Number(event.run);
+  progress(event: RunProgressEvent): void {
+    const run = event.run;
     if (!this.study.points.some((p) => p.run === run && p.state === "running")) return;
-    this.steps.set(run, `step ${Number(event.step)}/${Number(event.steps)}`);
+    this.steps.set(run, `step ${event.step}/${event.steps}`);
     this.renderTable();
   }
 
@@ -313,7 +291,7 @@ class StudyView {
           "tr",
           { "data-size": point.size },
           h("td", {}, String(point.size)),
-          h("td", {}, h("a", { href: `#/projects/${this.projectId}/training` }, `#${point.run}`)),
+          h("td", {}, h("a", { href: trainingHref(this.projectId) }, `#${point.run}`)),
           h("td", { class: `state ${point.state}` }, point.state === "running" ? `running ${this.steps.get(point.run) ?? ""}` : point.state),
           h("td", {}, point.pixel_f1 === null ? "–" : point.pixel_f1.toFixed(3)),
           h("td", {}, point.train_images === null ? "" : `${point.train_images} image(s)`),
@@ -324,7 +302,7 @@ class StudyView {
 
   private async cancel(): Promise<void> {
     try {
-      const study = await postJSON<Study>(`/api/studies/${this.id}/cancel/`, {});
+      const study = await cancelStudy(this.id);
       this.study.state = study.state;
       for (const point of study.points) this.study.points = mergePoint(this.study.points, point);
       this.render();

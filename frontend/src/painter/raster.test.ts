@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createLabelMap } from "./labelmap";
-import { applyPatch, rasterizeStroke, strokeBounds, type Stroke } from "./raster";
+import { applyPatch, createLabelMap } from "./labelmap";
+import { rasterizeStroke, strokeBounds, type Stroke } from "./raster";
 import { gridOf, mapFromGrid } from "./test-grid";
 
 function paint(map = createLabelMap(10, 10), ...strokes: Stroke[]): string[] {

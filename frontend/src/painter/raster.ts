@@ -3,8 +3,6 @@
 import type { Point, Rect } from "./geometry";
 import { assertStorable, capturePatch, clipToMap, type LabelMap, type Patch } from "./labelmap";
 
-export { applyPatch, type LabelMap, type Patch } from "./labelmap";
-
 /** The server's limits on a brush radius, in image pixels (labelmaps.py rejects anything else). */
 export const MIN_RADIUS = 0.5;
 export const MAX_RADIUS = 512;

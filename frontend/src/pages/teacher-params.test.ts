@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { debounce, finishedText, jobText, PARAM_SPECS, readInput, STALLED_SECONDS, type TeacherJobState } from "./teacher";
+import type { TeacherJobState } from "../api/teacher";
+import { debounce, finishedText, jobText, PARAM_SPECS, readInput, STALLED_SECONDS } from "./teacher-params";
 
 describe("debounce", () => {
   afterEach(() => vi.useRealTimers());

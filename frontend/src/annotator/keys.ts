@@ -1,0 +1,59 @@
+// The annotator's keyboard, as one keymap: a key press to the action it stands for. Pure, so the
+// map can be read (and tested) in one place; the page carries the actions out.
+import type { OverlayName } from "./overlays";
+import type { ToolName } from "./settings";
+
+export type KeyAction =
+  | { type: "undo" }
+  | { type: "redo" }
+  | { type: "tool"; tool: ToolName }
+  | { type: "brushSize"; factor: number }
+  | { type: "fit" }
+  | { type: "oneToOne" }
+  | { type: "zoom"; factor: number }
+  | { type: "nextNeedingLabels" }
+  /** The class at this position (0: the first), as the class buttons number them. */
+  | { type: "class"; position: number }
+  | { type: "overlay"; name: OverlayName }
+  /** Space: drags pan while it is held. */
+  | { type: "holdToPan" };
+
+export interface KeyPress {
+  key: string;
+  ctrlKey: boolean;
+  metaKey: boolean;
+  shiftKey: boolean;
+  altKey: boolean;
+}
+
+export const OVERLAY_KEYS: Record<string, OverlayName> = { m: "mine", t: "others", d: "derived", p: "prediction", i: "instant", u: "uncertainty" };
+
+const PLAIN_KEYS: Record<string, KeyAction> = {
+  " ": { type: "holdToPan" },
+  b: { type: "tool", tool: "brush" },
+  e: { type: "tool", tool: "eraser" },
+  g: { type: "tool", tool: "fill" },
+  "[": { type: "brushSize", factor: 1 / 1.25 },
+  "]": { type: "brushSize", factor: 1.25 },
+  f: { type: "fit" },
+  a: { type: "oneToOne" },
+  "+": { type: "zoom", factor: 1.25 },
+  "=": { type: "zoom", factor: 1.25 },
+  "-": { type: "zoom", factor: 0.8 },
+  n: { type: "nextNeedingLabels" },
+};
+
+/** What a key press does, or null for keys the annotator leaves alone. */
+export function keyAction(press: KeyPress): KeyAction | null {
+  const key = press.key.toLowerCase();
+  if (press.ctrlKey || press.metaKey) {
+    if (key === "z") return { type: press.shiftKey ? "redo" : "undo" };
+    if (key === "y") return { type: "redo" };
+    return null;
+  }
+  if (press.altKey) return null;
+  if (Object.hasOwn(PLAIN_KEYS, key)) return PLAIN_KEYS[key];
+  if (/^[1-9]$/.test(key)) return { type: "class", position: Number(key) - 1 };
+  if (Object.hasOwn(OVERLAY_KEYS, key)) return { type: "overlay", name: OVERLAY_KEYS[key] };
+  return null;
+}

@@ -1,0 +1,61 @@
+// Annotations of an image: the shared scribble layer, the dense mask, derived masks and tags,
+// with their revisions (labeling/views.py AnnotationList, AnnotationRevisions, AnnotationMask).
+import type { Stroke } from "../painter/raster";
+import { getJSON, postForm, postJSON, withQuery } from "./client";
+
+export type { Stroke } from "../painter/raster";
+
+export type AnnotationKind = "scribble" | "dense" | "derived" | "tag" | "points";
+/** The two layers people paint in the annotator. */
+export type PaintedKind = "scribble" | "dense";
+
+export interface Annotation {
+  id: number;
+  image: number;
+  kind: AnnotationKind;
+  key: string;
+  label_class: number | null;
+  version: number;
+  is_deleted: boolean;
+  updated_by: string;
+  data: Record<string, unknown>;
+  mask_url: string | null;
+}
+
+/** One saved version of a layer: its strokes, or a whole mask (has_mask), or its deletion. */
+export interface Revision {
+  version: number;
+  author: string;
+  data: { strokes?: Stroke[] };
+  has_mask: boolean;
+  is_deleted: boolean;
+}
+
+const annotationsUrl = (imageId: number): string => `/api/images/${imageId}/annotations/`;
+
+export const listAnnotations = (imageId: number): Promise<Annotation[]> => getJSON(annotationsUrl(imageId));
+
+/** The revisions of a layer saved after `after`, oldest first. */
+export const listRevisions = (annotationId: number, after: number): Promise<Revision[]> =>
+  getJSON(withQuery(`/api/annotations/${annotationId}/revisions/`, { after }));
+
+/** The layer's label map as of `version` (a PNG; fetch it with api/maps.ts fetchMap). */
+export const annotationMaskUrl = (annotationId: number, version: number): string =>
+  withQuery(`/api/annotations/${annotationId}/mask.png`, { version });
+
+/** Append strokes to a painted layer; a 409 means someone saved since `baseVersion`. */
+export const saveStrokes = (imageId: number, kind: PaintedKind, baseVersion: number, strokes: Stroke[]): Promise<Annotation> =>
+  postJSON(annotationsUrl(imageId), { kind, base_version: baseVersion, data: { strokes } });
+
+/** Replace a painted layer with a whole mask (an 8-bit greyscale PNG). */
+export function saveMask(imageId: number, kind: PaintedKind, baseVersion: number, png: Uint8Array): Promise<Annotation> {
+  const form = new FormData();
+  form.append("kind", kind);
+  form.append("base_version", String(baseVersion));
+  form.append("mask", new Blob([png as BlobPart], { type: "image/png" }), "mask.png");
+  return postForm(annotationsUrl(imageId), form);
+}
+
+/** Tag the image: is there (any of) this class in it? */
+export const saveTag = (imageId: number, labelClass: number, baseVersion: number, present: boolean): Promise<Annotation> =>
+  postJSON(annotationsUrl(imageId), { kind: "tag", label_class: labelClass, base_version: baseVersion, data: { present } });

@@ -1,0 +1,88 @@
+// Images: listing, upload, their display renditions and tiles, and the stored instant preview
+// (labeling/views.py, training/views.py InstantPreviewMask).
+import { allPages, ApiError, csrfToken, getJSON, messageOf, safeJSON, withQuery } from "./client";
+
+export interface Channel {
+  name: string;
+  index: number;
+  display_url: string;
+}
+
+export interface ImageSummary {
+  id: number;
+  project: number;
+  name: string;
+  width: number;
+  height: number;
+  split: string;
+  thumbnail_url: string;
+  renditions_ready: boolean;
+  channels: Channel[];
+  label_kinds: string[];
+  predicted: boolean;
+}
+
+export const listImages = (projectId: number): Promise<ImageSummary[]> =>
+  allPages<ImageSummary>(`/api/projects/${projectId}/images/`);
+export const getImage = (id: number): Promise<ImageSummary> => getJSON(`/api/images/${id}/`);
+
+/** The thumbnail, asked for again whenever the image's label kinds change (it draws them). */
+export const thumbnailUrl = (image: ImageSummary): string => withQuery(image.thumbnail_url, { v: image.label_kinds.length });
+
+/** A channel's whole display rendition (8-bit PNG). */
+export const channelDisplayUrl = (imageId: number, channel: string): string =>
+  `/api/images/${imageId}/channels/${encodeURIComponent(channel)}/display.png`;
+
+/** One display tile of a channel at a pyramid level (labeling/imageio.py TILE_SIZE square). */
+export const channelTileUrl = (imageId: number, channel: string, tile: { level: number; col: number; row: number }): string =>
+  `/api/images/${imageId}/channels/${encodeURIComponent(channel)}/tiles/${tile.level}/${tile.col}/${tile.row}.png`;
+
+/** Upload files with progress (fetch cannot report upload progress; XHR can). */
+export function uploadImages(
+  projectId: number,
+  files: File[],
+  onProgress: (fraction: number) => void,
+): Promise<ImageSummary[]> {
+  const form = new FormData();
+  for (const file of files) form.append("files", file);
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/projects/${projectId}/images/`);
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    xhr.onload = () => {
+      const body = safeJSON(xhr.responseText || "{}");
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body as ImageSummary[]);
+      else reject(new ApiError(xhr.status, messageOf(body, `upload failed (${xhr.status})`)));
+    };
+    xhr.onerror = () => reject(new ApiError(0, "The upload was interrupted (network error)."));
+    xhr.send(form);
+  });
+}
+
+/** What is known of an instant preview (training/instant.py), from its event or its headers. */
+export interface PreviewInfo {
+  seq: number;
+  /** Unix seconds when the worker made it. */
+  madeAt: number;
+  /** Labelled images the fast model learnt from. */
+  images: number;
+}
+
+/** The image's stored instant preview (its headers only), or null when it has none yet. */
+export async function storedPreview(imageId: number): Promise<{ url: string; info: PreviewInfo } | null> {
+  const url = `/api/images/${imageId}/instant-preview.png`;
+  const response = await fetch(url, { method: "HEAD", credentials: "same-origin" });
+  if (response.status === 204) return null; // none yet
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  const seq = Number(response.headers.get("X-Preview-Seq"));
+  const info = {
+    seq,
+    madeAt: Number(response.headers.get("X-Preview-Made-At")),
+    images: Number(response.headers.get("X-Preview-Images") ?? 0),
+  };
+  return { url: withQuery(url, { seq }), info };
+}

@@ -1,0 +1,134 @@
+// The "Start a run" form of the training page: label sources, strategy and its options, the
+// network, a warm start (from this project or another one the user can read).
+import { listProjects, type LabelClass } from "../api/projects";
+import { createRun, listModelVersions, type ModelVersion, type Run } from "../api/runs";
+import { errorText, h, labelSources, messageLine, networkFields, numberField as number, selectField as select } from "../ui";
+import { PRETEXT_TASKS, runConfig, STRATEGIES, versionLabel, type RunFormValues } from "./run-config";
+
+/** The fieldsets only one strategy needs, shown for it: "tags" and "pretrain". */
+function strategyOptions(classes: LabelClass[]) {
+  // "tags": a classifier on the images tagged present / absent for one class, Score-CAM
+  // pseudo-masks from it, then the network as usual (scribbles and masks win over them).
+  const tagClass = h("select", { name: "tag_class" }, ...classes.map((c) => h("option", { value: c.id }, c.name)));
+  tagClass.value = String(classes.at(-1)?.id ?? "");
+  const tile = number("tile", 128, 32, 1024);
+  const classifierSteps = number("classifier_steps", 300, 1, 20000);
+  const tags = h(
+    "fieldset",
+    { hidden: true, "data-testid": "tag-options" },
+    h("legend", {}, "Tags"),
+    h("label", {}, "Tag class ", tagClass),
+    h("label", {}, "Tile ", tile),
+    h("label", {}, "Classifier steps ", classifierSteps),
+  );
+  // "pretrain": self-supervised, no labels: reconstruct blanked squares ("masked") or predict a
+  // paired stain from the input channels ("fluorescence"); the encoder version it makes is a
+  // warm start for later runs of this or another project.
+  const task = select("task", PRETEXT_TASKS, "masked");
+  const targetChannel = h("input", { name: "target_channel", value: "fluorescence" });
+  const targetLabel = h("label", { hidden: true }, "Predict channel ", targetChannel);
+  task.addEventListener("change", () => (targetLabel.hidden = task.value !== "fluorescence"));
+  const pretrain = h(
+    "fieldset",
+    { hidden: true, "data-testid": "pretrain-options" },
+    h("legend", {}, "Self-supervised pretraining (no labels)"),
+    h("label", {}, "Task ", task),
+    targetLabel,
+  );
+  const read = () => ({
+    tagClass: Number(tagClass.value),
+    tile: Number(tile.value),
+    classifierSteps: Number(classifierSteps.value),
+    task: task.value,
+    targetChannel: targetChannel.value,
+  });
+  return { tags, pretrain, read };
+}
+
+/** Warm start: from scratch, a version of this project, or (grouped by project) of another one. */
+function warmStartSelect(projectId: number, versions: ModelVersion[]): HTMLSelectElement {
+  const warm = h(
+    "select",
+    { name: "warm_start", "data-testid": "warm-start" },
+    h("option", { value: "" }, "from scratch"),
+    ...versions.map((v) => h("option", { value: v.id }, versionLabel(v))),
+  );
+  void offerOtherProjects(projectId, warm);
+  return warm;
+}
+
+/** Transfer: model versions of the other projects this user can read, grouped by project. */
+async function offerOtherProjects(projectId: number, warm: HTMLSelectElement): Promise<void> {
+  const others = (await listProjects()).filter((project) => project.id !== projectId);
+  for (const project of others) {
+    const versions = await listModelVersions(project.id);
+    if (!versions.length) continue;
+    warm.append(h("optgroup", { label: project.name }, ...versions.map((v) => h("option", { value: v.id }, versionLabel(v, project.name)))));
+  }
+}
+
+export function runForm(
+  projectId: number,
+  versions: ModelVersion[],
+  classes: LabelClass[],
+  message: ReturnType<typeof messageLine>,
+  started: (run: Run) => void,
+): HTMLElement {
+  const sources = labelSources();
+  const strategy = select("strategy", STRATEGIES, "labels");
+  const network = networkFields();
+  // ImageNet weights only from a copy the server has on disk (LESSLABEL_WEIGHTS_DIR); it says so if not.
+  const imagenet = h("input", { type: "checkbox", name: "imagenet" });
+  const epochs = number("epochs", 10, 1, 200);
+  const options = strategyOptions(classes);
+  // Train the decoder only, on top of the warm start's (or ImageNet's) encoder: with few labelled
+  // images, fine-tuning everything forgets what pretraining learnt.
+  const freeze = h("input", { type: "checkbox", name: "freeze_encoder" });
+  const freezeLabel = h("label", {}, freeze, " Keep the starting encoder fixed (train the decoder only)");
+  // Scoring each image as the mean over its 8 rotations and mirror images: steadier masks, 8x the time.
+  const augment = h("input", { type: "checkbox", name: "test_time_augmentation" });
+  const augmentLabel = h("label", {}, augment, " Score images in 8 orientations and average them (8x slower scoring)");
+  strategy.addEventListener("change", () => {
+    options.tags.hidden = strategy.value !== "tags";
+    options.pretrain.hidden = strategy.value !== "pretrain";
+    for (const labelsOnly of [sources.node, freezeLabel, augmentLabel]) labelsOnly.hidden = strategy.value === "pretrain";
+  });
+  const warm = warmStartSelect(projectId, versions);
+  const read = (): RunFormValues => ({
+    strategy: strategy.value,
+    sources: sources.chosen(),
+    ...network.read(),
+    imagenet: imagenet.checked,
+    epochs: Number(epochs.value),
+    freezeEncoder: freeze.checked,
+    testTimeAugmentation: augment.checked,
+    ...options.read(),
+  });
+  const form = h(
+    "form",
+    { class: "run-form", "data-testid": "run-form" },
+    sources.node,
+    h("label", {}, "Strategy ", strategy),
+    options.tags,
+    options.pretrain,
+    ...network.model,
+    h("label", {}, imagenet, " ImageNet encoder weights (local copy)"),
+    h("label", {}, "Epochs ", epochs),
+    ...network.batches,
+    h("label", {}, "Warm start ", warm),
+    freezeLabel,
+    augmentLabel,
+    h("button", { type: "submit" }, "Start training"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const run = await createRun(projectId, runConfig(read()), warm.value ? Number(warm.value) : null);
+      message.info(`Run #${run.id} is queued.`);
+      started(run);
+    } catch (error) {
+      message.error(errorText(error));
+    }
+  });
+  return form;
+}

@@ -1,0 +1,19 @@
+// The app's own addresses (hash routes), made in one place as api/ makes the server's: main.ts
+// matches them, pages link to them.
+
+export const projectsHref = (): string => "#/";
+export const projectHref = (projectId: number): string => `#/projects/${projectId}`;
+export const trainingHref = (projectId: number): string => `#/projects/${projectId}/training`;
+export const studyHref = (projectId: number): string => `#/projects/${projectId}/study`;
+export const teacherHref = (projectId: number): string => `#/projects/${projectId}/teacher`;
+export const imageHref = (projectId: number, imageId: number): string => `#/projects/${projectId}/images/${imageId}`;
+
+/** The pages, by the shape of their hash; the numbers in it are the page's arguments. */
+export const ROUTES = {
+  projects: /^#?\/?$/,
+  project: /^#\/projects\/(\d+)\/?$/,
+  training: /^#\/projects\/(\d+)\/training\/?$/,
+  study: /^#\/projects\/(\d+)\/study\/?$/,
+  teacher: /^#\/projects\/(\d+)\/teacher\/?$/,
+  image: /^#\/projects\/(\d+)\/images\/(\d+)\/?$/,
+} as const;
