@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling import selectors
+from labeling.imageio import PAGES_CHOICES
 from labeling.models import (
     MAP_KINDS,
     Annotation,
@@ -118,6 +120,13 @@ class ImageOut(serializers.ModelSerializer[Image]):
     uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
     label_kinds = serializers.SerializerMethodField(help_text="kinds of live label layers")
     predicted = serializers.SerializerMethodField(help_text="a model version has scored this image")
+    pixel_size_x = serializers.FloatField(read_only=True, allow_null=True, help_text="micrometres per pixel")
+    pixel_size_y = serializers.FloatField(read_only=True, allow_null=True, help_text="micrometres per pixel")
+    stack = serializers.IntegerField(
+        source="stack_id", read_only=True, allow_null=True, help_text="the stack this plane belongs to"
+    )
+    size_z = serializers.SerializerMethodField(help_text="z-planes of its stack (1 for a 2-D image)")
+    size_t = serializers.SerializerMethodField(help_text="time points of its stack (1 for a 2-D image)")
 
     class Meta:
         model = Image
@@ -129,6 +138,13 @@ class ImageOut(serializers.ModelSerializer[Image]):
             "height",
             "dtype",
             "split",
+            "pixel_size_x",
+            "pixel_size_y",
+            "stack",
+            "z",
+            "t",
+            "size_z",
+            "size_t",
             "channels",
             "thumbnail_url",
             "renditions_ready",
@@ -151,6 +167,31 @@ class ImageOut(serializers.ModelSerializer[Image]):
     def get_predicted(self, image: Image) -> bool:
         return selectors.is_predicted(image)
 
+    def get_size_z(self, image: Image) -> int:
+        return image.stack.size_z if image.stack else 1
+
+    def get_size_t(self, image: Image) -> int:
+        return image.stack.size_t if image.stack else 1
+
+
+class PlaneOut(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    z = serializers.IntegerField()
+    t = serializers.IntegerField()
+
+
+class ImageDetailOut(ImageOut):
+    """One image, with the planes of its stack (for a z/t slider: every live plane's id)."""
+
+    planes = serializers.SerializerMethodField()
+
+    class Meta(ImageOut.Meta):
+        fields = [*ImageOut.Meta.fields, "planes"]
+
+    @extend_schema_field(PlaneOut(many=True))
+    def get_planes(self, image: Image) -> list[dict[str, int]]:
+        return selectors.stack_planes(image)
+
 
 class ImageUploadIn(serializers.Serializer[Any]):
     files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
@@ -161,6 +202,12 @@ class ImageUploadIn(serializers.Serializer[Any]):
     )
     name = serializers.CharField(required=False, max_length=255)
     split = serializers.ChoiceField(choices=Split.choices, default=Split.UNASSIGNED)
+    pages = serializers.ChoiceField(
+        choices=PAGES_CHOICES,
+        required=False,
+        help_text="what the pages of a multi-page TIFF without metadata are: channels, z-planes or "
+        "time points (such a TIFF is refused without it; OME-TIFF, ImageJ, CZI and ND2 say themselves)",
+    )
 
 
 class ImagePatch(serializers.Serializer[Any]):

@@ -25,6 +25,7 @@ from labeling.parsers import StrictMultiPartParser
 from labeling.serializers import (
     AnnotationIn,
     AnnotationOut,
+    ImageDetailOut,
     ImageOut,
     ImagePatch,
     ImageUploadIn,
@@ -190,9 +191,16 @@ class ImageList(generics.ListAPIView[Image]):
         images = selectors.with_label_state(selectors.images_of(project)).prefetch_related("channels__source")
         if split := self.request.query_params.get("split"):
             images = images.filter(split=split)
-        return images.select_related("uploaded_by")
+        if (stack := self.request.query_params.get("stack", "")).isdigit():
+            images = images.filter(stack_id=int(stack))
+        return images.select_related("uploaded_by", "stack")
 
-    @extend_schema(parameters=[OpenApiParameter("split", str, required=False)])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("split", str, required=False),
+            OpenApiParameter("stack", int, required=False),
+        ]
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -209,21 +217,22 @@ class ImageList(generics.ListAPIView[Image]):
             channel_names=channels or None,
             name=fields.get("name"),
             split=fields["split"],
+            pages=fields.get("pages"),
         )
         return Response(ImageOut(images, many=True).data, status=status.HTTP_201_CREATED)
 
 
 class ImageDetail(APIView):
-    serializer_class = ImageOut
+    serializer_class = ImageDetailOut
 
     def get(self, request: Request, image_id: int) -> Response:
-        return Response(ImageOut(image_for(request.user, image_id)).data)
+        return Response(ImageDetailOut(image_for(request.user, image_id)).data)
 
-    @extend_schema(request=ImagePatch, responses=ImageOut)
+    @extend_schema(request=ImagePatch, responses=ImageDetailOut)
     def patch(self, request: Request, image_id: int) -> Response:
         image = image_for(request.user, image_id, needs=Role.MANAGER)
         image = services.image_update(image=image, **_valid(ImagePatch, request))
-        return Response(ImageOut(image).data)
+        return Response(ImageDetailOut(image).data)
 
     def delete(self, request: Request, image_id: int) -> Response:
         services.image_archive(image=image_for(request.user, image_id, needs=Role.MANAGER))
