@@ -210,6 +210,30 @@ class ImageUploadIn(serializers.Serializer[Any]):
     )
 
 
+class SplitIn(serializers.Serializer[Any]):
+    images = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=100_000)
+    split = serializers.ChoiceField(choices=Split.choices)
+
+
+class SplitOut(serializers.Serializer[Any]):
+    split = serializers.CharField()
+    images = serializers.ListField(child=serializers.IntegerField())
+
+
+class HoldOutIn(serializers.Serializer[Any]):
+    count = serializers.IntegerField(min_value=1, help_text="images (a stack counts as one) to validate on")
+    seed = serializers.IntegerField(default=0, help_text="the same seed and images choose the same ones")
+    with_dense_masks = serializers.BooleanField(
+        default=False, help_text="choose only among images with a dense mask (validation scores on them)"
+    )
+
+
+class HoldOutOut(serializers.Serializer[Any]):
+    seed = serializers.IntegerField()
+    validation = serializers.ListField(child=serializers.IntegerField(), help_text="image ids held out")
+    train = serializers.IntegerField(help_text="how many images are now in the training split")
+
+
 class ImagePatch(serializers.Serializer[Any]):
     name = serializers.CharField(required=False, max_length=255)
     split = serializers.ChoiceField(choices=Split.choices, required=False)

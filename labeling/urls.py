@@ -20,6 +20,8 @@ urlpatterns = [
         name="class-detail",
     ),
     path("projects/<int:project_id>/images/", views.ImageList.as_view(), name="image-list"),
+    path("projects/<int:project_id>/images/split/", views.ImageSplit.as_view(), name="image-split"),
+    path("projects/<int:project_id>/images/hold-out/", views.ImageHoldOut.as_view(), name="image-hold-out"),
     path("images/<int:image_id>/", views.ImageDetail.as_view(), name="image-detail"),
     path("images/<int:image_id>/thumbnail.png", views.ImageThumbnail.as_view(), name="image-thumbnail"),
     path(

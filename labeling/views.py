@@ -25,6 +25,8 @@ from labeling.parsers import StrictMultiPartParser
 from labeling.serializers import (
     AnnotationIn,
     AnnotationOut,
+    HoldOutIn,
+    HoldOutOut,
     ImageDetailOut,
     ImageOut,
     ImagePatch,
@@ -40,6 +42,8 @@ from labeling.serializers import (
     RestoreIn,
     RevisionOut,
     RoleIn,
+    SplitIn,
+    SplitOut,
     VersionIn,
 )
 
@@ -237,6 +241,27 @@ class ImageDetail(APIView):
     def delete(self, request: Request, image_id: int) -> Response:
         services.image_archive(image=image_for(request.user, image_id, needs=Role.MANAGER))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageSplit(APIView):
+    """Set the train / validation split of a selection of images."""
+
+    @extend_schema(request=SplitIn, responses=SplitOut)
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        fields = _valid(SplitIn, request)
+        ids = services.image_split_set(project=project, image_ids=fields["images"], split=fields["split"])
+        return Response(SplitOut({"split": fields["split"], "images": ids}).data)
+
+
+class ImageHoldOut(APIView):
+    """Hold out N images for validation, chosen at random with a seed; the rest train."""
+
+    @extend_schema(request=HoldOutIn, responses=HoldOutOut)
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        held = services.image_split_hold_out(project=project, **_valid(HoldOutIn, request))
+        return Response(HoldOutOut(held).data)
 
 
 class ImageThumbnail(APIView):

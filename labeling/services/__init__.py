@@ -30,9 +30,11 @@ from labeling.services.projects import (
     project_create,
     project_update,
 )
+from labeling.services.splits import HoldOut, image_split_hold_out, image_split_set
 
 __all__ = [
     "SNAPSHOT_EVERY",
+    "HoldOut",
     "LayerContent",
     "Upload",
     "annotation_delete",
@@ -43,6 +45,8 @@ __all__ = [
     "image_archive",
     "image_ingest",
     "image_render_displays",
+    "image_split_hold_out",
+    "image_split_set",
     "image_update",
     "label_class_create",
     "label_class_delete",
