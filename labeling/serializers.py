@@ -263,6 +263,60 @@ class AnnotationIn(serializers.Serializer[Any]):
     instances = serializers.FileField(required=False, help_text="16-bit PNG instance map (dense)")
 
 
+class AnnotationImportIn(serializers.Serializer[Any]):
+    files = serializers.ListField(
+        child=serializers.FileField(),
+        allow_empty=False,
+        help_text="label images (PNG/TIFF, named like their images), COCO JSON, QuPath GeoJSON (one "
+        "per image, named like it), or zips of these",
+    )
+    label_images = serializers.ChoiceField(
+        choices=["instances", "classes"],
+        default="instances",
+        help_text="instances: each value an object of class_name; classes: each value a class",
+    )
+    class_name = serializers.CharField(
+        required=False, max_length=100, help_text="the class of instance label images and unclassified shapes"
+    )
+    classes = JSONObjectField(
+        required=False,
+        help_text='class label images: value -> class name, e.g. {"1": "background", "2": "nucleus"} '
+        "(default: values are the project's class indices)",
+    )
+    create_classes = serializers.BooleanField(default=False, help_text="create classes the project lacks")
+    existing = serializers.ChoiceField(
+        choices=["refuse", "skip", "replace"],
+        default="refuse",
+        help_text="images that already have a dense mask: refuse the import, skip them, or add a new version",
+    )
+    rest = serializers.ChoiceField(
+        choices=["background", "unknown"],
+        default="background",
+        help_text="what pixels outside every object become",
+    )
+
+    def validate_classes(self, value: dict[str, Any]) -> dict[int, str]:
+        table: dict[int, str] = {}
+        for key, name in value.items():
+            if not str(key).isdigit() or not isinstance(name, str) or not name.strip():
+                raise serializers.ValidationError('Give values as {"1": "class name", ...}.')
+            table[int(key)] = name.strip()
+        return table
+
+
+class SkippedOut(serializers.Serializer[Any]):
+    image = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class AnnotationImportOut(serializers.Serializer[Any]):
+    images = serializers.ListField(child=serializers.IntegerField(), help_text="images given a dense layer")
+    objects = serializers.IntegerField()
+    classes_created = serializers.ListField(child=serializers.CharField())
+    skipped = SkippedOut(many=True)
+    skipped_shapes = serializers.IntegerField(help_text="points, lines and boxes, which cannot be masks")
+
+
 class VersionIn(serializers.Serializer[Any]):
     base_version = serializers.IntegerField(min_value=0)
 

@@ -40,6 +40,11 @@ urlpatterns = [
         name="channel-original",
     ),
     path("images/<int:image_id>/annotations/", views.AnnotationList.as_view(), name="annotation-list"),
+    path(
+        "projects/<int:project_id>/annotations/import/",
+        views.AnnotationImport.as_view(),
+        name="annotation-import",
+    ),
     path("annotations/<int:annotation_id>/", views.AnnotationDetail.as_view(), name="annotation-detail"),
     path(
         "annotations/<int:annotation_id>/revisions/",

@@ -23,6 +23,8 @@ from labeling.errors import InvalidInput
 from labeling.models import MAP_KINDS, Annotation, Image, LabelClass, Membership, Project, Role
 from labeling.parsers import StrictMultiPartParser
 from labeling.serializers import (
+    AnnotationImportIn,
+    AnnotationImportOut,
     AnnotationIn,
     AnnotationOut,
     HoldOutIn,
@@ -358,6 +360,24 @@ class AnnotationList(APIView):
             instances=fields["instances"].read() if fields.get("instances") else None,
         )
         return Response(AnnotationOut(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class AnnotationImport(APIView):
+    """Existing annotations in: label images, COCO or QuPath GeoJSON (or zips of them), attached
+    to the project's images by name as dense layers; all or nothing."""
+
+    parser_classes = [StrictMultiPartParser, FormParser]
+
+    @extend_schema(request=AnnotationImportIn, responses={201: AnnotationImportOut})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        fields = _valid(AnnotationImportIn, request)
+        files = [services.Upload(name=f.name or "", data=f.read()) for f in fields.pop("files")]
+        fields["class_values"] = fields.pop("classes", None)
+        result = services.annotations_import(
+            project=project, author=request.user, files=files, options=services.ImportOptions(**fields)
+        )
+        return Response(AnnotationImportOut(result).data, status=status.HTTP_201_CREATED)
 
 
 class AnnotationDetail(APIView):

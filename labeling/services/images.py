@@ -154,7 +154,7 @@ class _ImageGroup:
     t: int = 0
 
 
-def _stem(file_name: str) -> str:
+def image_name_for(file_name: str) -> str:
     """The image name a file gives: its name without the suffix ("a.ome.tif" -> "a")."""
     stem = PurePath(file_name).stem
     return stem[: -len(".ome")] if stem.lower().endswith(".ome") and len(stem) > 4 else stem
@@ -175,7 +175,7 @@ def _paired_group(
         _ChannelIn(channel, upload, reader, 0)
         for channel, upload, reader in zip(names, uploads, readers, strict=True)
     ]
-    return _ImageGroup(name or _stem(uploads[0].name), channels, readers[0].layout)
+    return _ImageGroup(name or image_name_for(uploads[0].name), channels, readers[0].layout)
 
 
 def _file_groups(
@@ -187,7 +187,7 @@ def _file_groups(
             f"{upload.name} has {layout.size_c} channels but {len(names)} channel names were given."
         )
     channel_names = _channel_names(names) if names else list(layout.channel_names)
-    base = name or _stem(upload.name)
+    base = name or image_name_for(upload.name)
 
     def channels(z: int, t: int) -> list[_ChannelIn]:
         return [
