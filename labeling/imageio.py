@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image as PILImage
@@ -77,13 +78,14 @@ def _unsupported(head: bytes) -> str:
 
 @contextmanager
 def open_image(
-    data: bytes,
+    data: bytes | BinaryIO,
     *,
     filename: str,
     pages: PagesAre | None = None,
     max_pixels: int,
     max_planes: int,
     use_metadata: bool = True,
+    path: str | None = None,
 ) -> Iterator[ImageReader]:
     """An open reader of an uploaded file, its layout checked against what we keep and the
     budgets (pixels x channels of one plane, and planes) before any pixel is decoded.
@@ -91,21 +93,28 @@ def open_image(
     `pages` says what the pages of a multi-page TIFF without metadata are; files whose metadata
     says (OME-TIFF, ImageJ, CZI, ND2) follow their metadata, unless `use_metadata` is False (a
     stored file is read again as it was read when it came: layout.pages says how).
+
+    `data` is the file's bytes or an open, seekable binary file (a stored file: then only what a
+    plane needs is read, not the whole file); `path`, where the file lies on disk, spares the CZI
+    reader (libCZI opens paths) a temporary copy.
     """
-    kind = sniff_format(data[:16])
+    handle = io.BytesIO(data) if isinstance(data, bytes) else data
+    head = handle.read(16)
+    handle.seek(0)
+    kind = sniff_format(head)
     if kind is None:
-        what = _unsupported(data[:16])
+        what = _unsupported(head)
         sent = f"this is {what}, which this server does not read" if what else "not an image"
         raise ImageReadError(f"{filename}: {sent}; send {READ_FORMATS}")
     reader: ImageReader
     if kind == "tiff":
-        reader = TiffReader(data, filename=filename, pages=pages, use_metadata=use_metadata)
+        reader = TiffReader(handle, filename=filename, pages=pages, use_metadata=use_metadata)
     elif kind == "czi":
-        reader = CziReader(data, filename=filename)
+        reader = CziReader(handle, filename=filename, path=path)
     elif kind == "nd2":
-        reader = Nd2Reader(data, filename=filename)
+        reader = Nd2Reader(handle, filename=filename)
     else:
-        reader = PillowReader(data, filename=filename, kind=kind)
+        reader = PillowReader(handle, filename=filename, kind=kind)
     try:
         check_layout(reader.layout, filename=filename, max_pixels=max_pixels, max_planes=max_planes)
         yield reader

@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 from django.db.models import Count, Prefetch, QuerySet
@@ -86,15 +86,24 @@ _PAGES: dict[str, imageio.PagesAre] = {pages: pages for pages in imageio.PAGES_C
 
 def source_planes(source: SourceFile, pages: Sequence[int]) -> list[np.ndarray]:
     """Planes `pages` of an uploaded file (uint8, uint16 or float32), from the untouched upload;
-    only those planes are decoded where the format allows (TIFF pages, ND2 frames, CZI planes)."""
-    with imageio.open_image(
-        read_file(source.file),
-        filename=source.original_name,
-        pages=_PAGES.get(source.pages),
-        use_metadata=not source.pages,
-        max_pixels=_UNBOUNDED,
-        max_planes=_UNBOUNDED,
-    ) as reader:
+    only those planes are read and decoded where the format allows (TIFF pages, ND2 frames, CZI
+    planes), not the whole file."""
+    try:
+        path: str | None = source.file.path  # a file on disk (FileSystemStorage)
+    except NotImplementedError:  # object storage: read through the storage's file
+        path = None
+    with (
+        source.file.open("rb") as handle,
+        imageio.open_image(
+            cast(BinaryIO, handle),  # a FieldFile reads, seeks and tells like one
+            filename=source.original_name,
+            pages=_PAGES.get(source.pages),
+            use_metadata=not source.pages,
+            max_pixels=_UNBOUNDED,
+            max_planes=_UNBOUNDED,
+            path=path,
+        ) as reader,
+    ):
         return [reader.read(page) for page in pages]
 
 

@@ -1,11 +1,12 @@
 """Zeiss CZI through pylibCZIrw (libCZI): channels named from the file's metadata, z and time
 as planes, one plane composed per read. libCZI opens files by path, so the bytes are written to
-a temporary file for as long as the reader is open."""
+a temporary file for as long as the reader is open, unless the file already lies on disk."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from pylibCZIrw import czi
@@ -32,13 +33,16 @@ PLANE_DIMS = ("C", "Z", "T")
 
 
 class CziReader(ImageReader):
-    def __init__(self, data: bytes, *, filename: str) -> None:
-        self._file = tempfile.NamedTemporaryFile(suffix=".czi")  # noqa: SIM115 (closed in close())
-        self._file.write(data)
-        self._file.flush()
+    def __init__(self, handle: BinaryIO, *, filename: str, path: str | None = None) -> None:
+        self._copy: Any = None
+        if path is None:
+            self._copy = tempfile.NamedTemporaryFile(suffix=".czi")  # noqa: SIM115 (closed in close())
+            shutil.copyfileobj(handle, self._copy)
+            self._copy.flush()
+            path = self._copy.name
         self._context: Any = None
         try:
-            self._context = czi.open_czi(self._file.name)
+            self._context = czi.open_czi(path)
             self._czi = self._context.__enter__()
             layout, self._samples = _layout(self._czi, filename)
             self._roi = self._czi.total_bounding_rectangle_no_pyramid
@@ -54,7 +58,8 @@ class CziReader(ImageReader):
         if self._context is not None:
             self._context.__exit__(None, None, None)
             self._context = None
-        self._file.close()
+        if self._copy is not None:
+            self._copy.close()
 
     def _read(self, c: int, z: int, t: int) -> np.ndarray:
         outer, sample = divmod(c, self._samples)

@@ -3,8 +3,7 @@ as planes, one frame (all channels of one (z, t)) decoded per read."""
 
 from __future__ import annotations
 
-import io
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import nd2
 import numpy as np
@@ -15,9 +14,9 @@ FRAME_AXES = {"C", "Y", "X", "S"}
 
 
 class Nd2Reader(ImageReader):
-    def __init__(self, data: bytes, *, filename: str) -> None:
+    def __init__(self, file: BinaryIO, *, filename: str) -> None:
         try:
-            handle = nd2.ND2File(io.BytesIO(data))
+            handle = nd2.ND2File(cast(Any, file))  # nd2 types its file argument narrower than BinaryIO
         except Exception as error:
             raise ImageReadError(f"{filename}: the ND2 file is damaged or truncated ({error})") from None
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image as PILImage
@@ -16,9 +16,9 @@ MODE_DTYPES = {"1": np.uint8, "L": np.uint8, "P": np.uint8, "LA": np.uint8, "PA"
 
 
 class PillowReader(ImageReader):
-    def __init__(self, data: bytes, *, filename: str, kind: str) -> None:
+    def __init__(self, handle: BinaryIO, *, filename: str, kind: str) -> None:
         try:
-            self._image: PILImage.Image = PILImage.open(io.BytesIO(data))
+            self._image: PILImage.Image = PILImage.open(handle)
         except Exception as error:
             raise ImageReadError(f"{filename}: the file is damaged or truncated ({error})") from None
         super().__init__(_layout(self._image, filename, kind), filename)

@@ -7,10 +7,9 @@ page, so reading one plane of a large stack costs one page.
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import ome_types
@@ -43,10 +42,10 @@ class _Arrangement:
 
 class TiffReader(ImageReader):
     def __init__(
-        self, data: bytes, *, filename: str, pages: PagesAre | None, use_metadata: bool = True
+        self, handle: BinaryIO, *, filename: str, pages: PagesAre | None, use_metadata: bool = True
     ) -> None:
         try:
-            self._tif = tifffile.TiffFile(io.BytesIO(data))
+            self._tif = tifffile.TiffFile(handle)
         except Exception as error:
             raise ImageReadError(f"{filename}: the file is damaged or truncated ({error})") from None
         try:
