@@ -15,6 +15,8 @@ from labeling.errors import InvalidInput
 # label image without a table, given by its index in the project.
 ClassKey = str | int
 MAX_INSTANCES = int(np.iinfo(np.uint16).max)
+# What tools append to an image's name for its labels (Cellpose's "_cp_masks", "_masks", ...).
+LABEL_SUFFIXES = ("_cp_masks", "_masks", "_mask", "_labels", "_label")
 IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".png", ".jpg", ".jpeg", ".czi", ".nd2")
 
 
@@ -62,6 +64,16 @@ def image_name_of(file_name: str) -> str:
 
 # One object: (top, left, boolean mask) placed at (top, left) of the image, and its class index.
 Region = tuple[int, int, np.ndarray]
+
+
+def name_candidates(image_name: str) -> list[str]:
+    """The image names a file's name may mean: itself, then without a label suffix
+    ("field-3_cp_masks" -> "field-3")."""
+    lowered = image_name.lower()
+    trimmed = [
+        image_name[: -len(s)] for s in LABEL_SUFFIXES if lowered.endswith(s) and len(image_name) > len(s)
+    ]
+    return [image_name, *trimmed[:1]]
 
 
 def paint_objects(objects: Iterable[tuple[Region, int]], height: int, width: int, *, what: str) -> Drawn:

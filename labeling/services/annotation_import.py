@@ -17,7 +17,7 @@ from labeling import labelmaps, selectors
 from labeling.errors import InvalidInput
 from labeling.importers.archive import Limits, NamedFile, unpack
 from labeling.importers.label_images import LabelImageKind
-from labeling.importers.labels import ClassKey, ImageLabels
+from labeling.importers.labels import ClassKey, ImageLabels, name_candidates
 from labeling.importers.read import ReadOptions, read_annotations
 from labeling.models import Annotation, AnnotationKind, AnnotationRevision, Image, Project
 from labeling.services.annotations import annotation_save
@@ -76,31 +76,35 @@ def annotations_import(
 
 
 def _matched(project: Project, labels: list[ImageLabels]) -> list[tuple[Image, ImageLabels]]:
-    names = [item.image_name for item in labels]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise InvalidInput(f"Several files give labels for the images {twice[:10]}; send one per image.")
-    images = {image.name: image for image in selectors.images_of(project).filter(name__in=names)}
+    candidates = {name for item in labels for name in name_candidates(item.image_name)}
+    images = {image.name: image for image in selectors.images_of(project).filter(name__in=candidates)}
+    found: dict[str, Image] = {}  # file's image name -> the image it means
     unknown: dict[str, list[str]] = {}
     for item in labels:
-        if item.image_name not in images:
+        match = next((images[n] for n in name_candidates(item.image_name) if n in images), None)
+        if match is None:
             unknown.setdefault(item.origin, []).append(item.image_name)
+        else:
+            found[item.image_name] = match
     if unknown:
-        listed = "; ".join(f"{origin}: {sorted(found)[:10]}" for origin, found in unknown.items())
+        listed = "; ".join(f"{origin}: {sorted(names)[:10]}" for origin, names in unknown.items())
         raise InvalidInput(
             f"The annotations name images this project does not have ({listed}); upload the images "
             "first, or name each file like its image. Nothing was imported."
         )
+    targets = [(found[item.image_name], item) for item in labels]
+    names = [image.name for image, _ in targets]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InvalidInput(f"Several files give labels for the images {twice[:10]}; send one per image.")
     wrong = [
-        f"{item.image_name} ({item.size[1]}x{item.size[0]} in {item.origin}, "
-        f"{images[item.image_name].width}x{images[item.image_name].height} here)"
-        for item in labels
-        if item.size is not None
-        and item.size != (images[item.image_name].height, images[item.image_name].width)
+        f"{image.name} ({item.size[1]}x{item.size[0]} in {item.origin}, {image.width}x{image.height} here)"
+        for image, item in targets
+        if item.size is not None and item.size != (image.height, image.width)
     ]
     if wrong:
         raise InvalidInput(f"The annotations of {', '.join(wrong[:10])} are not of the image's size.")
-    return [(images[item.image_name], item) for item in labels]
+    return targets
 
 
 def _without_existing(

@@ -388,3 +388,38 @@ def test_only_managers_import_and_strangers_see_no_project(client_for, project, 
         send(client_for("stranger"), project, named(data, "a.png"), class_name="nucleus").status_code == 404
     )
     assert_nothing_stored(project)
+
+
+def test_a_label_image_named_as_cellpose_names_it_finds_its_image(client_for, project, images, fields):
+    data = png_bytes(fields["b"].instances)
+    response = send(client_for("manager"), project, named(data, "b_cp_masks.png"), class_name="nucleus")
+    assert response.status_code == 201, response.content
+    assert np.array_equal(instance_map_at(dense(images["b"])), fields["b"].instances)
+
+
+def test_coco_uncompressed_rle_is_decoded_by_pycocotools(client_for, project, images):
+    mask = np.zeros(SIZE, np.uint8)
+    mask[5:15, 8:20] = 1
+    runs, previous, count = [], 0, 0
+    for value in mask.ravel(order="F"):  # COCO's uncompressed RLE: run lengths, column by column
+        if value != previous:
+            runs.append(count)
+            previous, count = value, 0
+        count += 1
+    runs.append(count)
+    document = {
+        "images": [{"id": 1, "file_name": "a.png", "height": SIZE[0], "width": SIZE[1]}],
+        "categories": [{"id": 1, "name": "nucleus"}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "iscrowd": 1,
+                "segmentation": {"size": list(SIZE), "counts": runs},
+            }
+        ],
+    }
+    response = send(client_for("manager"), project, named(json.dumps(document).encode(), "crowd.json"))
+    assert response.status_code == 201, response.content
+    assert np.array_equal(instance_map_at(dense(images["a"])), mask.astype(np.uint16))
