@@ -60,7 +60,12 @@ def raw_multipart(files: list[tuple[str, bytes]], field: str = "files") -> tuple
 
 
 def ome_tiff_bytes(
-    array: np.ndarray, *, axes: str, channels: list[str] | None = None, pixel_size: float | None = None
+    array: np.ndarray,
+    *,
+    axes: str,
+    channels: list[str] | None = None,
+    pixel_size: float | None = None,
+    compression: str | None = None,
 ) -> bytes:
     """An OME-TIFF written by tifffile's OME writer, with channel names and a pixel size in µm."""
     metadata: dict[str, object] = {"axes": axes}
@@ -69,7 +74,9 @@ def ome_tiff_bytes(
     if pixel_size is not None:
         metadata.update(PhysicalSizeX=pixel_size, PhysicalSizeY=pixel_size, PhysicalSizeZ=2.0)
     buffer = io.BytesIO()
-    tifffile.imwrite(buffer, array, ome=True, photometric="minisblack", metadata=metadata)
+    tifffile.imwrite(
+        buffer, array, ome=True, photometric="minisblack", metadata=metadata, compression=compression
+    )
     return buffer.getvalue()
 
 

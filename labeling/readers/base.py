@@ -91,6 +91,11 @@ class ImageReader(ABC):
         except ImageReadError:
             raise
         except Exception as error:  # the readers raise many types for damaged files
+            if "imagecodecs" in str(error):
+                raise ImageReadError(
+                    f"{self.filename}: its compression cannot be decoded here ({error}); save it "
+                    "uncompressed or with zlib"
+                ) from None
             raise ImageReadError(f"{self.filename}: the file is damaged or truncated ({error})") from None
         return self._checked(plane)
 

@@ -126,6 +126,15 @@ def test_an_ome_tiff_in_another_dimension_order_reads_the_right_planes(client_fo
         assert np.array_equal(image_planes(image, ["a", "b"]), stack[:, z])
 
 
+@pytest.mark.parametrize("compression", ["lzw", "zstd", "zlib"])
+def test_a_compressed_ome_tiff_is_read_with_its_codec(client_for, project, compression):
+    stack = pixels((2, 16, 16))
+    data = ome_tiff_bytes(stack, axes="ZYX", compression=compression)
+    response = upload(client_for("manager"), project, named(data, "packed.ome.tif"))
+    assert response.status_code == 201, response.content
+    assert np.array_equal(channel_plane(Channel.objects.get(image__name="packed z01 t00")), stack[1])
+
+
 # Plain and ImageJ TIFF ---------------------------------------------------------------------
 
 
