@@ -7,44 +7,53 @@ message meant for the person who uploaded the file.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
 
 import numpy as np
-import tifffile
 from PIL import Image as PILImage
 
-from labeling.errors import InvalidInput
+from labeling.readers.base import (
+    CHANNEL_NAME_RE,
+    PAGES_CHOICES,
+    SUPPORTED_DTYPES,
+    ImageReader,
+    ImageReadError,
+    Layout,
+    PagesAre,
+    check_layout,
+)
+from labeling.readers.czi import CziReader
+from labeling.readers.nd2file import Nd2Reader
+from labeling.readers.pillow import PillowReader
+from labeling.readers.tiff import TiffReader
 
-# We check the pixel budget ourselves, before decoding, with a configurable limit.
-PILImage.MAX_IMAGE_PIXELS = None
+__all__ = [
+    "CHANNEL_NAME_RE",
+    "PAGES_CHOICES",
+    "SUPPORTED_DTYPES",
+    "ImageReadError",
+    "ImageReader",
+    "Layout",
+    "PagesAre",
+    "open_image",
+]
 
-SUPPORTED_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 DISPLAY_PERCENTILES = (0.5, 99.5)
 THUMBNAIL_SIZE = 256
+READ_FORMATS = "PNG, JPEG, TIFF, OME-TIFF, CZI or ND2"
 
-
-class ImageReadError(InvalidInput):
-    pass
-
-
-@dataclass(frozen=True)
-class Planes:
-    """The channel planes of one file, all of shape (height, width) and one dtype."""
-
-    arrays: list[np.ndarray]
-    suggested_names: list[str]
-
-    @property
-    def height(self) -> int:
-        return int(self.arrays[0].shape[0])
-
-    @property
-    def width(self) -> int:
-        return int(self.arrays[0].shape[1])
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.arrays[0].dtype
+# First bytes of formats we do not read, so a refusal can say what was sent.
+OTHER_FORMATS = [
+    (b"GIF8", "a GIF image"),
+    (b"BM", "a BMP image"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image (or a legacy ND2 file)"),
+    (b"\x89HDF", "an HDF5 file"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+]
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -54,96 +63,63 @@ def sniff_format(head: bytes) -> str | None:
         return "jpeg"
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return "tiff"
+    if head.startswith(b"ZISRAWFILE"):
+        return "czi"
+    if head.startswith(b"\xda\xce\xbe\n"):
+        return "nd2"
     return None
 
 
-def read_planes(data: bytes, *, filename: str, max_pixels: int) -> Planes:
-    """Decode a PNG, JPEG or TIFF file into channel planes, refusing what we cannot keep."""
-    kind = sniff_format(data[:8])
+def _unsupported(head: bytes) -> str:
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    return next((what for magic, what in OTHER_FORMATS if head.startswith(magic)), "")
+
+
+@contextmanager
+def open_image(
+    data: bytes | BinaryIO,
+    *,
+    filename: str,
+    pages: PagesAre | None = None,
+    max_pixels: int,
+    max_planes: int,
+    use_metadata: bool = True,
+    path: str | None = None,
+) -> Iterator[ImageReader]:
+    """An open reader of an uploaded file, its layout checked against what we keep and the
+    budgets (pixels x channels of one plane, and planes) before any pixel is decoded.
+
+    `pages` says what the pages of a multi-page TIFF without metadata are; files whose metadata
+    says (OME-TIFF, ImageJ, CZI, ND2) follow their metadata, unless `use_metadata` is False (a
+    stored file is read again as it was read when it came: layout.pages says how).
+
+    `data` is the file's bytes or an open, seekable binary file (a stored file: then only what a
+    plane needs is read, not the whole file); `path`, where the file lies on disk, spares the CZI
+    reader (libCZI opens paths) a temporary copy.
+    """
+    handle = io.BytesIO(data) if isinstance(data, bytes) else data
+    head = handle.read(16)
+    handle.seek(0)
+    kind = sniff_format(head)
     if kind is None:
-        raise ImageReadError(f"{filename}: not a PNG, JPEG or TIFF image")
+        what = _unsupported(head)
+        sent = f"this is {what}, which this server does not read" if what else "not an image"
+        raise ImageReadError(f"{filename}: {sent}; send {READ_FORMATS}")
+    reader: ImageReader
     if kind == "tiff":
-        planes = _read_tiff(data, filename=filename, max_pixels=max_pixels)
+        reader = TiffReader(handle, filename=filename, pages=pages, use_metadata=use_metadata)
+    elif kind == "czi":
+        reader = CziReader(handle, filename=filename, path=path)
+    elif kind == "nd2":
+        reader = Nd2Reader(handle, filename=filename)
     else:
-        planes = _read_pillow(data, filename=filename, max_pixels=max_pixels)
-    for array in planes.arrays:
-        if array.dtype not in SUPPORTED_DTYPES:
-            raise ImageReadError(
-                f"{filename}: pixel type {array.dtype} is not supported; "
-                "convert the image to 8-bit or 16-bit unsigned integers"
-            )
-    return planes
-
-
-def _check_budget(filename: str, pixels: int, max_pixels: int) -> None:
-    if pixels > max_pixels:
-        raise ImageReadError(
-            f"{filename}: {pixels} pixels is more than this server accepts ({max_pixels}); "
-            "crop or downsample the image, or raise MAX_IMAGE_PIXELS"
-        )
-
-
-def _read_pillow(data: bytes, *, filename: str, max_pixels: int) -> Planes:
+        reader = PillowReader(handle, filename=filename, kind=kind)
     try:
-        image: PILImage.Image = PILImage.open(io.BytesIO(data))
-        bands = len(image.getbands())
-        _check_budget(filename, image.width * image.height * bands, max_pixels)
-        image.load()
-    except ImageReadError:
-        raise
-    except Exception as error:  # Pillow raises many types for damaged files.
-        raise ImageReadError(f"{filename}: the file is damaged or truncated ({error})") from None
-    if image.mode in ("1", "P", "LA", "PA"):
-        image = image.convert("L")
-    if image.mode == "L":
-        return Planes([np.asarray(image, dtype=np.uint8)], ["gray"])
-    if image.mode.startswith("I;16"):
-        return Planes([np.asarray(image).astype(np.uint16)], ["gray"])
-    if image.mode == "I":
-        array = np.asarray(image)
-        if array.min() >= 0 and array.max() <= 65535:
-            return Planes([array.astype(np.uint16)], ["gray"])
-        raise ImageReadError(f"{filename}: 32-bit integer pixels are not supported")
-    if image.mode in ("RGB", "RGBA"):
-        rgb = np.asarray(image.convert("RGB"))
-        return Planes([rgb[..., i].copy() for i in range(3)], ["red", "green", "blue"])
-    raise ImageReadError(f"{filename}: colour mode {image.mode} is not supported")
-
-
-def _read_tiff(data: bytes, *, filename: str, max_pixels: int) -> Planes:
-    try:
-        with tifffile.TiffFile(io.BytesIO(data)) as tif:
-            pages = [page for page in tif.pages if page is not None]
-            if not pages:
-                raise ImageReadError(f"{filename}: the TIFF file holds no image")
-            total = sum(int(np.prod(page.shape)) for page in pages)
-            _check_budget(filename, total, max_pixels)
-            arrays = [page.asarray() for page in pages]
-    except ImageReadError:
-        raise
-    except Exception as error:
-        raise ImageReadError(f"{filename}: the file is damaged or truncated ({error})") from None
-    planes: list[np.ndarray] = []
-    names: list[str] = []
-    for array in arrays:
-        if array.ndim == 2:
-            planes.append(array)
-            names.append(f"ch{len(names)}")
-        elif array.ndim == 3 and array.shape[-1] in (3, 4):
-            planes.extend(array[..., i] for i in range(3))
-            names.extend(["red", "green", "blue"])
-        elif array.ndim == 3:
-            planes.extend(array[i] for i in range(array.shape[0]))
-            names.extend(f"ch{len(names) + i}" for i in range(array.shape[0]))
-        else:
-            raise ImageReadError(f"{filename}: a page of shape {array.shape} is not a 2-D image")
-    if len({plane.shape for plane in planes}) != 1:
-        raise ImageReadError(f"{filename}: the pages of this TIFF have different sizes")
-    if len({plane.dtype for plane in planes}) != 1:
-        raise ImageReadError(f"{filename}: the pages of this TIFF have different pixel types")
-    if len(planes) == 1:
-        names = ["gray"]
-    return Planes([np.ascontiguousarray(plane) for plane in planes], names)
+        check_layout(reader.layout, filename=filename, max_pixels=max_pixels, max_planes=max_planes)
+        yield reader
+    finally:
+        reader.close()
 
 
 def display_range(plane: np.ndarray) -> tuple[float, float]:

@@ -91,8 +91,27 @@ class Split(models.TextChoices):
     UNASSIGNED = "unassigned", "Unassigned"
 
 
+class Stack(models.Model):
+    """The z-planes and time points of one uploaded file. Each (z, t) plane is an Image of its
+    own (labelled, trained on and predicted like any 2-D image); the stack groups them."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="stacks")
+    name = models.CharField(max_length=255)
+    size_z = models.PositiveIntegerField()
+    size_t = models.PositiveIntegerField()
+    pixel_size_z = models.FloatField(null=True, blank=True, help_text="micrometres between z-planes")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.size_z} z x {self.size_t} t)"
+
+
 class Image(models.Model):
-    """One field of view: one or more channels of the same width and height."""
+    """One field of view: one or more channels of the same width and height. A plane of a stack
+    is an image too, with its `stack`, `z` and `t`."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images")
     name = models.CharField(max_length=255)
@@ -101,6 +120,11 @@ class Image(models.Model):
     dtype = models.CharField(max_length=16, help_text="widest numpy dtype of its channels")
     split = models.CharField(max_length=16, choices=Split.choices, default=Split.UNASSIGNED)
     thumbnail = models.FileField(upload_to="thumbnails/", blank=True)
+    pixel_size_x = models.FloatField(null=True, blank=True, help_text="micrometres per pixel")
+    pixel_size_y = models.FloatField(null=True, blank=True, help_text="micrometres per pixel")
+    stack = models.ForeignKey(Stack, null=True, blank=True, on_delete=models.CASCADE, related_name="planes")
+    z = models.PositiveIntegerField(default=0)
+    t = models.PositiveIntegerField(default=0)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -111,7 +135,10 @@ class Image(models.Model):
                 fields=["project", "name"],
                 condition=Q(archived_at__isnull=True),
                 name="unique_live_image_name",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["stack", "z", "t"], condition=Q(stack__isnull=False), name="one_image_per_plane"
+            ),
         ]
         ordering = ["project_id", "name", "id"]
 
@@ -120,11 +147,19 @@ class Image(models.Model):
 
 
 class SourceFile(models.Model):
-    """An uploaded file, kept byte for byte as it arrived."""
+    """An uploaded file, kept byte for byte as it arrived. The planes of a stack each have a row
+    naming the same stored file."""
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="sources")
     file = models.FileField(upload_to="originals/")
     original_name = models.CharField(max_length=255)
+    pages = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="what the uploader said the pages of a TIFF without metadata are: channels, z or "
+        "t; empty when the file says itself",
+    )
     sha256 = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField()
 
@@ -139,7 +174,9 @@ class Channel(models.Model):
     name = models.CharField(max_length=64)
     index = models.PositiveSmallIntegerField()
     source = models.ForeignKey(SourceFile, on_delete=models.PROTECT, related_name="channels")
-    page = models.PositiveSmallIntegerField(default=0, help_text="page or plane in the source")
+    page = models.PositiveIntegerField(
+        default=0, help_text="plane in the source: (t * size_z + z) * channels + c (labeling/readers)"
+    )
     dtype = models.CharField(max_length=16, help_text="numpy dtype of the original pixels")
     display = models.FileField(
         upload_to="display/", blank=True, help_text="8-bit PNG rendition with percentile contrast"

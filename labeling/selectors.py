@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 from django.db.models import Count, Prefetch, QuerySet
@@ -24,6 +24,7 @@ from labeling.models import (
     Image,
     LabelClass,
     Project,
+    SourceFile,
     Split,
 )
 
@@ -77,14 +78,38 @@ def read_file(field: FieldFile) -> bytes:
         return bytes(handle.read())
 
 
+# Stored files are read again as they were read when they came, with no budget: they were
+# checked then.
+_UNBOUNDED = np.iinfo(np.int64).max
+_PAGES: dict[str, imageio.PagesAre] = {pages: pages for pages in imageio.PAGES_CHOICES}
+
+
+def source_planes(source: SourceFile, pages: Sequence[int]) -> list[np.ndarray]:
+    """Planes `pages` of an uploaded file (uint8, uint16 or float32), from the untouched upload;
+    only those planes are read and decoded where the format allows (TIFF pages, ND2 frames, CZI
+    planes), not the whole file."""
+    try:
+        path: str | None = source.file.path  # a file on disk (FileSystemStorage)
+    except NotImplementedError:  # object storage: read through the storage's file
+        path = None
+    with (
+        source.file.open("rb") as handle,
+        imageio.open_image(
+            cast(BinaryIO, handle),  # a FieldFile reads, seeks and tells like one
+            filename=source.original_name,
+            pages=_PAGES.get(source.pages),
+            use_metadata=not source.pages,
+            max_pixels=_UNBOUNDED,
+            max_planes=_UNBOUNDED,
+            path=path,
+        ) as reader,
+    ):
+        return [reader.read(page) for page in pages]
+
+
 def channel_plane(channel: Channel) -> np.ndarray:
-    """The original pixels of one channel (uint8 or uint16), read from the untouched upload."""
-    planes = imageio.read_planes(
-        read_file(channel.source.file),
-        filename=channel.source.original_name,
-        max_pixels=np.iinfo(np.int64).max,
-    )
-    return planes.arrays[channel.page]
+    """The original pixels of one channel."""
+    return source_planes(channel.source, [channel.page])[0]
 
 
 # The decoded pyramids of recently viewed channels, newest last. A display rendition never changes
@@ -235,12 +260,27 @@ def latest_provenance(head: Annotation) -> Any:
 
 
 def image_planes(image: Image, channels: Sequence[str]) -> np.ndarray:
-    """The original (C, H, W) pixels of an image, channels in the order asked for."""
+    """The original (C, H, W) pixels of an image, channels in the order asked for; each source
+    file is opened once."""
     by_name = {channel.name: channel for channel in image.channels.select_related("source")}
     missing = [name for name in channels if name not in by_name]
     if missing:
         raise ValueError(f"image {image.pk} ({image.name}) has no channel {', '.join(missing)}")
-    return np.stack([channel_plane(by_name[name]) for name in channels])
+    wanted = [by_name[name] for name in channels]
+    planes: dict[int, np.ndarray] = {}
+    for source_id in dict.fromkeys(channel.source_id for channel in wanted):
+        of_source = [channel for channel in wanted if channel.source_id == source_id]
+        read = source_planes(of_source[0].source, [channel.page for channel in of_source])
+        planes.update({channel.pk: plane for channel, plane in zip(of_source, read, strict=True)})
+    return np.stack([planes[channel.pk] for channel in wanted])
+
+
+def stack_planes(image: Image) -> list[dict[str, int]]:
+    """The live planes of the image's stack, {"id", "z", "t"} by t then z ([] for a 2-D image)."""
+    if image.stack_id is None:
+        return []
+    planes = Image.objects.filter(stack_id=image.stack_id, archived_at__isnull=True).order_by("t", "z")
+    return [{"id": pk, "z": z, "t": t} for pk, z, t in planes.values_list("pk", "z", "t")]
 
 
 def channels_by_name(image: Image) -> dict[str, Channel]:

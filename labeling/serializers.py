@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling import selectors
+from labeling.imageio import PAGES_CHOICES
 from labeling.models import (
     MAP_KINDS,
     Annotation,
@@ -118,6 +120,13 @@ class ImageOut(serializers.ModelSerializer[Image]):
     uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
     label_kinds = serializers.SerializerMethodField(help_text="kinds of live label layers")
     predicted = serializers.SerializerMethodField(help_text="a model version has scored this image")
+    pixel_size_x = serializers.FloatField(read_only=True, allow_null=True, help_text="micrometres per pixel")
+    pixel_size_y = serializers.FloatField(read_only=True, allow_null=True, help_text="micrometres per pixel")
+    stack = serializers.IntegerField(
+        source="stack_id", read_only=True, allow_null=True, help_text="the stack this plane belongs to"
+    )
+    size_z = serializers.SerializerMethodField(help_text="z-planes of its stack (1 for a 2-D image)")
+    size_t = serializers.SerializerMethodField(help_text="time points of its stack (1 for a 2-D image)")
 
     class Meta:
         model = Image
@@ -129,6 +138,13 @@ class ImageOut(serializers.ModelSerializer[Image]):
             "height",
             "dtype",
             "split",
+            "pixel_size_x",
+            "pixel_size_y",
+            "stack",
+            "z",
+            "t",
+            "size_z",
+            "size_t",
             "channels",
             "thumbnail_url",
             "renditions_ready",
@@ -151,6 +167,31 @@ class ImageOut(serializers.ModelSerializer[Image]):
     def get_predicted(self, image: Image) -> bool:
         return selectors.is_predicted(image)
 
+    def get_size_z(self, image: Image) -> int:
+        return image.stack.size_z if image.stack else 1
+
+    def get_size_t(self, image: Image) -> int:
+        return image.stack.size_t if image.stack else 1
+
+
+class PlaneOut(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    z = serializers.IntegerField()
+    t = serializers.IntegerField()
+
+
+class ImageDetailOut(ImageOut):
+    """One image, with the planes of its stack (for a z/t slider: every live plane's id)."""
+
+    planes = serializers.SerializerMethodField()
+
+    class Meta(ImageOut.Meta):
+        fields = [*ImageOut.Meta.fields, "planes"]
+
+    @extend_schema_field(PlaneOut(many=True))
+    def get_planes(self, image: Image) -> list[dict[str, int]]:
+        return selectors.stack_planes(image)
+
 
 class ImageUploadIn(serializers.Serializer[Any]):
     files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
@@ -161,6 +202,36 @@ class ImageUploadIn(serializers.Serializer[Any]):
     )
     name = serializers.CharField(required=False, max_length=255)
     split = serializers.ChoiceField(choices=Split.choices, default=Split.UNASSIGNED)
+    pages = serializers.ChoiceField(
+        choices=PAGES_CHOICES,
+        required=False,
+        help_text="what the pages of a multi-page TIFF without metadata are: channels, z-planes or "
+        "time points (such a TIFF is refused without it; OME-TIFF, ImageJ, CZI and ND2 say themselves)",
+    )
+
+
+class SplitIn(serializers.Serializer[Any]):
+    images = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=100_000)
+    split = serializers.ChoiceField(choices=Split.choices)
+
+
+class SplitOut(serializers.Serializer[Any]):
+    split = serializers.CharField()
+    images = serializers.ListField(child=serializers.IntegerField())
+
+
+class HoldOutIn(serializers.Serializer[Any]):
+    count = serializers.IntegerField(min_value=1, help_text="images (a stack counts as one) to validate on")
+    seed = serializers.IntegerField(default=0, help_text="the same seed and images choose the same ones")
+    with_dense_masks = serializers.BooleanField(
+        default=False, help_text="choose only among images with a dense mask (validation scores on them)"
+    )
+
+
+class HoldOutOut(serializers.Serializer[Any]):
+    seed = serializers.IntegerField()
+    validation = serializers.ListField(child=serializers.IntegerField(), help_text="image ids held out")
+    train = serializers.IntegerField(help_text="how many images are now in the training split")
 
 
 class ImagePatch(serializers.Serializer[Any]):
@@ -190,6 +261,60 @@ class AnnotationIn(serializers.Serializer[Any]):
     data = JSONObjectField(required=False, default=dict)  # type: ignore[assignment]
     mask = serializers.FileField(required=False, help_text="PNG label map (0 = unknown)")
     instances = serializers.FileField(required=False, help_text="16-bit PNG instance map (dense)")
+
+
+class AnnotationImportIn(serializers.Serializer[Any]):
+    files = serializers.ListField(
+        child=serializers.FileField(),
+        allow_empty=False,
+        help_text="label images (PNG/TIFF, named like their images), COCO JSON, QuPath GeoJSON (one "
+        "per image, named like it), or zips of these",
+    )
+    label_images = serializers.ChoiceField(
+        choices=["instances", "classes"],
+        default="instances",
+        help_text="instances: each value an object of class_name; classes: each value a class",
+    )
+    class_name = serializers.CharField(
+        required=False, max_length=100, help_text="the class of instance label images and unclassified shapes"
+    )
+    classes = JSONObjectField(
+        required=False,
+        help_text='class label images: value -> class name, e.g. {"1": "background", "2": "nucleus"} '
+        "(default: values are the project's class indices)",
+    )
+    create_classes = serializers.BooleanField(default=False, help_text="create classes the project lacks")
+    existing = serializers.ChoiceField(
+        choices=["refuse", "skip", "replace"],
+        default="refuse",
+        help_text="images that already have a dense mask: refuse the import, skip them, or add a new version",
+    )
+    rest = serializers.ChoiceField(
+        choices=["background", "unknown"],
+        default="background",
+        help_text="what pixels outside every object become",
+    )
+
+    def validate_classes(self, value: dict[str, Any]) -> dict[int, str]:
+        table: dict[int, str] = {}
+        for key, name in value.items():
+            if not str(key).isdigit() or not isinstance(name, str) or not name.strip():
+                raise serializers.ValidationError('Give values as {"1": "class name", ...}.')
+            table[int(key)] = name.strip()
+        return table
+
+
+class SkippedOut(serializers.Serializer[Any]):
+    image = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class AnnotationImportOut(serializers.Serializer[Any]):
+    images = serializers.ListField(child=serializers.IntegerField(), help_text="images given a dense layer")
+    objects = serializers.IntegerField()
+    classes_created = serializers.ListField(child=serializers.CharField())
+    skipped = SkippedOut(many=True)
+    skipped_shapes = serializers.IntegerField(help_text="points, lines and boxes, which cannot be masks")
 
 
 class VersionIn(serializers.Serializer[Any]):

@@ -20,6 +20,8 @@ urlpatterns = [
         name="class-detail",
     ),
     path("projects/<int:project_id>/images/", views.ImageList.as_view(), name="image-list"),
+    path("projects/<int:project_id>/images/split/", views.ImageSplit.as_view(), name="image-split"),
+    path("projects/<int:project_id>/images/hold-out/", views.ImageHoldOut.as_view(), name="image-hold-out"),
     path("images/<int:image_id>/", views.ImageDetail.as_view(), name="image-detail"),
     path("images/<int:image_id>/thumbnail.png", views.ImageThumbnail.as_view(), name="image-thumbnail"),
     path(
@@ -38,6 +40,11 @@ urlpatterns = [
         name="channel-original",
     ),
     path("images/<int:image_id>/annotations/", views.AnnotationList.as_view(), name="annotation-list"),
+    path(
+        "projects/<int:project_id>/annotations/import/",
+        views.AnnotationImport.as_view(),
+        name="annotation-import",
+    ),
     path("annotations/<int:annotation_id>/", views.AnnotationDetail.as_view(), name="annotation-detail"),
     path(
         "annotations/<int:annotation_id>/revisions/",

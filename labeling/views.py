@@ -23,8 +23,13 @@ from labeling.errors import InvalidInput
 from labeling.models import MAP_KINDS, Annotation, Image, LabelClass, Membership, Project, Role
 from labeling.parsers import StrictMultiPartParser
 from labeling.serializers import (
+    AnnotationImportIn,
+    AnnotationImportOut,
     AnnotationIn,
     AnnotationOut,
+    HoldOutIn,
+    HoldOutOut,
+    ImageDetailOut,
     ImageOut,
     ImagePatch,
     ImageUploadIn,
@@ -39,6 +44,8 @@ from labeling.serializers import (
     RestoreIn,
     RevisionOut,
     RoleIn,
+    SplitIn,
+    SplitOut,
     VersionIn,
 )
 
@@ -190,9 +197,16 @@ class ImageList(generics.ListAPIView[Image]):
         images = selectors.with_label_state(selectors.images_of(project)).prefetch_related("channels__source")
         if split := self.request.query_params.get("split"):
             images = images.filter(split=split)
-        return images.select_related("uploaded_by")
+        if (stack := self.request.query_params.get("stack", "")).isdigit():
+            images = images.filter(stack_id=int(stack))
+        return images.select_related("uploaded_by", "stack")
 
-    @extend_schema(parameters=[OpenApiParameter("split", str, required=False)])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("split", str, required=False),
+            OpenApiParameter("stack", int, required=False),
+        ]
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -209,25 +223,47 @@ class ImageList(generics.ListAPIView[Image]):
             channel_names=channels or None,
             name=fields.get("name"),
             split=fields["split"],
+            pages=fields.get("pages"),
         )
         return Response(ImageOut(images, many=True).data, status=status.HTTP_201_CREATED)
 
 
 class ImageDetail(APIView):
-    serializer_class = ImageOut
+    serializer_class = ImageDetailOut
 
     def get(self, request: Request, image_id: int) -> Response:
-        return Response(ImageOut(image_for(request.user, image_id)).data)
+        return Response(ImageDetailOut(image_for(request.user, image_id)).data)
 
-    @extend_schema(request=ImagePatch, responses=ImageOut)
+    @extend_schema(request=ImagePatch, responses=ImageDetailOut)
     def patch(self, request: Request, image_id: int) -> Response:
         image = image_for(request.user, image_id, needs=Role.MANAGER)
         image = services.image_update(image=image, **_valid(ImagePatch, request))
-        return Response(ImageOut(image).data)
+        return Response(ImageDetailOut(image).data)
 
     def delete(self, request: Request, image_id: int) -> Response:
         services.image_archive(image=image_for(request.user, image_id, needs=Role.MANAGER))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageSplit(APIView):
+    """Set the train / validation split of a selection of images."""
+
+    @extend_schema(request=SplitIn, responses=SplitOut)
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        fields = _valid(SplitIn, request)
+        ids = services.image_split_set(project=project, image_ids=fields["images"], split=fields["split"])
+        return Response(SplitOut({"split": fields["split"], "images": ids}).data)
+
+
+class ImageHoldOut(APIView):
+    """Hold out N images for validation, chosen at random with a seed; the rest train."""
+
+    @extend_schema(request=HoldOutIn, responses=HoldOutOut)
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        held = services.image_split_hold_out(project=project, **_valid(HoldOutIn, request))
+        return Response(HoldOutOut(held).data)
 
 
 class ImageThumbnail(APIView):
@@ -324,6 +360,24 @@ class AnnotationList(APIView):
             instances=fields["instances"].read() if fields.get("instances") else None,
         )
         return Response(AnnotationOut(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class AnnotationImport(APIView):
+    """Existing annotations in: label images, COCO or QuPath GeoJSON (or zips of them), attached
+    to the project's images by name as dense layers; all or nothing."""
+
+    parser_classes = [StrictMultiPartParser, FormParser]
+
+    @extend_schema(request=AnnotationImportIn, responses={201: AnnotationImportOut})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = project_for(request.user, project_id, needs=Role.MANAGER)
+        fields = _valid(AnnotationImportIn, request)
+        files = [services.Upload(name=f.name or "", data=f.read()) for f in fields.pop("files")]
+        fields["class_values"] = fields.pop("classes", None)
+        result = services.annotations_import(
+            project=project, author=request.user, files=files, options=services.ImportOptions(**fields)
+        )
+        return Response(AnnotationImportOut(result).data, status=status.HTTP_201_CREATED)
 
 
 class AnnotationDetail(APIView):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import tifffile
 from PIL import Image as PILImage
+from pylibCZIrw import czi
 
 from labeling.synthetic import synthetic_field
 
@@ -55,3 +57,40 @@ def raw_multipart(files: list[tuple[str, bytes]], field: str = "files") -> tuple
         parts.append(head.encode() + data + b"\r\n")
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+def ome_tiff_bytes(
+    array: np.ndarray,
+    *,
+    axes: str,
+    channels: list[str] | None = None,
+    pixel_size: float | None = None,
+    compression: str | None = None,
+) -> bytes:
+    """An OME-TIFF written by tifffile's OME writer, with channel names and a pixel size in µm."""
+    metadata: dict[str, object] = {"axes": axes}
+    if channels:
+        metadata["Channel"] = {"Name": channels}
+    if pixel_size is not None:
+        metadata.update(PhysicalSizeX=pixel_size, PhysicalSizeY=pixel_size, PhysicalSizeZ=2.0)
+    buffer = io.BytesIO()
+    tifffile.imwrite(
+        buffer, array, ome=True, photometric="minisblack", metadata=metadata, compression=compression
+    )
+    return buffer.getvalue()
+
+
+def czi_bytes(array: np.ndarray, *, channels: list[str], pixel_size: float, tmp_path: Path) -> bytes:
+    """A CZI written by pylibCZIrw (libCZI) from a (T, Z, C, Y, X) array, pixel size in µm."""
+    path = tmp_path / "written.czi"
+    with czi.create_czi(str(path), exist_ok=True) as writer:
+        for t, z, c in np.ndindex(*array.shape[:3]):
+            writer.write(np.ascontiguousarray(array[t, z, c]), plane={"T": t, "Z": z, "C": c})
+        writer.write_metadata(
+            document_name="test",
+            channel_names=dict(enumerate(channels)),
+            scale_x=pixel_size * 1e-6,
+            scale_y=pixel_size * 1e-6,
+            scale_z=2e-6,
+        )
+    return path.read_bytes()

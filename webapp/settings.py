@@ -184,6 +184,13 @@ STORAGES = {
 # Image ingest limits: refuse decompression bombs and oversized uploads before decoding them.
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 150_000_000, minimum=1)
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
+# A z-stack or time series becomes one image per (z, t) plane; at most this many per file.
+MAX_STACK_PLANES = env_int("MAX_STACK_PLANES", 1000, minimum=1)
+# Imported annotations (a file, or a zip of files): checked from the zip's directory before
+# anything is extracted, so a zip bomb is refused unread.
+IMPORT_MAX_ZIP_ENTRIES = env_int("IMPORT_MAX_ZIP_ENTRIES", 10_000, minimum=1)
+IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 4 * 1024**3, minimum=1)
+IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 512 * 1024**2, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 # Display renditions and thumbnails of images up to this many pixels are made during the upload;
 # larger ones by a worker (queue "default"), so an upload of a huge image answers at once.

@@ -6,6 +6,7 @@ Access checks happen before these are called (labeling/access.py). One module pe
 this package's names are the ones callers use (`services.annotation_save(...)`).
 """
 
+from labeling.services.annotation_import import ImportOptions, ImportResult, annotations_import
 from labeling.services.annotations import (
     SNAPSHOT_EVERY,
     LayerContent,
@@ -20,6 +21,7 @@ from labeling.services.images import (
     check_file_name,
     image_archive,
     image_ingest,
+    image_name_for,
     image_render_displays,
     image_update,
 )
@@ -30,19 +32,27 @@ from labeling.services.projects import (
     project_create,
     project_update,
 )
+from labeling.services.splits import HoldOut, image_split_hold_out, image_split_set
 
 __all__ = [
     "SNAPSHOT_EVERY",
+    "HoldOut",
+    "ImportOptions",
+    "ImportResult",
     "LayerContent",
     "Upload",
     "annotation_delete",
     "annotation_restore",
     "annotation_save",
+    "annotations_import",
     "check_file_name",
     "derived_layer_save",
     "image_archive",
     "image_ingest",
+    "image_name_for",
     "image_render_displays",
+    "image_split_hold_out",
+    "image_split_set",
     "image_update",
     "label_class_create",
     "label_class_delete",

@@ -53,7 +53,11 @@ def test_a_two_page_tiff_becomes_two_named_channels(client_for, project):
     bright16 = field.brightfield.astype(np.uint16) * 16
     data = tiff_bytes(bright16, field.fluorescence)
     response = upload(
-        client_for("manager"), project, named(data, "pair.tif"), channels="brightfield,fluorescence"
+        client_for("manager"),
+        project,
+        named(data, "pair.tif"),
+        channels="brightfield,fluorescence",
+        pages="channels",
     )
     assert response.status_code == 201, response.content
     image = Image.objects.get(pk=response.json()[0]["id"])
@@ -103,7 +107,7 @@ def refused(response, status: int, words: str) -> None:
 
 def test_it_refuses_a_file_that_is_not_an_image(client_for, project):
     response = upload(client_for("manager"), project, named(b"hello, not pixels", "notes.png"))
-    refused(response, 400, "not a png, jpeg or tiff")
+    refused(response, 400, "not an image")
 
 
 @pytest.mark.parametrize("maker", [field_png, lambda: tiff_bytes(np.ones((64, 64), np.uint16))])
@@ -120,8 +124,8 @@ def test_it_refuses_an_image_over_the_pixel_limit(client_for, project):
 
 
 def test_it_refuses_an_unsupported_pixel_type(client_for, project):
-    data = tiff_bytes(np.ones((16, 16), dtype=np.float32))
-    refused(upload(client_for("manager"), project, named(data, "float.tif")), 400, "not supported")
+    data = tiff_bytes(np.ones((16, 16), dtype=np.float64))
+    refused(upload(client_for("manager"), project, named(data, "float.tif")), 400, "float64")
 
 
 @pytest.mark.parametrize("bad_name", ["../evil.png", "dir/evil.png", "dir\\\\evil.png"])

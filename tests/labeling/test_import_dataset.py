@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from PIL import Image as PILImage
+from pycocotools import mask as mask_utils
 from scipy import ndimage
 
 from labeling import services
@@ -21,7 +23,7 @@ from labeling.models import Annotation, AnnotationRevision, Image, Project, Role
 from labeling.selectors import channel_plane, instance_map_at, label_map_at
 from labeling.synthetic import synthetic_field
 from tests.conftest import require_shared
-from tests.factories import png_bytes, tiff_bytes
+from tests.factories import ome_tiff_bytes, png_bytes, tiff_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -175,7 +177,7 @@ def test_a_folder_of_neither_layout_is_refused(tmp_path: Path, users: Any) -> No
     with pytest.raises(CommandError, match="is not a folder"):
         run(tmp_path / "missing", project="P", owner="owner")
     write(tmp_path / "odd" / "pictures" / "a.png", b"")
-    with pytest.raises(CommandError, match="follows neither"):
+    with pytest.raises(CommandError, match="follows none of the data set layouts"):
         run(tmp_path / "odd", project="P", owner="owner")
     (tmp_path / "empty" / "images").mkdir(parents=True)
     with pytest.raises(CommandError, match="holds no image files"):
@@ -234,3 +236,82 @@ def test_aisegcell_imports_paired_channels_with_nucleus_masks(users: Any) -> Non
         label_map = label_map_at(dense_of(image))
         np.testing.assert_array_equal(label_map == nucleus, nuclei)
         assert set(np.unique(label_map).tolist()) <= {1, nucleus}
+
+
+# Microscopy files and existing annotations ---------------------------------------------------
+
+
+def coco_document(instances_by_name: dict[str, np.ndarray]) -> dict[str, Any]:
+    """COCO written with pycocotools' own RLE encoder from known instance maps."""
+    document: dict[str, Any] = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "nucleus"}]}
+    for image_id, (file_name, instances) in enumerate(instances_by_name.items(), start=1):
+        height, width = instances.shape
+        document["images"].append({"id": image_id, "file_name": file_name, "height": height, "width": width})
+        for value in np.unique(instances[instances > 0]):
+            rle = mask_utils.encode(np.asfortranarray((instances == value).astype(np.uint8)))
+            rle["counts"] = rle["counts"].decode("ascii")
+            document["annotations"].append(
+                {
+                    "id": len(document["annotations"]) + 1,
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "segmentation": rle,
+                }
+            )
+    return document
+
+
+def test_annotations_attach_a_coco_file_to_a_plain_folder_of_images(tmp_path: Path, users: Any) -> None:
+    root = tmp_path / "plain"
+    fields = {
+        name: synthetic_field(seed=seed, height=32, width=40, nuclei=4) for seed, name in enumerate("xy")
+    }
+    for name, field in fields.items():
+        write(root / f"{name}.png", png_bytes(field.brightfield))
+    coco = tmp_path / "instances.json"
+    coco.write_text(json.dumps(coco_document({f"{n}.png": f.instances for n, f in fields.items()})))
+    out, _ = run(root, project="Plain", owner="owner", annotations=coco)
+    assert "Imported 2 images" in out and "Attached annotations to 2 images" in out
+    project = Project.objects.get(name="Plain")
+    for name, field in fields.items():
+        layer = dense_of(project.images.get(name=name))
+        np.testing.assert_array_equal(instance_map_at(layer) > 0, field.instances > 0)
+        assert len(np.unique(instance_map_at(layer))) == len(np.unique(field.instances))
+    revisions = AnnotationRevision.objects.count()
+    out, _ = run(root, project="Plain", owner="owner", annotations=coco)
+    assert "skipped 2 images that already had dense masks" in out
+    assert AnnotationRevision.objects.count() == revisions
+
+
+def test_annotations_attach_a_folder_of_instance_label_images(
+    single_set: Path, tmp_path: Path, users: Any
+) -> None:
+    masks = tmp_path / "masks"
+    c = synthetic_field(seed=3, height=48, width=64, nuclei=3, radius=(4, 8))
+    write(masks / "c.tif", tiff_bytes(c.instances))
+    out, _ = run(single_set, project="Imported", owner="owner", annotations=masks, class_name="nucleus")
+    assert "Attached annotations to 1 images" in out
+    layer = dense_of(Project.objects.get(name="Imported").images.get(name="c"))
+    np.testing.assert_array_equal(instance_map_at(layer), c.instances)
+
+
+def test_an_ome_tiff_stack_in_a_plain_folder_becomes_its_planes_once(tmp_path: Path, users: Any) -> None:
+    stack = np.random.default_rng(0).integers(0, 4000, size=(3, 2, 24, 24), dtype=np.uint16)
+    write(tmp_path / "set" / "embryo.ome.tif", ome_tiff_bytes(stack, axes="ZCYX", channels=["bf", "dapi"]))
+    out, _ = run(tmp_path / "set", project="Stacks", owner="owner")
+    project = Project.objects.get(name="Stacks")
+    assert sorted(project.images.values_list("name", flat=True)) == [f"embryo z0{z} t00" for z in range(3)]
+    np.testing.assert_array_equal(
+        channel_plane(project.images.get(name="embryo z02 t00").channels.get(name="dapi")), stack[2, 1]
+    )
+    out, _ = run(tmp_path / "set", project="Stacks", owner="owner")
+    assert "Imported 0 images" in out and "skipped 1 already present" in out
+
+
+def test_pages_says_what_the_pages_of_plain_tiffs_are(tmp_path: Path, users: Any) -> None:
+    planes = [np.full((16, 16), value, np.uint16) for value in (1, 2)]
+    write(tmp_path / "set" / "images" / "t.tif", tiff_bytes(*planes))
+    with pytest.raises(CommandError, match="pages=channels, pages=z or pages=t"):
+        run(tmp_path / "set", project="T", owner="owner")
+    run(tmp_path / "set", project="T", owner="owner", pages="t")
+    assert sorted(Image.objects.values_list("name", flat=True)) == ["t z00 t00", "t z00 t01"]

@@ -1,13 +1,17 @@
 """Import a folder of microscopy images, with their ground-truth masks, into a project.
 
-Reads the two layouts of ../shared/data/README.md:
-- `<set>/images/*.{png,tif,tiff}` (+ `<set>/labels/<same stem>.png`, 16-bit instance maps): one
-  single-channel image per file;
+Reads the two layouts of ../shared/data/README.md, or a plain folder of images:
+- `<set>/images/*.{png,tif,tiff,czi,nd2}` (+ `<set>/labels/<same stem>.png`, 16-bit instance
+  maps): one image per file (a file with z-planes or time points: one per plane);
 - `<set>/brightfield/NAME.png` + `<set>/fluorescence/NAME.png` (+ `<set>/nuclei/NAME.png`, a 0/255
-  mask): one image per NAME with the channels "brightfield" and "fluorescence".
+  mask): one image per NAME with the channels "brightfield" and "fluorescence";
+- `<set>/*.{png,tif,tiff,czi,nd2}`: one image per file, without ground truth.
 Ground truth becomes the image's dense annotation: the background class (index 1) where there is
-no object, the object class elsewhere, with the instance map attached. Images whose name is
-already live in the project are skipped, so running the command again imports only what is new.
+no object, the object class elsewhere, with the instance map attached. `--annotations` attaches
+existing annotations (a COCO or GeoJSON file, a zip, or a folder of label images or GeoJSON files)
+by image name, as the API's import does. Images whose name is already live in the project are
+skipped, and so are images that already have a dense mask, so running the command again imports
+only what is new.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from tqdm import tqdm
 from labeling import labelmaps, selectors, services
 from labeling.access import can
 from labeling.errors import Conflict, InvalidInput
+from labeling.imageio import PAGES_CHOICES, PagesAre
 from labeling.models import AnnotationKind, LabelClass, Project, Role
 
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".czi", ".nd2")
 BACKGROUND_INDEX = 1
 PAIRED_CHANNELS = ("brightfield", "fluorescence")
 
@@ -61,12 +66,31 @@ class Command(BaseCommand):
         parser.add_argument(
             "--class-name", default="nucleus", help="class of the objects in the masks (default: nucleus)"
         )
+        parser.add_argument(
+            "--pages",
+            choices=PAGES_CHOICES,
+            help="what the pages of multi-page TIFFs without metadata are: channels, z or t",
+        )
+        parser.add_argument(
+            "--annotations",
+            type=Path,
+            help="existing annotations to attach by image name: a COCO or QuPath GeoJSON file, a zip, "
+            "or a folder of label images (PNG/TIFF named like their images) or GeoJSON files",
+        )
+        parser.add_argument(
+            "--label-images",
+            choices=("instances", "classes"),
+            default="instances",
+            help="with --annotations: label images give each object an id of --class-name "
+            "(instances, the default) or each pixel a class index (classes)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         limit: int | None = options["limit"]
         if limit is not None and limit < 1:
             raise CommandError(f"--limit must be a positive number of images, not {limit}.")
         items = discover(Path(options["path"]))[:limit]
+        annotations = annotation_files(Path(options["annotations"])) if options["annotations"] else None
         try:
             owner = resolve_owner(options["owner"])
             project = resolve_project(options["project"], owner)
@@ -74,6 +98,7 @@ class Command(BaseCommand):
         except (InvalidInput, Conflict) as error:
             raise CommandError(str(error)) from error
         present = set(selectors.images_of(project).values_list("name", flat=True))
+        present |= set(project.stacks.filter(planes__archived_at__isnull=True).values_list("name", flat=True))
         new = [item for item in items if item.name not in present]
         # The command's own stderr wrapper appends a newline to every write, which breaks the
         # bar's carriage returns, so the bar writes to the underlying stream.
@@ -82,7 +107,13 @@ class Command(BaseCommand):
         with_masks = 0
         for done, item in enumerate(progress):
             try:
-                with_masks += import_item(item, project=project, owner=owner, object_index=object_class.index)
+                with_masks += import_item(
+                    item,
+                    project=project,
+                    owner=owner,
+                    object_index=object_class.index,
+                    pages=options["pages"],
+                )
             except (InvalidInput, Conflict, CommandError) as error:
                 progress.close()
                 raise CommandError(
@@ -96,6 +127,8 @@ class Command(BaseCommand):
             f"Imported {len(new)} images ({with_masks} with dense masks), skipped "
             f"{len(items) - len(new)} already present, into project {project.name!r} (id {project.pk})."
         )
+        if annotations is not None:
+            self.stdout.write(attach(annotations, project=project, owner=owner, options=options))
 
 
 # Finding the files --------------------------------------------------------------------------
@@ -107,12 +140,15 @@ def discover(root: Path) -> list[DatasetItem]:
         raise CommandError(f"{root} is not a folder; pass the folder of one data set.")
     has_single = (root / "images").is_dir()
     has_paired = any((root / channel).is_dir() for channel in PAIRED_CHANNELS)
-    if not (has_single or has_paired):
+    flat = _files_by_stem(root) if not (has_single or has_paired) else {}
+    if not (has_single or has_paired or flat):
         raise CommandError(
-            f"{root} follows neither data set layout: it needs images/ (+ labels/), or "
-            "brightfield/ + fluorescence/ (+ nuclei/), as ../shared/data/README.md describes."
+            f"{root} follows none of the data set layouts: it needs images/ (+ labels/), or "
+            "brightfield/ + fluorescence/ (+ nuclei/), as ../shared/data/README.md describes, or "
+            "image files directly in it."
         )
-    items = (_single_channel_items(root) if has_single else []) + (_paired_items(root) if has_paired else [])
+    items = [DatasetItem(name=stem, files=(path,)) for stem, path in flat.items()]
+    items += (_single_channel_items(root) if has_single else []) + (_paired_items(root) if has_paired else [])
     if not items:
         raise CommandError(f"{root} holds no image files ({', '.join(IMAGE_SUFFIXES)}).")
     names = [item.name for item in items]
@@ -129,9 +165,10 @@ def _files_by_stem(folder: Path, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> 
     for path in sorted(folder.iterdir()):
         if not path.is_file() or path.suffix.lower() not in suffixes:
             continue
-        if path.stem in found:
-            raise CommandError(f"{found[path.stem]} and {path} have the same name; keep one of them.")
-        found[path.stem] = path
+        stem = services.image_name_for(path.name)
+        if stem in found:
+            raise CommandError(f"{found[stem]} and {path} have the same name; keep one of them.")
+        found[stem] = path
     return found
 
 
@@ -222,23 +259,33 @@ def resolve_object_class(project: Project, name: str) -> LabelClass:
 # One image ----------------------------------------------------------------------------------
 
 
-def import_item(item: DatasetItem, *, project: Project, owner: Any, object_index: int) -> bool:
-    """Store one image and its dense annotation, both or neither; True when it had a mask."""
+def import_item(
+    item: DatasetItem, *, project: Project, owner: Any, object_index: int, pages: PagesAre | None = None
+) -> bool:
+    """Store one image (or a stack's planes) and its dense annotation, both or neither; True when
+    it had a mask."""
     instances = read_instances(item) if item.truth is not None else None
     uploads = [
         services.Upload(_upload_name(item, path, channel), path.read_bytes())
         for path, channel in zip(item.files, item.channel_names or ("",) * len(item.files), strict=True)
     ]
     with transaction.atomic():
-        (image,) = services.image_ingest(
+        images = services.image_ingest(
             project=project,
             uploader=owner,
             uploads=uploads,
             channel_names=list(item.channel_names) or None,
             name=item.name,
+            pages=pages,
         )
         if instances is None:
             return False
+        if len(images) != 1:
+            raise CommandError(
+                "a stack's ground truth cannot come from labels/; attach one label image per plane "
+                "with --annotations"
+            )
+        (image,) = images
         services.annotation_save(
             image=image,
             author=owner,
@@ -249,6 +296,39 @@ def import_item(item: DatasetItem, *, project: Project, owner: Any, object_index
             instances=labelmaps.encode_map(instances),
         )
     return True
+
+
+def annotation_files(path: Path) -> list[services.Upload]:
+    """The files of --annotations: the file itself, or every file in the folder (not hidden)."""
+    if path.is_file():
+        return [services.Upload(path.name, path.read_bytes())]
+    if not path.is_dir():
+        raise CommandError(f"--annotations {path}: no such file or folder.")
+    found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not found:
+        raise CommandError(f"--annotations {path}: the folder holds no files.")
+    return [services.Upload(str(p.relative_to(path)), p.read_bytes()) for p in found]
+
+
+def attach(files: list[services.Upload], *, project: Project, owner: Any, options: dict[str, Any]) -> str:
+    """Attach existing annotations to the project's images; a line saying what was done."""
+    import_options = services.ImportOptions(
+        label_images=options["label_images"],
+        class_name=options["class_name"].strip(),
+        create_classes=True,
+        existing="skip",
+    )
+    try:
+        result = services.annotations_import(
+            project=project, author=owner, files=files, options=import_options
+        )
+    except (InvalidInput, Conflict) as error:
+        raise CommandError(f"--annotations: {error}") from error
+    created = f", created classes {result.classes_created}" if result.classes_created else ""
+    return (
+        f"Attached annotations to {len(result.images)} images ({result.objects} objects){created}; "
+        f"skipped {len(result.skipped)} images that already had dense masks."
+    )
 
 
 def _upload_name(item: DatasetItem, path: Path, channel: str) -> str:

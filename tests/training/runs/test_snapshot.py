@@ -8,7 +8,7 @@ import pytest
 
 from labeling import services
 from labeling.models import Split
-from tests.factories import png_bytes
+from tests.factories import ome_tiff_bytes, png_bytes
 from training.ml.config import TrainConfig
 from training.runs.snapshot import class_lookup, label_snapshot, load_run_data, training_sample
 from training.runs.spec import RunSpec
@@ -87,3 +87,28 @@ def test_a_snapshot_becomes_samples_of_its_frozen_versions(project, users):
     assert (data.validation[0].target == np.where(mask == 2, 1, 0)).all()
     low, high = data.ranges[0]
     assert 50 <= low < high <= 150, "ranges come from the training images only (the validation one is 250)"
+
+
+@pytest.mark.django_db
+def test_the_planes_of_a_stack_train_like_2d_images_with_their_own_pixels(project, users):
+    """A z-stack is one image per plane, so training samples planes with no change of its own."""
+    owner = users["owner"]
+    stack = np.stack([np.full((8, 8), 40 * (z + 1), np.uint8) for z in range(3)])
+    services.image_ingest(
+        project=project,
+        uploader=owner,
+        uploads=[services.Upload("deep.ome.tif", ome_tiff_bytes(stack, axes="ZYX", channels=["gray"]))],
+    )
+    plane = project.images.get(name="deep z02 t00")
+    mask = np.ones((8, 8), np.uint8)
+    mask[:4] = 2
+    services.annotation_save(
+        image=plane, author=owner, kind="dense", base_version=0, data={}, mask=png_bytes(mask)
+    )
+    snapshot = label_snapshot(project=project, sources=["dense"], derived=None)
+    spec = RunSpec(train=TrainConfig(patch_size=64), channels=("gray",), classes=(1, 2))
+    data = load_run_data(snapshot, spec)
+    assert data.train_images == [plane]
+    assert (data.train[0].target == np.where(mask == 2, 1, 0)).all()
+    low, high = data.ranges[0]
+    assert low <= 120 <= high and not low <= 40 <= high, "the ranges are of plane z02's pixels (120)"
