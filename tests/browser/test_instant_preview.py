@@ -16,7 +16,7 @@ from labeling.labelmaps import encode_map
 from tests.browser.test_annotator import canvas_pixels, choose, open_annotator, saved
 from tests.live.test_instant_preview import DISCS, SIZE, blob_image
 from training.models import ModelVersion, Prediction, TrainingRun
-from webapp import live
+from webapp import events, live
 
 
 def screen_point(page: Page, x: float, y: float) -> tuple[float, float]:
@@ -69,10 +69,9 @@ def publish_prediction(image, author) -> ModelVersion:
         uncertainty=0.1,
     )
     mask_url = f"/api/predictions/{prediction.pk}/mask.png"
-    entry = {"image": image.pk, "prediction": prediction.pk, "uncertainty": 0.1, "mask_url": mask_url}
+    entry = events.ScoredImage(image=image.pk, prediction=prediction.pk, uncertainty=0.1, mask_url=mask_url)
     live.publish(
-        image.project_id,
-        {"type": "predictions.ready", "model_version": version.pk, "run": run.pk, "predictions": [entry]},
+        image.project_id, events.PredictionsReady(model_version=version.pk, run=run.pk, predictions=[entry])
     )
     assert live.flush()
     return version
