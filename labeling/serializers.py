@@ -118,6 +118,8 @@ class ImageOut(serializers.ModelSerializer[Image]):
     uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
     label_kinds = serializers.SerializerMethodField(help_text="kinds of live label layers")
     predicted = serializers.SerializerMethodField(help_text="a model version has scored this image")
+    status = serializers.SerializerMethodField(help_text="review status (labeling/workflow.py)")
+    assignee = serializers.SerializerMethodField(help_text="the member asked to label it, if any")
 
     class Meta:
         model = Image
@@ -134,6 +136,8 @@ class ImageOut(serializers.ModelSerializer[Image]):
             "renditions_ready",
             "label_kinds",
             "predicted",
+            "status",
+            "assignee",
             "uploaded_by",
             "created_at",
         ]
@@ -150,6 +154,12 @@ class ImageOut(serializers.ModelSerializer[Image]):
 
     def get_predicted(self, image: Image) -> bool:
         return selectors.is_predicted(image)
+
+    def get_status(self, image: Image) -> str:
+        return selectors.image_status(image)
+
+    def get_assignee(self, image: Image) -> str | None:
+        return selectors.image_assignee(image)
 
 
 class ImageUploadIn(serializers.Serializer[Any]):

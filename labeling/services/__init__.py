@@ -1,4 +1,5 @@
-"""Operations on projects, members, classes, images and annotations: labeling's writes.
+"""Operations on projects, members, classes, images, annotations and the team workflow (assignments,
+review, comments, the audit list): labeling's writes.
 
 Each function is one operation, typed and keyword-only; it validates, changes the database in
 one transaction, and raises InvalidInput (400) or Conflict (409) without storing anything.
@@ -13,7 +14,10 @@ from labeling.services.annotations import (
     annotation_restore,
     annotation_save,
 )
+from labeling.services.assignments import images_assign, images_share, unassign_member
+from labeling.services.audit import audit_record
 from labeling.services.classes import label_class_create, label_class_delete, label_class_update
+from labeling.services.comments import comment_add, comment_resolve
 from labeling.services.derived import derived_layer_save
 from labeling.services.images import (
     Upload,
@@ -30,6 +34,7 @@ from labeling.services.projects import (
     project_create,
     project_update,
 )
+from labeling.services.review import image_move
 
 __all__ = [
     "SNAPSHOT_EVERY",
@@ -38,12 +43,18 @@ __all__ = [
     "annotation_delete",
     "annotation_restore",
     "annotation_save",
+    "audit_record",
     "check_file_name",
+    "comment_add",
+    "comment_resolve",
     "derived_layer_save",
     "image_archive",
     "image_ingest",
+    "image_move",
     "image_render_displays",
     "image_update",
+    "images_assign",
+    "images_share",
     "label_class_create",
     "label_class_delete",
     "label_class_update",
@@ -52,4 +63,5 @@ __all__ = [
     "project_archive",
     "project_create",
     "project_update",
+    "unassign_member",
 ]
