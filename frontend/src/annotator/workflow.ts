@@ -29,6 +29,8 @@ export class ReviewState {
   private readonly note = h("textarea", { rows: 3, placeholder: "What should change? (sent with the image)", "data-testid": "change-note" });
   private readonly buttons: Record<Move, HTMLButtonElement>;
   private readonly listeners = new Set<(work: ImageWork, move: string, by: string) => void>();
+  /** Run before any move: the page saves the strokes not sent yet, so what is reviewed is what was painted. */
+  beforeMove: () => Promise<void> = async () => {};
 
   constructor(
     private readonly imageId: number,
@@ -97,6 +99,7 @@ export class ReviewState {
 
   private async send(move: Move, comment: string): Promise<boolean> {
     try {
+      await this.beforeMove();
       this.work = await moveImage(this.imageId, move, comment);
       this.render();
       this.message.info(`${this.name} is ${STATUS_LABELS[this.work.status]}.`);

@@ -227,10 +227,10 @@ function layout(loaded: Loaded, parts: Parts, socket: ProjectSocket, me: string,
     ...paintControls(settings, classes, editable, { undo: () => undo(parts, false), redo: () => undo(parts, true) }),
     h("h3", {}, "Overlays"),
     ...overlayControls(overlays, extra.reviewNode !== null),
+    comments.node,
     h("h3", {}, "Image"),
     ...imageControls(picture, image.channels, canvas),
     overlays.predictionNote,
-    comments.node,
   );
   const tags = tagRow(image.id, classes, annotations, editable, message, socket);
   const main = h(
@@ -264,6 +264,7 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   root.replaceChildren(...layout(loaded, parts, socket, me, { nodes, saveState: saveState.node, history, reviewNode: reviewing?.node ?? null }));
   followImage(socket, { imageId, me, layers, overlays, picture, message, redraw: () => canvas.invalidate() });
   review.follow(socket, () => imageWork(imageId));
+  review.beforeMove = async () => void (await Promise.all(Object.values(layers).map((layer) => layer.save())));
   review.onMove(() => canvas.invalidate());
   comments.follow(socket, me);
   void comments.load().catch((error) => message.error(`Comments: ${errorText(error)}`));
