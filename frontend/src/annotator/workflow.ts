@@ -82,8 +82,13 @@ export class ReviewState {
     }
   }
 
-  /** Another page moved this image (image.status): take its new state. */
+  /** Another page moved or (re)assigned this image (image.status, images.assigned): take its new state. */
   follow(socket: ProjectSocket, reload: () => Promise<ImageWork>): void {
+    socket.on("images.assigned", async (event) => {
+      if (!event.images.includes(this.imageId)) return;
+      this.work = await reload();
+      this.render();
+    });
     socket.on("image.status", async (event) => {
       if (event.image !== this.imageId) return;
       if (event.by === this.me && event.status === this.work.status) return; // this page's own move

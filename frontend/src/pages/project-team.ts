@@ -80,8 +80,9 @@ export function teamPanel(project: Project, members: Member[], grid: ImageGrid, 
   };
   socket.on("images.assigned", (event) => void changed(event.images));
   socket.on("image.status", (event) => {
-    const note = event.note ? `: “${event.note}”` : "";
-    message.info(`${event.name} is ${STATUS_LABELS[event.status as ImageStatus] ?? event.status} (${event.by})${note}`);
+    const note = event.note ? `: “${event.note}”` : ".";
+    const what = event.status === "changes_requested" ? `Changes requested on ${event.name}` : `${event.name} is ${STATUS_LABELS[event.status as ImageStatus] ?? event.status}`;
+    message.info(`${what} by ${event.by}${note}`);
     void changed([event.image]);
   });
   showQueue();
