@@ -1,4 +1,5 @@
-"""Errors the services raise; the API turns them into 400 and 409 answers with their message."""
+"""Errors the services raise; the API turns them into 400, 403, 409 and 423 answers with their
+message (webapp/api.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ class InvalidInput(ValueError):
     """The request cannot be carried out as sent (400). Nothing was stored."""
 
 
+class NotAllowed(Exception):
+    """This person may not do this here, whatever the request says (403). Nothing was stored."""
+
+
 class Conflict(Exception):
     """The request was based on a state that has changed since (409). Nothing was stored."""
 
     def __init__(self, message: str, *, current_version: int | None = None) -> None:
         super().__init__(message)
         self.current_version = current_version
+
+
+class Locked(Exception):
+    """What the request would change is held by the team workflow (423): an image under review
+    keeps its labels until it is sent back. Sending it again cannot help. Nothing was stored."""

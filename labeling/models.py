@@ -275,3 +275,111 @@ class AnnotationRevision(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["annotation", "version"], name="unique_revision")]
         ordering = ["annotation_id", "version"]
+
+
+# Team workflow -------------------------------------------------------------------------------
+# Who is asked to label which image, where each image stands in review, what people said about
+# it, and who changed the project's members and settings. Labels themselves are untouched: these
+# tables only say who is asked to do what (labeling/workflow.py holds the rules).
+
+
+class ImageStatus(models.TextChoices):
+    TODO = "todo", "To do"
+    IN_PROGRESS = "in_progress", "In progress"
+    SUBMITTED = "submitted", "Submitted"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    APPROVED = "approved", "Approved"
+
+
+class ImageWork(models.Model):
+    """An image's place in the team's work: its assignee and its review status.
+
+    Made when an image is first assigned or labelled; an image without one is to do and
+    unassigned. `approved_layers` freezes, at approval, the (annotation id, version) of each of
+    the image's human label layers: what "train on approved labels only" learns from, so a later
+    edit does not slip into it unreviewed.
+    """
+
+    image = models.OneToOneField(Image, on_delete=models.CASCADE, primary_key=True, related_name="work")
+    status = models.CharField(max_length=24, choices=ImageStatus.choices, default=ImageStatus.TODO)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    status_at = models.DateTimeField(null=True, blank=True)
+    approved_layers = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["assignee", "status"])]
+
+
+class Comment(models.Model):
+    """A remark on an image, pinned to a point (x, y in image pixels) or to the whole image.
+
+    A comment without a parent opens a thread; replies point at it. Resolving is the thread's.
+    """
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="comments")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    x = models.FloatField(null=True, blank=True)
+    y = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class StatusChange(models.Model):
+    """One move of an image's review status: the image's review history, and what progress and
+    the review queue are computed from."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="status_changes")
+    action = models.CharField(max_length=24)
+    previous = models.CharField(max_length=24, choices=ImageStatus.choices)
+    status = models.CharField(max_length=24, choices=ImageStatus.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["image_id", "at", "id"]
+
+
+class AuditAction(models.TextChoices):
+    PROJECT_CREATED = "project.created", "Project created"
+    PROJECT_CHANGED = "project.changed", "Project name or description changed"
+    PROJECT_ARCHIVED = "project.archived", "Project archived"
+    MEMBER_ADDED = "member.added", "Member invited"
+    MEMBER_ROLE_CHANGED = "member.role_changed", "Member's role changed"
+    MEMBER_REMOVED = "member.removed", "Member removed"
+    CLASS_ADDED = "class.added", "Class added"
+    CLASS_CHANGED = "class.changed", "Class changed"
+    CLASS_REMOVED = "class.removed", "Class removed"
+
+
+class AuditEntry(models.Model):
+    """Who changed a project's members or settings, what and when (owners read these).
+
+    `subject` names what changed (a user name, a class name); `details` holds the values before
+    and after. `actor` is empty for changes made by the server itself (a management command).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audit_entries")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    subject = models.CharField(max_length=200)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 import numpy as np
-from django.db.models import Count, Prefetch, QuerySet
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.fields.files import FieldFile
 
 from labeling import imageio, labelmaps
@@ -22,6 +23,8 @@ from labeling.models import (
     AnnotationRevision,
     Channel,
     Image,
+    ImageStatus,
+    ImageWork,
     LabelClass,
     Project,
     SourceFile,
@@ -41,11 +44,15 @@ def images_of(project: Project) -> QuerySet[Image]:
 
 
 def with_label_state(images: QuerySet[Image]) -> QuerySet[Image]:
-    """Images with what the grid shows of each: its live label kinds and whether a model scored it,
-    in two queries for the whole page rather than two per image."""
+    """Images with what the grid shows of each: its live label kinds, whether a model scored it,
+    its review status and assignee, in a few queries for the whole page rather than per image."""
     live = Annotation.objects.filter(is_deleted=False).only("id", "image_id", "kind")
     annotations = Prefetch("annotations", queryset=live, to_attr="live_annotations")
-    return images.prefetch_related(annotations).annotate(prediction_count=Count("predictions"))
+    return (
+        images.prefetch_related(annotations)
+        .select_related("work__assignee")
+        .annotate(prediction_count=Count("predictions"))
+    )
 
 
 def label_kinds(image: Image) -> list[str]:
@@ -58,6 +65,70 @@ def label_kinds(image: Image) -> list[str]:
 def is_predicted(image: Image) -> bool:
     count = getattr(image, "prediction_count", None)
     return bool(count) if count is not None else image.predictions.exists()
+
+
+# The team workflow: review status and assignee of images -------------------------------------
+
+
+def work_of(image: Image) -> ImageWork | None:
+    """The image's place in review, or None while it is to do and unassigned (no row yet)."""
+    try:
+        return image.work
+    except ObjectDoesNotExist:
+        return None
+
+
+def image_status(image: Image) -> str:
+    work = work_of(image)
+    return work.status if work is not None else ImageStatus.TODO
+
+
+def image_assignee(image: Image) -> str | None:
+    work = work_of(image)
+    return work.assignee.username if work is not None and work.assignee is not None else None
+
+
+@dataclass(frozen=True)
+class WorkRow:
+    status: str
+    assignee: int | None  # user id
+
+
+def work_by_image(project: Project) -> dict[int, WorkRow]:
+    """image id -> its status and assignee, for the project's images that have a work row (the
+    others are to do and unassigned)."""
+    rows = ImageWork.objects.filter(image__project=project).values_list("image_id", "status", "assignee_id")
+    return {image: WorkRow(status, assignee) for image, status, assignee in rows}
+
+
+def filter_by_work(
+    images: QuerySet[Image], *, status: str | None = None, assignee: Any = None, unassigned: bool = False
+) -> QuerySet[Image]:
+    """Images in this review status, and/or assigned to this user (or to nobody)."""
+    if status == ImageStatus.TODO:
+        images = images.filter(Q(work__isnull=True) | Q(work__status=ImageStatus.TODO))
+    elif status:
+        images = images.filter(work__status=status)
+    if unassigned:
+        images = images.filter(Q(work__isnull=True) | Q(work__assignee__isnull=True))
+    elif assignee is not None:
+        images = images.filter(work__assignee=assignee)
+    return images
+
+
+def unclaimed_images(project: Project, kinds: Iterable[str], *, status: str) -> list[int]:
+    """Ids, by name, of the project's live images in `status` with no assignee and no live layer of
+    these kinds: what "share the unlabelled images" deals out."""
+    images = filter_by_work(images_of(project), status=status, unassigned=True)
+    labelled = Annotation.objects.filter(image__project=project, is_deleted=False, kind__in=list(kinds))
+    images = images.exclude(pk__in=labelled.values("image_id"))
+    return list(images.order_by("name", "pk").values_list("pk", flat=True))
+
+
+def human_layer_versions(image: Image, kinds: Iterable[str]) -> list[list[int]]:
+    """[annotation id, version] of the image's live layers of these kinds: what an approval freezes."""
+    rows = Annotation.objects.filter(image=image, is_deleted=False, kind__in=list(kinds)).order_by("pk")
+    return [[pk, version] for pk, version in rows.values_list("pk", "version")]
 
 
 def live_project(project_id: int) -> Project | None:
@@ -384,6 +455,22 @@ def live_layers(project: Project, kinds: Iterable[str]) -> list[LayerRow]:
     return [LayerRow(*row) for row in rows]
 
 
+def approved_layers(project: Project, kinds: Iterable[str]) -> list[LayerRow]:
+    """The layers of these kinds as they were approved (labeling/workflow.py), on the project's
+    live images whose review status is approved: each at the version its approval froze, even
+    where the layer has moved on since."""
+    frozen: dict[int, int] = {}
+    works = ImageWork.objects.filter(
+        image__project=project, image__archived_at__isnull=True, status=ImageStatus.APPROVED
+    )
+    for layers in works.values_list("approved_layers", flat=True):
+        frozen.update({int(pk): int(version) for pk, version in layers})
+    rows = Annotation.objects.filter(pk__in=list(frozen), kind__in=list(kinds)).values_list(
+        "id", "kind", "key", "image_id", "image__split"
+    )
+    return [LayerRow(pk, frozen[pk], kind, key, image, split) for pk, kind, key, image, split in rows]
+
+
 def layer_images(annotation_ids: Iterable[int]) -> list[tuple[int, str]]:
     """(image id, split) of each of these layers, by image name then id (one row per layer)."""
     rows = Annotation.objects.filter(pk__in=list(annotation_ids)).order_by("image__name", "image_id")
@@ -422,3 +509,9 @@ def live_tags(
 def tag_present(tag: Annotation, version: int) -> bool:
     """Whether a tag said "present" at `version`."""
     return bool(revision_at(tag, version).data.get("present"))
+
+
+def tag_present_at(annotation_id: int, version: int) -> bool:
+    """Whether the tag of this id said "present" at `version`."""
+    revision = AnnotationRevision.objects.filter(annotation_id=annotation_id, version=version).first()
+    return bool(revision is not None and revision.data.get("present"))

@@ -127,6 +127,8 @@ class ImageOut(serializers.ModelSerializer[Image]):
     )
     size_z = serializers.SerializerMethodField(help_text="z-planes of its stack (1 for a 2-D image)")
     size_t = serializers.SerializerMethodField(help_text="time points of its stack (1 for a 2-D image)")
+    status = serializers.SerializerMethodField(help_text="review status (labeling/workflow.py)")
+    assignee = serializers.SerializerMethodField(help_text="the member asked to label it, if any")
 
     class Meta:
         model = Image
@@ -150,6 +152,8 @@ class ImageOut(serializers.ModelSerializer[Image]):
             "renditions_ready",
             "label_kinds",
             "predicted",
+            "status",
+            "assignee",
             "uploaded_by",
             "created_at",
         ]
@@ -191,6 +195,12 @@ class ImageDetailOut(ImageOut):
     @extend_schema_field(PlaneOut(many=True))
     def get_planes(self, image: Image) -> list[dict[str, int]]:
         return selectors.stack_planes(image)
+
+    def get_status(self, image: Image) -> str:
+        return selectors.image_status(image)
+
+    def get_assignee(self, image: Image) -> str | None:
+        return selectors.image_assignee(image)
 
 
 class ImageUploadIn(serializers.Serializer[Any]):

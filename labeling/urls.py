@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from labeling import views
+from labeling import team_views, views
 
 urlpatterns = [
     path("projects/", views.ProjectList.as_view(), name="project-list"),
@@ -57,4 +57,19 @@ urlpatterns = [
         name="annotation-restore",
     ),
     path("annotations/<int:annotation_id>/mask.png", views.AnnotationMask.as_view(), name="annotation-mask"),
+    # The team workflow (labeling/team_views.py)
+    path("projects/<int:project_id>/assignments/", team_views.AssignImages.as_view(), name="assign-images"),
+    path(
+        "projects/<int:project_id>/assignments/share/", team_views.ShareImages.as_view(), name="share-images"
+    ),
+    path("images/<int:image_id>/status/", team_views.ImageStatusView.as_view(), name="image-status"),
+    path("projects/<int:project_id>/review-queue/", team_views.ReviewQueue.as_view(), name="review-queue"),
+    path("images/<int:image_id>/comments/", team_views.ImageComments.as_view(), name="image-comments"),
+    path(
+        "projects/<int:project_id>/comments/", team_views.ProjectComments.as_view(), name="project-comments"
+    ),
+    path("comments/<int:comment_id>/resolve/", team_views.CommentResolve.as_view(), name="comment-resolve"),
+    path("projects/<int:project_id>/progress/", team_views.Progress.as_view(), name="progress"),
+    path("projects/<int:project_id>/progress.csv", team_views.ProgressCsv.as_view(), name="progress-csv"),
+    path("projects/<int:project_id>/audit/", team_views.AuditList.as_view(), name="audit"),
 ]

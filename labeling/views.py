@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpResponse
@@ -20,7 +21,7 @@ from rest_framework.views import APIView
 from labeling import imageio, labelmaps, selectors, services
 from labeling.access import annotation_for, image_for, project_for
 from labeling.errors import InvalidInput
-from labeling.models import MAP_KINDS, Annotation, Image, LabelClass, Membership, Project, Role
+from labeling.models import MAP_KINDS, Annotation, Image, ImageStatus, LabelClass, Membership, Project, Role
 from labeling.parsers import StrictMultiPartParser
 from labeling.serializers import (
     AnnotationImportIn,
@@ -99,12 +100,12 @@ class ProjectDetail(APIView):
     @extend_schema(request=ProjectPatch, responses=ProjectOut)
     def patch(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        project = services.project_update(project=project, **_valid(ProjectPatch, request))
+        project = services.project_update(project=project, by=request.user, **_valid(ProjectPatch, request))
         return Response(ProjectOut(project, context={"roles": _roles(request.user)}).data)
 
     def delete(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, needs=Role.OWNER)
-        services.project_archive(project=project)
+        services.project_archive(project=project, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -120,7 +121,9 @@ class MemberList(APIView):
     def post(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, needs=Role.OWNER)
         fields = _valid(MembershipIn, request)
-        membership = services.membership_set(project=project, user=fields["username"], role=fields["role"])
+        membership = services.membership_set(
+            project=project, user=fields["username"], role=fields["role"], by=request.user
+        )
         return Response(MembershipOut(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -138,12 +141,15 @@ class MemberDetail(APIView):
     def patch(self, request: Request, project_id: int, user_id: int) -> Response:
         membership = self._membership(request, project_id, user_id)
         membership = services.membership_set(
-            project=membership.project, user=membership.user, role=_valid(RoleIn, request)["role"]
+            project=membership.project,
+            user=membership.user,
+            role=_valid(RoleIn, request)["role"],
+            by=request.user,
         )
         return Response(MembershipOut(membership).data)
 
     def delete(self, request: Request, project_id: int, user_id: int) -> Response:
-        services.membership_remove(membership=self._membership(request, project_id, user_id))
+        services.membership_remove(membership=self._membership(request, project_id, user_id), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -160,7 +166,9 @@ class ClassList(APIView):
     @extend_schema(request=LabelClassIn, responses={201: LabelClassOut})
     def post(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        label_class = services.label_class_create(project=project, **_valid(LabelClassIn, request))
+        label_class = services.label_class_create(
+            project=project, by=request.user, **_valid(LabelClassIn, request)
+        )
         return Response(LabelClassOut(label_class).data, status=status.HTTP_201_CREATED)
 
 
@@ -177,11 +185,15 @@ class ClassDetail(APIView):
     @extend_schema(request=LabelClassPatch, responses=LabelClassOut)
     def patch(self, request: Request, project_id: int, class_id: int) -> Response:
         label_class = self._label_class(request, project_id, class_id)
-        label_class = services.label_class_update(label_class=label_class, **_valid(LabelClassPatch, request))
+        label_class = services.label_class_update(
+            label_class=label_class, by=request.user, **_valid(LabelClassPatch, request)
+        )
         return Response(LabelClassOut(label_class).data)
 
     def delete(self, request: Request, project_id: int, class_id: int) -> Response:
-        services.label_class_delete(label_class=self._label_class(request, project_id, class_id))
+        services.label_class_delete(
+            label_class=self._label_class(request, project_id, class_id), by=request.user
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -199,12 +211,14 @@ class ImageList(generics.ListAPIView[Image]):
             images = images.filter(split=split)
         if (stack := self.request.query_params.get("stack", "")).isdigit():
             images = images.filter(stack_id=int(stack))
-        return images.select_related("uploaded_by", "stack")
+        return _work_filters(images, self.request).select_related("uploaded_by", "stack")
 
     @extend_schema(
         parameters=[
             OpenApiParameter("split", str, required=False),
             OpenApiParameter("stack", int, required=False),
+            OpenApiParameter("status", str, required=False, description="review status, e.g. submitted"),
+            OpenApiParameter("assignee", str, required=False, description='"me", "none" or a user name'),
         ]
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -226,6 +240,22 @@ class ImageList(generics.ListAPIView[Image]):
             pages=fields.get("pages"),
         )
         return Response(ImageOut(images, many=True).data, status=status.HTTP_201_CREATED)
+
+
+def _work_filters(images: QuerySet[Image], request: Request) -> QuerySet[Image]:
+    """?status=<review status> and ?assignee=me|none|<user name> (the grid's "My images")."""
+    wanted = request.query_params.get("status")
+    if wanted is not None and wanted not in ImageStatus.values:
+        raise InvalidInput(f"status must be one of {', '.join(ImageStatus.values)}.")
+    who = request.query_params.get("assignee")
+    if who is None:
+        return selectors.filter_by_work(images, status=wanted)
+    if who == "none":
+        return selectors.filter_by_work(images, status=wanted, unassigned=True)
+    user = request.user if who == "me" else get_user_model().objects.filter(username=who).first()
+    if user is None:
+        return images.none()
+    return selectors.filter_by_work(images, status=wanted, assignee=user)
 
 
 class ImageDetail(APIView):

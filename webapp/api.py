@@ -1,4 +1,5 @@
-"""How service errors become HTTP answers: InvalidInput is 400, Conflict is 409."""
+"""How service errors become HTTP answers: InvalidInput is 400, NotAllowed 403, Conflict 409,
+Locked 423."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ from typing import Any
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from labeling.errors import Conflict, InvalidInput
+from labeling.errors import Conflict, InvalidInput, Locked, NotAllowed
 
 
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(error, InvalidInput):
         return Response({"detail": str(error)}, status=400)
+    if isinstance(error, NotAllowed):
+        return Response({"detail": str(error)}, status=403)
+    if isinstance(error, Locked):
+        return Response({"detail": str(error)}, status=423)
     if isinstance(error, Conflict):
         return Response({"detail": str(error), "current_version": error.current_version}, status=409)
     return drf_exception_handler(error, context)

@@ -58,6 +58,57 @@ class ImageRendered(Event):
     made: list[str]
 
 
+# Team workflow -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagesAssigned(Event):
+    """Images were given to a member (assignee) or taken back (assignee null)."""
+
+    TYPE = "images.assigned"
+    images: list[int]
+    assignee: str | None
+    by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageStatusChanged(Event):
+    """An image moved in review (labeling/workflow.py); `note` is the comment that came with it."""
+
+    TYPE = "image.status"
+    image: int
+    name: str
+    status: str
+    previous: str
+    move: str
+    by: str
+    assignee: str | None
+    comment: int | None
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommentAdded(Event):
+    TYPE = "comment.added"
+    comment: int
+    thread: int  # the comment that opened the thread (itself for a new thread)
+    image: int
+    image_name: str
+    author: str
+    body: str
+    x: float | None
+    y: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommentResolved(Event):
+    TYPE = "comment.resolved"
+    comment: int
+    image: int
+    resolved: bool
+    by: str
+
+
 # Training runs -------------------------------------------------------------------------------
 
 

@@ -196,6 +196,15 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 # larger ones by a worker (queue "default"), so an upload of a huge image answers at once.
 DISPLAY_SYNC_MAX_PIXELS = env_int("DISPLAY_SYNC_MAX_PIXELS", 4_000_000, minimum=0)
 
+# Team workflow limits (labeling/services/review.py, assignments.py, comments.py, progress.py).
+TEAM_COMMENT_MAX_CHARS = env_int("TEAM_COMMENT_MAX_CHARS", 2000, minimum=1)
+TEAM_ASSIGN_MAX_IMAGES = env_int("TEAM_ASSIGN_MAX_IMAGES", 1000, minimum=1)  # images per assignment
+TEAM_SHARE_MAX_PEOPLE = env_int("TEAM_SHARE_MAX_PEOPLE", 50, minimum=1)  # annotators to share among
+# Saves less than this far apart count as one stretch of work in "time active"; a longer gap is a break.
+TEAM_ACTIVE_GAP_SECONDS = env_int("TEAM_ACTIVE_GAP_SECONDS", 300, minimum=1)
+# Progress counts labelled pixels from the label maps of at most this many images (newest first).
+TEAM_PROGRESS_MAX_IMAGES = env_int("TEAM_PROGRESS_MAX_IMAGES", 2000, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

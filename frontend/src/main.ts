@@ -1,8 +1,10 @@
 // The app shell: a hash router over the pages. Each page renders into #app and returns what
 // stops it (closing its socket, removing key handlers) when the user goes elsewhere.
 import { showAnnotator } from "./pages/annotator";
+import { showProgress } from "./pages/progress";
 import { showProject } from "./pages/project";
 import { showProjects } from "./pages/projects";
+import { showReviewQueue } from "./pages/review";
 import { showStudy } from "./pages/study";
 import { showTeacher } from "./pages/teacher";
 import { showTraining } from "./pages/training";
@@ -17,6 +19,9 @@ const routes: [RegExp, (root: HTMLElement, ids: number[]) => Promise<Stop>][] = 
   [ROUTES.study, (root, [project]) => showStudy(root, project)],
   [ROUTES.teacher, (root, [project]) => showTeacher(root, project)],
   [ROUTES.image, (root, [project, image]) => showAnnotator(root, project, image)],
+  [ROUTES.progress, (root, [project]) => showProgress(root, project)],
+  [ROUTES.reviewQueue, (root, [project]) => showReviewQueue(root, project)],
+  [ROUTES.review, (root, [project, image]) => showAnnotator(root, project, image, { review: true })],
 ];
 
 let stopCurrent: Stop = () => {};

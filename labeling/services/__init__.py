@@ -1,4 +1,5 @@
-"""Operations on projects, members, classes, images and annotations: labeling's writes.
+"""Operations on projects, members, classes, images, annotations and the team workflow (assignments,
+review, comments, the audit list): labeling's writes.
 
 Each function is one operation, typed and keyword-only; it validates, changes the database in
 one transaction, and raises InvalidInput (400) or Conflict (409) without storing anything.
@@ -14,7 +15,10 @@ from labeling.services.annotations import (
     annotation_restore,
     annotation_save,
 )
+from labeling.services.assignments import images_assign, images_share, unassign_member
+from labeling.services.audit import audit_record
 from labeling.services.classes import label_class_create, label_class_delete, label_class_update
+from labeling.services.comments import comment_add, comment_resolve
 from labeling.services.derived import derived_layer_save
 from labeling.services.images import (
     Upload,
@@ -32,6 +36,7 @@ from labeling.services.projects import (
     project_create,
     project_update,
 )
+from labeling.services.review import image_move
 from labeling.services.splits import HoldOut, image_split_hold_out, image_split_set
 
 __all__ = [
@@ -45,15 +50,21 @@ __all__ = [
     "annotation_restore",
     "annotation_save",
     "annotations_import",
+    "audit_record",
     "check_file_name",
+    "comment_add",
+    "comment_resolve",
     "derived_layer_save",
     "image_archive",
     "image_ingest",
+    "image_move",
     "image_name_for",
     "image_render_displays",
     "image_split_hold_out",
     "image_split_set",
     "image_update",
+    "images_assign",
+    "images_share",
     "label_class_create",
     "label_class_delete",
     "label_class_update",
@@ -62,4 +73,5 @@ __all__ = [
     "project_archive",
     "project_create",
     "project_update",
+    "unassign_member",
 ]

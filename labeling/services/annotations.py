@@ -23,6 +23,7 @@ from labeling.models import (
     Image,
     LabelClass,
 )
+from labeling.services.review import REVIEWED_KINDS, label_saved
 from webapp import events, live
 
 # A layer's whole map is written every this many revisions, so reads replay few strokes.
@@ -181,6 +182,8 @@ def _append_revision(
             "since you loaded it. Reload it and apply your change again.",
             current_version=head.version,
         )
+    if kind in REVIEWED_KINDS:  # a person's labels: the image's review status may move, or refuse
+        label_saved(image=image, author=author)
     version = head.version + 1
     revision = AnnotationRevision(annotation=head, version=version, author=author)
     if content is None:

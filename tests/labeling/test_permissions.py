@@ -31,7 +31,7 @@ class Action:
     allowed_status: tuple[int, ...] = (200, 201, 204)
 
 
-def upload_body() -> dict[str, Any]:
+def upload_body(world: dict[str, int]) -> dict[str, Any]:
     handle = io.BytesIO(field_png(9))
     handle.name = "new.png"
     return {"files": [handle]}
@@ -97,6 +97,37 @@ ACTIONS = [
     Action("start run", "post", "/api/projects/{project}/runs/", Role.MANAGER, {}, allowed_status=(201,)),
     Action("list model versions", "get", "/api/projects/{project}/model-versions/", Role.VIEWER),
     Action("list predictions", "get", "/api/projects/{project}/predictions/", Role.VIEWER),
+    # The team workflow (its moves by role: tests/labeling/test_workflow.py)
+    Action(
+        "assign images",
+        "post",
+        "/api/projects/{project}/assignments/",
+        Role.MANAGER,
+        lambda world: {"images": [world["image"]], "assignee": "annotator"},
+    ),
+    Action(
+        "share images",
+        "post",
+        "/api/projects/{project}/assignments/share/",
+        Role.MANAGER,
+        {"annotators": ["annotator"]},
+    ),
+    Action("image status", "get", "/api/images/{image}/status/", Role.VIEWER),
+    Action("review queue", "get", "/api/projects/{project}/review-queue/", Role.VIEWER),
+    Action("list comments", "get", "/api/images/{image}/comments/", Role.VIEWER),
+    Action(
+        "write comment",
+        "post",
+        "/api/images/{image}/comments/",
+        Role.ANNOTATOR,
+        {"body": "Nucleus?"},
+        allowed_status=(201,),
+    ),
+    Action("resolve comment", "post", "/api/comments/{comment}/resolve/", Role.ANNOTATOR, {}),
+    Action("project comments", "get", "/api/projects/{project}/comments/", Role.VIEWER),
+    Action("progress", "get", "/api/projects/{project}/progress/", Role.VIEWER),
+    Action("progress csv", "get", "/api/projects/{project}/progress.csv", Role.VIEWER),
+    Action("audit list", "get", "/api/projects/{project}/audit/", Role.OWNER),
 ]
 RANK = {Role.VIEWER: 0, Role.ANNOTATOR: 1, Role.MANAGER: 2, Role.OWNER: 3}
 
@@ -114,17 +145,22 @@ def world(project, users, nucleus) -> dict[str, int]:
         base_version=0,
         data={"strokes": [{"class_index": nucleus.index, "radius": 2, "points": [[5, 5]]}]},
     )
+    services.image_ingest(  # unlabelled and unassigned: something to share
+        project=project, uploader=users["manager"], uploads=[services.Upload("g.png", field_png(size=32))]
+    )
+    comment = services.comment_add(image=image, author=users["annotator"], body="Is this a nucleus?")
     return {
         "project": project.pk,
         "image": image.pk,
         "annotation": annotation.pk,
+        "comment": comment.pk,
         "nucleus": nucleus.pk,
         "viewer": users["viewer"].pk,
     }
 
 
 def call(client: APIClient, action: Action, world: dict[str, int]) -> Any:
-    body = action.body() if callable(action.body) else action.body
+    body = action.body(world) if callable(action.body) else action.body
     url = action.url.format(**world)
     return getattr(client, action.method)(url, body, format=action.format)
 

@@ -304,7 +304,9 @@ class NextImage(APIView):
         """The image that most needs labels (training/features/guidance.py), walking on from `after`,
         and why."""
         project = project_for(request.user, project_id)
-        suggestion = guidance.next_image(project=project, after=_image_of(project, request, "after"))
+        suggestion = guidance.next_image(
+            project=project, after=_image_of(project, request, "after"), user_id=request.user.pk
+        )
         image = None
         if suggestion.image is not None:
             image = selectors.with_label_state(selectors.images_of(project)).get(pk=suggestion.image)
@@ -317,6 +319,7 @@ class NextImage(APIView):
                 "of": suggestion.of,
                 "uncertainty": suggestion.uncertainty,
                 "has_labels": suggestion.has_labels,
+                "assigned": suggestion.assigned,
             }
         )
 

@@ -25,6 +25,11 @@ from X rather than taking the top of the ranking means that skipping an image mo
 bouncing between the two most uncertain ones, and labelling X (which moves it to tier 3) does not
 lose the place.
 
+With the team workflow (labeling/workflow.py), "next" for a person walks their own assigned
+images that still need work (to do, in progress, changes requested) first, in the same
+uncertainty order; then the images above that are nobody else's; submitted and approved images
+are done and never offered. With no assignments this is the walk above.
+
 Correct-and-retrain (`version_retrain`) starts a run warm-started from a model version with the
 options that version's run was started with, on a label snapshot taken now, so the corrections
 just painted over its predictions are what the new run adds.
@@ -37,7 +42,8 @@ from typing import Any
 
 from labeling import selectors
 from labeling.errors import InvalidInput
-from labeling.models import HUMAN_KINDS, Project, Split
+from labeling.models import HUMAN_KINDS, ImageStatus, Project, Split
+from labeling.workflow import LOCKED, OPEN
 from training.models import ModelVersion, Prediction, TrainingRun
 from training.runs import create
 from training.runs.spec import UnknownOptions, version_spec
@@ -52,6 +58,8 @@ class Ranked:
     name: str
     uncertainty: float | None  # mean normalised entropy under the ranking's model version
     has_labels: bool
+    status: str = ImageStatus.TODO  # review status
+    assignee: int | None = None  # the id of the member asked to label it
 
     @property
     def scored(self) -> bool:
@@ -75,6 +83,7 @@ class Suggestion:
     of: int
     uncertainty: float | None = None
     has_labels: bool | None = None
+    assigned: bool = False  # one of the images assigned to whoever asked
 
 
 def latest_segmentation_version(project: Project) -> ModelVersion | None:
@@ -95,6 +104,8 @@ def uncertainty_ranking(*, project: Project) -> Ranking:
             name=image.name,
             uncertainty=scores.get(image.pk),
             has_labels=bool(HUMAN_KINDS.intersection(selectors.label_kinds(image))),
+            status=selectors.image_status(image),
+            assignee=getattr(selectors.work_of(image), "assignee_id", None),
         )
         for image in images
     ]
@@ -107,8 +118,9 @@ def _uncertainty_order(entry: Ranked) -> tuple[bool, float, str, int]:
     return (not entry.scored, -(entry.uncertainty or 0.0), entry.name, entry.image)
 
 
-def next_image(*, project: Project, after: int | None = None) -> Suggestion:
-    """The image that most needs labels, walking on from image `after` (the one open now).
+def next_image(*, project: Project, after: int | None = None, user_id: int | None = None) -> Suggestion:
+    """The image that most needs labels, walking on from image `after` (the one open now); for
+    user `user_id`, their own assigned images first (the module docstring).
 
     `after` may be an image outside the ranking (a validation image): the walk then starts at the
     top. The caller checks that it is an image of the project.
@@ -117,14 +129,17 @@ def next_image(*, project: Project, after: int | None = None) -> Suggestion:
     walk = sorted(ranking.images, key=_uncertainty_order)
     start = next((k for k, entry in enumerate(walk) if entry.image == after), -1)
     ahead = [entry for entry in walk[start + 1 :] + walk[: start + 1] if entry.image != after]
-    pick = next((entry for entry in ahead if not entry.has_labels), None)
+    mine = [e for e in ahead if user_id is not None and e.assignee == user_id and e.status in OPEN]
+    free = [e for e in ahead if e.assignee in (None, user_id) and e.status not in LOCKED]
+    pick = next(iter(mine), None) or next((entry for entry in free if not entry.has_labels), None)
     if pick is None and ranking.model_version is not None:
-        pick = next(iter(ahead), None)
+        pick = next(iter(free), None)
     version = ranking.model_version
     if pick is None:
+        others = any(e.assignee not in (None, user_id) and e.status in OPEN for e in ahead)
         return Suggestion(
             image=None,
-            reason=_nothing_left(ranking),
+            reason=_nothing_left(ranking, others_have_some=others),
             model_version=version.pk if version else None,
             rank=None,
             of=len(ranking.images),
@@ -132,14 +147,16 @@ def next_image(*, project: Project, after: int | None = None) -> Suggestion:
     rank = ranking.images.index(pick) + 1
     # The first of its tier (the ranking puts unlabelled images before labelled ones).
     most = all(entry.has_labels != pick.has_labels for entry in ranking.images[: rank - 1])
+    reason = _reason(pick, version, most=most, others=after is not None)
     return Suggestion(
         image=pick.image,
-        reason=_reason(pick, version, most=most, others=after is not None),
+        reason=f"assigned to you; {reason}" if pick in mine else reason,
         model_version=version.pk if version else None,
         rank=rank,
         of=len(ranking.images),
         uncertainty=pick.uncertainty,
         has_labels=pick.has_labels,
+        assigned=pick in mine,
     )
 
 
@@ -157,9 +174,11 @@ def _reason(pick: Ranked, version: ModelVersion | None, *, most: bool, others: b
     return f"{uncertain} under {model} ({entropy})"
 
 
-def _nothing_left(ranking: Ranking) -> str:
+def _nothing_left(ranking: Ranking, *, others_have_some: bool = False) -> str:
     if not ranking.images:
         return "No images to label: the project has none outside the validation split."
+    if others_have_some:
+        return "No other image needs labels from you: the ones left are assigned to others."
     if ranking.model_version is None and all(entry.has_labels for entry in ranking.images):
         return "Every image has labels. Train a model to rank them by its uncertainty."
     return "No other image needs labels."

@@ -18,7 +18,7 @@ import numpy as np
 from labeling import labelmaps, selectors
 from labeling.models import AnnotationKind, Image, Project, Split
 from training.ml.data import UNKNOWN, Sample, channel_ranges, merge_targets, normalize
-from training.runs.spec import LABEL_SOURCES, RunSpec, derived_sources, label_sources
+from training.runs.spec import LABEL_SOURCES, RunSpec, derived_sources, label_approval, label_sources
 
 Snapshot = list[tuple[int, int]]  # (annotation id, version) of every frozen layer
 
@@ -26,12 +26,33 @@ Snapshot = list[tuple[int, int]]  # (annotation id, version) of every frozen lay
 # Freezing ------------------------------------------------------------------------------------
 
 
-def label_snapshot(*, project: Project, sources: Sequence[str], derived: Sequence[str] | None) -> Snapshot:
-    """(annotation id, version) of the live labels a run learns from: any of `sources` on training
-    images, only dense masks on validation images (they score the run, never train it)."""
+def label_snapshot(
+    *, project: Project, sources: Sequence[str], derived: Sequence[str] | None, approved_only: bool = False
+) -> Snapshot:
+    """(annotation id, version) of the labels a run learns from: any of `sources` on training
+    images, only dense masks on validation images (they score the run, never train it).
+
+    `approved_only` keeps, of the training images, the approved ones, with their human layers at
+    the versions their approval froze (selectors.approved_layers) and their derived layers as
+    they are; validation images are scored as always (their masks train nothing)."""
+    rows = selectors.live_layers(project, sources)
+    if approved_only:
+        approved = [
+            row for row in selectors.approved_layers(project, sources) if row.split != Split.VALIDATION
+        ]
+        images = {row.image for row in approved}
+        rows = [
+            *approved,
+            *(
+                row
+                for row in rows
+                if row.split == Split.VALIDATION
+                or (row.kind == AnnotationKind.DERIVED and row.image in images)
+            ),
+        ]
     return [
         (row.annotation, row.version)
-        for row in selectors.live_layers(project, sources)
+        for row in rows
         if (row.split != Split.VALIDATION or row.kind == AnnotationKind.DENSE)
         and (row.kind != AnnotationKind.DERIVED or derived is None or row.key in derived)
     ]
@@ -59,10 +80,14 @@ def first_train_images(snapshot: Snapshot, limit: int) -> Snapshot:
 
 
 def labelled_images(*, project: Project, options: dict[str, Any]) -> SnapshotImages:
-    """The images a run with these options (label_sources, derived_sources) would learn from now."""
+    """The images a run with these options (label_sources, derived_sources, label_approval) would
+    learn from now."""
     sources = label_sources(options.get("label_sources", list(LABEL_SOURCES)))
     derived = derived_sources(options.get("derived_sources"))
-    return snapshot_images(label_snapshot(project=project, sources=sources, derived=derived))
+    approved = label_approval(options.get("label_approval", "all")) == "approved"
+    return snapshot_images(
+        label_snapshot(project=project, sources=sources, derived=derived, approved_only=approved)
+    )
 
 
 # Samples -------------------------------------------------------------------------------------

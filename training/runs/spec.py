@@ -21,6 +21,9 @@ from training.ml.models import WeightsUnavailable, imagenet_weights_file
 from training.ml.pretrain import PretrainConfig
 
 LABEL_SOURCES = ("scribble", "dense", "derived")
+# Which images' human labels a run learns from: every image's as they are now ("all"), or only the
+# approved images', as their approval froze them ("approved", labeling/workflow.py).
+LABEL_APPROVALS = ("all", "approved")
 # Bounds on what a run may ask for, so one request cannot hold a worker for days.
 MAX_STEPS = 200_000
 MAX_PATCH_SIZE = 1024
@@ -111,6 +114,7 @@ class RunSpec:
     classes: tuple[int, ...]
     label_sources: tuple[str, ...] = ()
     derived_sources: tuple[str, ...] | None = None  # which derived layers (by source); None = all
+    label_approval: str = "all"  # LABEL_APPROVALS
     preview_count: int = 3
     # The version scores images as the mean over their 8 rotations and mirror images (8x the time).
     test_time_augmentation: bool = False
@@ -130,6 +134,7 @@ class RunSpec:
             data["strategy"] = self.pretrain.to_json()
             return data
         data["label_sources"] = list(self.label_sources)
+        data["label_approval"] = self.label_approval
         data["preview_count"] = self.preview_count
         data["test_time_augmentation"] = self.test_time_augmentation
         if self.derived_sources is not None:
@@ -145,7 +150,13 @@ class RunSpec:
         name = strategy.get("name", "labels") if isinstance(strategy, dict) else strategy
         known = {"train", "channels", "classes", "strategy"}
         if name != "pretrain":
-            known |= {"label_sources", "preview_count", "test_time_augmentation", "derived_sources"}
+            known |= {
+                "label_sources",
+                "label_approval",
+                "preview_count",
+                "test_time_augmentation",
+                "derived_sources",
+            }
         unknown = sorted(set(data) - known)
         if name not in ("labels", "tags", "pretrain"):
             unknown.append(f"strategy {name!r}")
@@ -158,6 +169,7 @@ class RunSpec:
             classes=tuple(data["classes"]),
             label_sources=tuple(data.get("label_sources", ())),
             derived_sources=None if derived is None else tuple(derived),
+            label_approval=str(data.get("label_approval", "all")),  # runs stored before approval: all
             preview_count=int(data.get("preview_count", 3)),
             test_time_augmentation=bool(data.get("test_time_augmentation", False)),
             tags=TagsOptions.from_json(strategy) if name == "tags" else None,
@@ -219,6 +231,15 @@ def label_sources(raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list) or not raw or any(source not in LABEL_SOURCES for source in raw):
         raise InvalidInput(f"label_sources must be a non-empty list of {', '.join(LABEL_SOURCES)}.")
     return tuple(sorted(set(raw), key=LABEL_SOURCES.index))
+
+
+def label_approval(raw: Any) -> str:
+    if raw not in LABEL_APPROVALS:
+        raise InvalidInput(
+            'label_approval must be "all" (every human label, the default) or "approved" (only the labels '
+            "of approved images, as approved)."
+        )
+    return str(raw)
 
 
 def derived_sources(raw: Any) -> tuple[str, ...] | None:

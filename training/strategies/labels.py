@@ -38,6 +38,7 @@ from training.runs.spec import (
     channel_list,
     derived_sources,
     flag,
+    label_approval,
     label_sources,
     train_config,
     weights_dir,
@@ -65,6 +66,7 @@ class LabelsStrategy:
         options = {key: value for key, value in spec.train.to_dict().items() if key not in SERVER_SET}
         options["channels"] = list(spec.channels)
         options["label_sources"] = list(spec.label_sources)
+        options["label_approval"] = spec.label_approval
         options["preview_images"] = spec.preview_count
         options["test_time_augmentation"] = spec.test_time_augmentation
         if spec.derived_sources is not None:
@@ -137,6 +139,7 @@ def prepare_labelled(
     are on come from the tags strategy, whose pseudo-masks are made on the worker)."""
     sources = label_sources(options.pop("label_sources", list(LABEL_SOURCES)))
     derived = derived_sources(options.pop("derived_sources", None))
+    approval = label_approval(options.pop("label_approval", "all"))
     requested = options.pop("channels", None)
     preview_count = whole_number(options.pop("preview_images", 3), "preview_images", 0, MAX_PREVIEW_IMAGES)
     augment = flag(options.pop("test_time_augmentation", False), "test_time_augmentation")
@@ -145,12 +148,15 @@ def prepare_labelled(
         raise InvalidInput(
             "A segmentation model needs at least two classes (for example background and nucleus)."
         )
-    snapshot = label_snapshot(project=project, sources=sources, derived=derived)
+    snapshot = label_snapshot(
+        project=project, sources=sources, derived=derived, approved_only=approval == "approved"
+    )
     if train_image_limit is not None:
         snapshot = first_train_images(snapshot, train_image_limit)
     if not snapshot and tags is None:
+        approved = " approved" if approval == "approved" else ""
         raise InvalidInput(
-            f"Nothing to train on: no image of this project has {' or '.join(sources)} labels yet."
+            f"Nothing to train on: no{approved} image of this project has {' or '.join(sources)} labels yet."
         )
     labelled = {image for image, _ in selectors.layer_images(pk for pk, _ in snapshot)}
     channels = common_channels(sorted(labelled | set(tagged_images or [])), requested)
@@ -163,6 +169,7 @@ def prepare_labelled(
         classes=tuple(classes),
         label_sources=sources,
         derived_sources=derived,
+        label_approval=approval,
         preview_count=preview_count,
         test_time_augmentation=augment,
         tags=tags,

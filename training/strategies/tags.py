@@ -26,7 +26,7 @@ import torch
 
 from labeling import selectors, services
 from labeling.errors import InvalidInput
-from labeling.models import Image, LabelClass, Project
+from labeling.models import AnnotationKind, Image, LabelClass, Project, Split
 from training.ml.data import channel_ranges, normalize
 from training.ml.loop import Callbacks, TrainingCancelled
 from training.ml.scorecam import (
@@ -41,7 +41,7 @@ from training.ml.scorecam import (
     train_classifier,
 )
 from training.models import TrainingRun
-from training.runs.spec import RunSpec, TagsOptions, fraction, whole_number
+from training.runs.spec import RunSpec, TagsOptions, fraction, label_approval, whole_number
 from training.strategies.base import Made, Prepared, TrainContext
 from training.strategies.labels import LabelsStrategy, prepare_labelled
 from webapp import live
@@ -102,7 +102,8 @@ def parse_tags(*, project: Project, options: dict[str, Any]) -> TagsOptions:
     low, high = fraction(values["cam_low"], "cam_low"), fraction(values["cam_high"], "cam_high")
     if not low < high:
         raise InvalidInput("cam_low must be below cam_high (both between 0 and 1).")
-    tags = frozen_tags(project, tag_class)
+    approved_only = label_approval(options.get("label_approval", "all")) == "approved"
+    tags = frozen_tags(project, tag_class, approved_only=approved_only)
     present = sum(tags.values())
     if present == 0 or present == len(tags):
         raise InvalidInput(
@@ -121,8 +122,17 @@ def parse_tags(*, project: Project, options: dict[str, Any]) -> TagsOptions:
     )
 
 
-def frozen_tags(project: Project, tag_class: LabelClass) -> dict[tuple[int, int], bool]:
-    """(annotation id, version) -> present, for the live tags of a class on training images."""
+def frozen_tags(
+    project: Project, tag_class: LabelClass, *, approved_only: bool = False
+) -> dict[tuple[int, int], bool]:
+    """(annotation id, version) -> present, for the live tags of a class on training images (with
+    `approved_only`: on approved training images, as their approval froze them)."""
+    if approved_only:
+        return {
+            (row.annotation, row.version): selectors.tag_present_at(row.annotation, row.version)
+            for row in selectors.approved_layers(project, [AnnotationKind.TAG])
+            if row.key == str(tag_class.pk) and row.split != Split.VALIDATION
+        }
     return {
         (tag.pk, tag.version): selectors.tag_present(tag, tag.version)
         for tag in selectors.live_tags(project, tag_class)

@@ -18,8 +18,10 @@ export interface CanvasOptions {
   imageHeight: number;
   drawStatic: DrawStatic;
   tools: Record<ToolName, Tool>;
-  /** For people who may look but not paint: called instead of the tool when they press on the image. */
-  readOnly: (() => void) | null;
+  /** Why this person may not change labels now (a viewer; an annotator on an image under review), or
+   * null when they may: a press with a painting tool is refused with this reason. */
+  paintRefusal: () => string | null;
+  refuse: (reason: string) => void;
 }
 
 export class AnnotatorCanvas {
@@ -145,8 +147,9 @@ export class AnnotatorCanvas {
   private toolFor(event: PointerEvent): Tool | null {
     if (event.button === 1 || (event.button === 0 && this.panHeld)) return this.tools.pan;
     if (event.button !== 0) return null;
-    if (this.options.readOnly) {
-      this.options.readOnly();
+    const refusal = this.tool.paints ? this.options.paintRefusal() : null;
+    if (refusal) {
+      this.options.refuse(refusal);
       return null;
     }
     return this.tool;

@@ -11,12 +11,12 @@ import { OVERLAY_LABELS, type OverlayName, type Overlays } from "./overlays";
 import { SLIDER_MAX_RADIUS, type Settings, type ToolName } from "./settings";
 import type { TiledImage } from "./tiles";
 
-const TOOL_LABELS: Partial<Record<ToolName, string>> = { brush: "Brush (B)", eraser: "Eraser (E)", fill: "Fill (G)" };
+const TOOL_LABELS: Partial<Record<ToolName, string>> = { brush: "Brush (B)", eraser: "Eraser (E)", fill: "Fill (G)", pin: "Comment (C)" };
 
 /** Tool, brush size, class, layer, undo and redo. */
 export function paintControls(settings: Settings, classes: LabelClass[], editable: boolean, history: { undo(): void; redo(): void }): HTMLElement[] {
   const toolButtons = Object.entries(TOOL_LABELS).map(([name, label]) =>
-    h("button", { "data-tool": name, onclick: () => settings.setTool(name as ToolName), disabled: !editable }, label),
+    h("button", { "data-tool": name, onclick: () => settings.setTool(name as ToolName), disabled: !editable && name !== "pin" }, label),
   );
   const size = h("input", { type: "range", min: 0.5, max: SLIDER_MAX_RADIUS, step: 0.5, value: settings.radius, "aria-label": "Brush size" });
   size.addEventListener("input", () => settings.setRadius(Number(size.value)));
@@ -47,14 +47,15 @@ export function paintControls(settings: Settings, classes: LabelClass[], editabl
   ];
 }
 
-/** A checkbox and an opacity slider per overlay; the checkbox follows the overlay keys too. */
-export function overlayControls(overlays: Overlays): HTMLElement[] {
+/** A checkbox and an opacity slider per overlay (the author's only in review); the checkbox follows the overlay keys too. */
+export function overlayControls(overlays: Overlays, review: boolean): HTMLElement[] {
   const boxes = new Map<OverlayName, HTMLInputElement>();
   overlays.onShown((name, shown) => {
     const box = boxes.get(name);
     if (box) box.checked = shown;
   });
-  return (Object.keys(OVERLAY_LABELS) as OverlayName[]).map((name) => {
+  const names = (Object.keys(OVERLAY_LABELS) as OverlayName[]).filter((name) => review || name !== "author");
+  return names.map((name) => {
     const box = h("input", { type: "checkbox", checked: overlays.shown[name], "data-overlay": name });
     const slider = h("input", { type: "range", min: 0, max: 1, step: 0.05, value: overlays.opacity[name], "aria-label": `${name} opacity` });
     box.addEventListener("change", () => overlays.setShown(name, box.checked));

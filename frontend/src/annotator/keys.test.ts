@@ -32,6 +32,16 @@ describe("the keymap", () => {
     expect(keyAction(press("m"))).toEqual({ type: "overlay", name: "mine" });
   });
 
+  it("pins comments and moves images through review with single keys", () => {
+    expect(keyAction(press("c"))).toEqual({ type: "tool", tool: "pin" });
+    expect(keyAction(press("S"))).toEqual({ type: "review", move: "submit" });
+    expect(keyAction(press("v"))).toEqual({ type: "review", move: "approve" });
+    expect(keyAction(press("r"))).toEqual({ type: "review", move: "request_changes" });
+    expect(keyAction(press("h"))).toEqual({ type: "history" });
+    expect(keyAction(press("o"))).toEqual({ type: "overlay", name: "author" });
+    expect(keyAction(press("s", { ctrlKey: true }))).toBeNull(); // the browser's save stays
+  });
+
   it("leaves Alt combinations and unknown keys alone", () => {
     expect(keyAction(press("b", { altKey: true }))).toBeNull();
     expect(keyAction(press("x"))).toBeNull();

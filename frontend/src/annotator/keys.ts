@@ -12,6 +12,9 @@ export type KeyAction =
   | { type: "oneToOne" }
   | { type: "zoom"; factor: number }
   | { type: "nextNeedingLabels" }
+  /** Review: submit (S), approve (V), request changes (R), the history panel (H). */
+  | { type: "review"; move: "submit" | "approve" | "request_changes" }
+  | { type: "history" }
   /** The class at this position (0: the first), as the class buttons number them. */
   | { type: "class"; position: number }
   | { type: "overlay"; name: OverlayName }
@@ -26,13 +29,14 @@ export interface KeyPress {
   altKey: boolean;
 }
 
-export const OVERLAY_KEYS: Record<string, OverlayName> = { m: "mine", t: "others", d: "derived", p: "prediction", i: "instant", u: "uncertainty" };
+export const OVERLAY_KEYS: Record<string, OverlayName> = { m: "mine", o: "author", t: "others", d: "derived", p: "prediction", i: "instant", u: "uncertainty" };
 
 const PLAIN_KEYS: Record<string, KeyAction> = {
   " ": { type: "holdToPan" },
   b: { type: "tool", tool: "brush" },
   e: { type: "tool", tool: "eraser" },
   g: { type: "tool", tool: "fill" },
+  c: { type: "tool", tool: "pin" },
   "[": { type: "brushSize", factor: 1 / 1.25 },
   "]": { type: "brushSize", factor: 1.25 },
   f: { type: "fit" },
@@ -41,6 +45,10 @@ const PLAIN_KEYS: Record<string, KeyAction> = {
   "=": { type: "zoom", factor: 1.25 },
   "-": { type: "zoom", factor: 0.8 },
   n: { type: "nextNeedingLabels" },
+  s: { type: "review", move: "submit" },
+  v: { type: "review", move: "approve" },
+  r: { type: "review", move: "request_changes" },
+  h: { type: "history" },
 };
 
 /** What a key press does, or null for keys the annotator leaves alone. */

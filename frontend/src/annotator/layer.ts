@@ -29,13 +29,15 @@ import { rasterizeStroke } from "../painter/raster";
 
 export type SaveState = "saved" | "unsaved" | "saving" | "conflict" | "error";
 
-/** Answers that mean the server will not take these edits, however often they are sent. */
-const REFUSED = [400, 413, 422];
+/** Answers that mean the server will not take these edits, however often they are sent (423: the
+ * image is under review, and its labels are a manager's to change until it is sent back). */
+const REFUSED = [400, 413, 422, 423];
 
-/** Who last wrote a pixel: shown as "my labels" and "others' labels". */
+/** Who last wrote a pixel: shown as "my labels", "others' labels" and, in review, "the author's". */
 export const NOBODY = 0;
 export const ME = 1;
 export const OTHERS = 2;
+export const AUTHOR = 3;
 
 type Operation =
   | { type: "stroke"; stroke: Stroke }
@@ -54,6 +56,8 @@ export class EditableLayer {
   annotationId: number | null = null;
   version = 0;
   state: SaveState = "saved";
+  /** Whose labels are told apart from other people's (AUTHOR): the submitter, in review mode. */
+  highlight: string | null = null;
   private server: LabelMap;
   private serverOwners: Uint8Array;
   private unsaved: Operation[] = [];
@@ -242,7 +246,7 @@ export class EditableLayer {
   }
 
   private async take(revision: Revision): Promise<void> {
-    const owner = revision.author === this.me ? ME : OTHERS;
+    const owner = revision.author === this.me ? ME : revision.author === this.highlight ? AUTHOR : OTHERS;
     if (revision.is_deleted || revision.has_mask) {
       const next = revision.is_deleted
         ? createLabelMap(this.server.width, this.server.height)

@@ -9,6 +9,11 @@ import { errorText, h, type messageLine } from "../ui";
 /** Why "next needing labels" opened an image: shown in that image's message line once it is up. */
 let arrivalNote: { image: number; text: string } | null = null;
 
+/** Leave a note for the image opened next (shown once, in its message line). */
+export function leaveArrivalNote(imageId: number, text: string): void {
+  arrivalNote = { image: imageId, text };
+}
+
 /** The note left for this image by the page that opened it, once. */
 export function takeArrivalNote(imageId: number): string | null {
   const text = arrivalNote?.image === imageId ? arrivalNote.text : null;

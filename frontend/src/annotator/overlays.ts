@@ -1,4 +1,5 @@
-// What is drawn over the image: my labels, others' labels, derived masks, the model's prediction,
+// What is drawn over the image: my labels, the author's (in review), others' labels, derived masks,
+// the model's prediction,
 // the instant preview and the uncertainty, each in tiles at the level the zoom needs (tiles.ts),
 // shown or hidden, each at its own opacity.
 import type { Annotation, PaintedKind } from "../api/annotations";
@@ -11,14 +12,15 @@ import { createLabelMap } from "../painter/labelmap";
 import type { Viewport } from "../painter/viewport";
 import { h } from "../ui";
 import { labellingLayer } from "./labels";
-import { ME, OTHERS, type EditableLayer } from "./layer";
+import { AUTHOR, ME, OTHERS, type EditableLayer } from "./layer";
 import { previewNote, previewWins, scaledSource } from "./preview";
 import { heatTable, TiledOverlay } from "./tiles";
 
-export type OverlayName = "mine" | "others" | "derived" | "prediction" | "instant" | "uncertainty";
+export type OverlayName = "mine" | "author" | "others" | "derived" | "prediction" | "instant" | "uncertainty";
 
 export const OVERLAY_LABELS: Record<OverlayName, string> = {
   mine: "my labels (M)",
+  author: "the author's labels (O)",
   others: "others' labels (T)",
   derived: "derived masks (D)",
   prediction: "model prediction (P)",
@@ -27,14 +29,14 @@ export const OVERLAY_LABELS: Record<OverlayName, string> = {
 };
 
 /** Bottom to top. The prediction and the instant preview are two guesses: only the newer is drawn. */
-const DRAW_ORDER: OverlayName[] = ["prediction", "instant", "uncertainty", "derived", "others", "mine"];
+const DRAW_ORDER: OverlayName[] = ["prediction", "instant", "uncertainty", "derived", "others", "author", "mine"];
 const INSTANT_NOTE_STYLE =
   "position: absolute; top: 8px; left: 8px; padding: 2px 8px; border: 1px dashed #fff; border-radius: 4px; " +
   "background: rgba(0, 0, 0, 0.65); color: #fff; font-size: 13px; pointer-events: none;";
 
 export class Overlays {
-  readonly shown: Record<OverlayName, boolean> = { mine: true, others: true, derived: false, prediction: true, instant: true, uncertainty: false };
-  readonly opacity: Record<OverlayName, number> = { mine: 0.6, others: 0.45, derived: 0.4, prediction: 0.35, instant: 0.35, uncertainty: 0.5 };
+  readonly shown: Record<OverlayName, boolean> = { mine: true, author: true, others: true, derived: false, prediction: true, instant: true, uncertainty: false };
+  readonly opacity: Record<OverlayName, number> = { mine: 0.6, author: 0.85, others: 0.45, derived: 0.4, prediction: 0.35, instant: 0.35, uncertainty: 0.5 };
   /** Which model's prediction is loaded, and how unsure it is (under the controls). */
   readonly predictionNote = h("p", { class: "muted" });
   /** "PREVIEW · …" over the canvas while the instant preview is drawn. */
@@ -55,13 +57,22 @@ export class Overlays {
   ) {
     const labels = rgbaTable(palette, 255);
     const overlay = (table: Uint8ClampedArray): TiledOverlay => new TiledOverlay(image.width, image.height, table);
-    this.tiles = { mine: overlay(labels), others: overlay(labels), derived: overlay(labels), prediction: overlay(labels), instant: overlay(labels), uncertainty: overlay(heatTable()) };
+    this.tiles = {
+      mine: overlay(labels),
+      author: overlay(labels),
+      others: overlay(labels),
+      derived: overlay(labels),
+      prediction: overlay(labels),
+      instant: overlay(labels),
+      uncertainty: overlay(heatTable()),
+    };
     // The labels as drawn: by the human-label rule, split into mine and others' by who wrote them.
     const labelOf = (wanted: number) => (i: number): number => {
       const top = layers[labellingLayer(layers.scribble.map.data, i)];
       return top.owners[i] === wanted ? top.map.data[i] : 0;
     };
     this.tiles.mine.setSource(labelOf(ME));
+    this.tiles.author.setSource(labelOf(AUTHOR));
     this.tiles.others.setSource(labelOf(OTHERS));
   }
 
@@ -83,6 +94,7 @@ export class Overlays {
   /** The labels changed in `rect` (null: anywhere). */
   labelsChanged(rect: Rect | null): void {
     this.tiles.mine.changed(rect);
+    this.tiles.author.changed(rect);
     this.tiles.others.changed(rect);
     this.changed();
   }

@@ -26,6 +26,7 @@ export interface Annotation {
 export interface Revision {
   version: number;
   author: string;
+  created_at: string;
   data: { strokes?: Stroke[] };
   has_mask: boolean;
   is_deleted: boolean;

@@ -32,6 +32,50 @@ export interface ImageRenderedEvent {
   made: string[];
 }
 
+export interface ImagesAssignedEvent {
+  type: "images.assigned";
+  at?: number;
+  images: number[];
+  assignee: string | null;
+  by: string;
+}
+
+export interface ImageStatusChangedEvent {
+  type: "image.status";
+  at?: number;
+  image: number;
+  name: string;
+  status: string;
+  previous: string;
+  move: string;
+  by: string;
+  assignee: string | null;
+  comment: number | null;
+  note: string;
+}
+
+export interface CommentAddedEvent {
+  type: "comment.added";
+  at?: number;
+  comment: number;
+  thread: number;
+  image: number;
+  image_name: string;
+  author: string;
+  body: string;
+  x: number | null;
+  y: number | null;
+}
+
+export interface CommentResolvedEvent {
+  type: "comment.resolved";
+  at?: number;
+  comment: number;
+  image: number;
+  resolved: boolean;
+  by: string;
+}
+
 export interface RunStateEvent {
   type: "run.state";
   at?: number;
@@ -219,6 +263,10 @@ export interface SocketErrorEvent {
 export type LiveEvent =
   | LabelsChangedEvent
   | ImageRenderedEvent
+  | ImagesAssignedEvent
+  | ImageStatusChangedEvent
+  | CommentAddedEvent
+  | CommentResolvedEvent
   | RunStateEvent
   | RunProgressEvent
   | RunValidationEvent

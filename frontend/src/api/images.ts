@@ -1,6 +1,7 @@
 // Images: listing, upload, their display renditions and tiles, and the stored instant preview
 // (labeling/views.py, training/views.py InstantPreviewMask).
 import { allPages, ApiError, csrfToken, getJSON, messageOf, safeJSON, withQuery } from "./client";
+import type { ImageStatus } from "./team";
 
 export interface Channel {
   name: string;
@@ -20,6 +21,9 @@ export interface ImageSummary {
   channels: Channel[];
   label_kinds: string[];
   predicted: boolean;
+  /** Where it stands in review, and who is asked to label it (api/team.ts). */
+  status: ImageStatus;
+  assignee: string | null;
 }
 
 export const listImages = (projectId: number): Promise<ImageSummary[]> =>

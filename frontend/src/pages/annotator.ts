@@ -1,30 +1,34 @@
 // The annotator: one image, zoom and pan, channels and contrast, brush / eraser / fill with undo,
 // image-level tags, overlays (my labels, others' labels, derived masks, prediction, uncertainty,
 // instant preview), autosave with a visible state, presence, navigation to the next image that
-// needs labels and one-click correct-and-retrain. This page loads the data and wires the modules
-// of annotator/ together; each of them owns one of those parts.
+// needs labels and one-click correct-and-retrain; the team workflow: the image's review status and
+// moves, comments pinned on it, its history, and review mode for managers. This page loads the
+// data and wires the modules of annotator/ together; each of them owns one of those parts.
 import { listAnnotations, type Annotation, type PaintedKind } from "../api/annotations";
 import { getImage, listImages, storedPreview, type ImageSummary } from "../api/images";
 import { getProject, listClasses, type LabelClass, type Project } from "../api/projects";
+import { imageWork, type ImageWork } from "../api/team";
 import { AnnotatorCanvas } from "../annotator/canvas";
+import { ImageComments } from "../annotator/comments";
 import { imageControls, overlayControls, paintControls } from "../annotator/controls";
 import { keyAction, type KeyAction } from "../annotator/keys";
+import { HistoryPanel } from "../annotator/history";
 import { EditableLayer } from "../annotator/layer";
 import { imageNavigation, takeArrivalNote } from "../annotator/navigation";
 import { Overlays } from "../annotator/overlays";
 import { presenceNote } from "../annotator/presence";
 import { retrainButton } from "../annotator/retrain";
+import { reviewBar } from "../annotator/review";
 import { saveStateNote } from "../annotator/save-state";
 import { Settings } from "../annotator/settings";
 import { tagRow } from "../annotator/tags";
 import { TiledImage } from "../annotator/tiles";
 import { createTools, type ToolContext } from "../annotator/tools";
 import { followImage } from "../annotator/updates";
+import { ReviewState, submitterOf } from "../annotator/workflow";
 import { ProjectSocket } from "../live";
 import { parseHexColor, type Palette } from "../painter/colors";
 import { canAnnotate, canManage, crumbs, errorText, h, messageLine, type Stop } from "../ui";
-
-const VIEWER_REFUSAL = "You are a viewer in this project: you can look, not paint.";
 
 interface Loaded {
   project: Project;
@@ -32,25 +36,32 @@ interface Loaded {
   classes: LabelClass[];
   annotations: Annotation[];
   images: ImageSummary[];
+  work: ImageWork;
+}
+
+export interface AnnotatorOptions {
+  /** Review mode (managers): the submitted images one after another, the author's labels highlighted. */
+  review?: boolean;
 }
 
 /** Everything the page is made of, once wired. */
 type Parts = ReturnType<typeof wire>;
 
 async function load(projectId: number, imageId: number): Promise<Loaded> {
-  const [project, image, classes, annotations, images] = await Promise.all([
+  const [project, image, classes, annotations, images, work] = await Promise.all([
     getProject(projectId),
     getImage(imageId),
     listClasses(projectId),
     listAnnotations(imageId),
     listImages(projectId),
+    imageWork(imageId),
   ]);
   classes.sort((a, b) => a.index - b.index); // number keys pick classes in this order
-  return { project, image, classes, annotations, images };
+  return { project, image, classes, annotations, images, work };
 }
 
-/** The layers, overlays, tools and canvas of one image, connected. */
-function wire({ project, image, classes }: Loaded, me: string) {
+/** The layers, overlays, tools, comments and canvas of one image, connected. */
+function wire({ project, image, classes, work }: Loaded, me: string) {
   const editable = canAnnotate(project.role);
   const palette: Palette = new Map(classes.map((c) => [c.index, parseHexColor(c.color)]));
   const message = messageLine();
@@ -72,6 +83,7 @@ function wire({ project, image, classes }: Loaded, me: string) {
     },
     fill: (layer, col, row, value) => layers[layer].fill(col, row, value),
     panBy: (dx, dy) => canvas.panBy(dx, dy),
+    pin: (x, y) => comments.pinAt({ x, y }),
     refuse: (reason) => message.error(reason),
     redraw: () => canvas.invalidateInteractive(),
     inkOf: (classIndex) => ({
@@ -83,18 +95,22 @@ function wire({ project, image, classes }: Loaded, me: string) {
     imageWidth: image.width,
     imageHeight: image.height,
     tools: createTools(context),
-    readOnly: editable ? null : () => message.error(VIEWER_REFUSAL),
+    paintRefusal: () => review.paintRefusal(),
+    refuse: (reason) => message.error(reason),
     drawStatic: (drawing, view, width, height) => {
       drawing.imageSmoothingEnabled = view.scale < 1;
       picture.draw(drawing, view, width, height);
       drawing.imageSmoothingEnabled = false; // label pixels stay crisp
       overlays.draw(drawing, view, width, height);
+      comments.draw(drawing, view);
       const drawn = picture.drawn;
       canvas.interactive.dataset.level = String(drawn.level);
       canvas.interactive.dataset.tiles = `${drawn.ready}/${drawn.wanted}`;
     },
   });
   const overlays = new Overlays(image, palette, layers, canvas.interactive.dataset, () => canvas.invalidate());
+  const comments = new ImageComments(image.id, editable, message, () => canvas.invalidate());
+  const review = new ReviewState(image.id, image.name, project.role, me, message, work);
   canvas.node.append(overlays.instantNote);
   picture.onLoad = () => canvas.invalidate();
   for (const layer of Object.values(layers)) layer.onChange = (rect) => overlays.labelsChanged(rect);
@@ -102,11 +118,17 @@ function wire({ project, image, classes }: Loaded, me: string) {
     canvas.choose(tool);
     canvas.invalidateInteractive();
   });
-  return { editable, message, settings, layers, picture, overlays, canvas };
+  return { editable, message, settings, layers, picture, overlays, canvas, comments, review };
+}
+
+/** What keys do beyond the parts: "next" (needing labels, or in review the next submitted image) and the history. */
+interface PageActions {
+  next(): Promise<void>;
+  history(): Promise<void>;
 }
 
 /** Carry out what a key stands for. */
-function onKeyAction(action: KeyAction, parts: Parts, classes: LabelClass[], nextNeedingLabels: () => Promise<void>): void {
+function onKeyAction(action: KeyAction, parts: Parts, classes: LabelClass[], page: PageActions): void {
   const { canvas, settings, overlays } = parts;
   switch (action.type) {
     case "undo":
@@ -123,7 +145,11 @@ function onKeyAction(action: KeyAction, parts: Parts, classes: LabelClass[], nex
     case "zoom":
       return canvas.zoom(action.factor);
     case "nextNeedingLabels":
-      return void nextNeedingLabels();
+      return void page.next();
+    case "review":
+      return void parts.review.act(action.move);
+    case "history":
+      return void page.history();
     case "class":
       if (classes[action.position]) settings.setClass(classes[action.position].index);
       return;
@@ -141,13 +167,14 @@ function undo({ layers, settings, message }: Parts, redo: boolean): void {
 }
 
 /** The keyboard, while the page is open; returns what stops listening. */
-function listenToKeys(parts: Parts, classes: LabelClass[], nextNeedingLabels: () => Promise<void>): Stop {
+function listenToKeys(parts: Parts, classes: LabelClass[], page: PageActions): Stop {
   const onKey = (event: KeyboardEvent): void => {
-    if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement) return;
+    const target = event.target;
+    if (target instanceof HTMLInputElement || target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement) return;
     const action = keyAction(event);
     if (!action) return;
-    if (action.type === "undo" || action.type === "redo" || action.type === "holdToPan") event.preventDefault();
-    onKeyAction(action, parts, classes, nextNeedingLabels);
+    if (action.type === "undo" || action.type === "redo" || action.type === "holdToPan" || action.type === "review") event.preventDefault();
+    onKeyAction(action, parts, classes, page);
   };
   const onKeyUp = (event: KeyboardEvent): void => {
     if (event.key === " ") parts.canvas.holdToPan(false);
@@ -179,25 +206,19 @@ async function loadLayers(parts: Parts, { image, annotations }: Loaded): Promise
   }
 }
 
-export async function showAnnotator(root: HTMLElement, projectId: number, imageId: number): Promise<Stop> {
-  const loaded = await load(projectId, imageId);
+/** The header, side panel and main column of the page. */
+function layout(loaded: Loaded, parts: Parts, socket: ProjectSocket, me: string, extra: { nodes: HTMLElement[]; saveState: HTMLElement; history: HistoryPanel; reviewNode: HTMLElement | null }) {
   const { project, image, classes, annotations } = loaded;
-  const me = document.getElementById("app")?.dataset.user ?? "";
-  const socket = new ProjectSocket(projectId);
-  const parts = wire(loaded, me);
-  const { editable, message, settings, layers, picture, overlays, canvas } = parts;
-  const navigation = imageNavigation(projectId, imageId, loaded.images, message);
-  const arrived = takeArrivalNote(imageId);
-  if (arrived) message.info(arrived);
-  const saveState = saveStateNote(layers, message);
+  const { editable, message, settings, layers, picture, overlays, canvas, comments, review } = parts;
   const header = crumbs(
-    projectId,
+    project.id,
     project.name,
     h("strong", { "data-testid": "image-name" }, image.name),
-    ...navigation.nodes,
-    retrainButton(projectId, canManage(project.role), Object.values(layers), message, socket),
-    saveState.node,
-    presenceNote(socket, imageId, me),
+    review.node,
+    ...extra.nodes,
+    retrainButton(project.id, canManage(project.role), Object.values(layers), message, socket),
+    extra.saveState,
+    presenceNote(socket, image.id, me),
   );
   const panel = h(
     "aside",
@@ -205,16 +226,49 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
     editable ? null : h("p", { class: "viewer-note", "data-testid": "viewer-note" }, "Viewer: you can look, not paint."),
     ...paintControls(settings, classes, editable, { undo: () => undo(parts, false), redo: () => undo(parts, true) }),
     h("h3", {}, "Overlays"),
-    ...overlayControls(overlays),
+    ...overlayControls(overlays, extra.reviewNode !== null),
+    comments.node,
     h("h3", {}, "Image"),
     ...imageControls(picture, image.channels, canvas),
     overlays.predictionNote,
   );
-  const tags = tagRow(imageId, classes, annotations, editable, message, socket);
-  const main = h("div", { class: "main" }, canvas.node, h("div", { class: "tag-bar" }, h("span", {}, "Image-level tags: "), tags), message.node);
-  root.replaceChildren(header, h("div", { class: "annotator" }, panel, main));
+  const tags = tagRow(image.id, classes, annotations, editable, message, socket);
+  const main = h(
+    "div",
+    { class: "main" },
+    extra.reviewNode,
+    canvas.node,
+    h("div", { class: "tag-bar" }, h("span", {}, "Image-level tags: "), tags, extra.history.button),
+    review.form,
+    message.node,
+    extra.history.node,
+  );
+  return [header, h("div", { class: "annotator" }, panel, main)];
+}
+
+export async function showAnnotator(root: HTMLElement, projectId: number, imageId: number, options: AnnotatorOptions = {}): Promise<Stop> {
+  const loaded = await load(projectId, imageId);
+  const me = document.getElementById("app")?.dataset.user ?? "";
+  const socket = new ProjectSocket(projectId);
+  const parts = wire(loaded, me);
+  const { message, layers, picture, overlays, canvas, comments, review } = parts;
+  const inReview = Boolean(options.review) && canManage(loaded.project.role);
+  const navigation = imageNavigation(projectId, imageId, loaded.images, message);
+  const reviewing = inReview ? reviewBar(projectId, imageId, loaded.image.name, review, message) : null;
+  if (inReview) for (const layer of Object.values(layers)) layer.highlight = submitterOf(loaded.work);
+  const arrived = takeArrivalNote(imageId);
+  if (arrived) message.info(arrived);
+  const history = new HistoryPanel(() => review.work, layers);
+  const saveState = saveStateNote(layers, message);
+  const nodes = reviewing ? [] : navigation.nodes;
+  root.replaceChildren(...layout(loaded, parts, socket, me, { nodes, saveState: saveState.node, history, reviewNode: reviewing?.node ?? null }));
   followImage(socket, { imageId, me, layers, overlays, picture, message, redraw: () => canvas.invalidate() });
-  const stopKeys = listenToKeys(parts, classes, navigation.nextNeedingLabels);
+  review.follow(socket, () => imageWork(imageId));
+  review.beforeMove = async () => void (await Promise.all(Object.values(layers).map((layer) => layer.save())));
+  review.onMove(() => canvas.invalidate());
+  comments.follow(socket, me);
+  void comments.load().catch((error) => message.error(`Comments: ${errorText(error)}`));
+  const stopKeys = listenToKeys(parts, loaded.classes, { next: reviewing?.next ?? navigation.nextNeedingLabels, history: () => history.toggle() });
   canvas.resize();
   canvas.fit();
   await loadLayers(parts, loaded);

@@ -1,89 +1,17 @@
-// A project: its image grid (label state, filters, upload), classes, members, and who is here.
-import { getImage, listImages, thumbnailUrl, uploadImages, type ImageSummary } from "../api/images";
+// A project: its image grid (label state, review status, filters, upload), the team panel
+// (assignments, my queue, review), comments, classes, members, who is here, and for owners the
+// list of changes to members and settings.
+import { listImages, uploadImages, type ImageSummary } from "../api/images";
 import { getProject, listClasses, listMembers } from "../api/projects";
 import { ProjectSocket } from "../live";
-import { watchPresence, type Present } from "../presence";
-import { imageHref, projectsHref, teacherHref, trainingHref } from "../routes";
+import { watchPresence } from "../presence";
+import { projectsHref, teacherHref, trainingHref } from "../routes";
 import { canManage, errorText, h, messageLine, type Stop } from "../ui";
+import { imageGrid } from "./image-grid";
 import { classSection, memberSection } from "./project-admin";
-
-/** What the grid shows of an image's labels, most informative first. */
-export function labelStates(image: ImageSummary): string[] {
-  const states: string[] = [];
-  if (image.label_kinds.includes("dense")) states.push("dense");
-  if (image.label_kinds.includes("scribble")) states.push("scribbled");
-  if (image.label_kinds.includes("tag")) states.push("tagged");
-  if (image.label_kinds.includes("derived")) states.push("derived");
-  if (image.predicted) states.push("predicted");
-  return states.length ? states : ["unlabelled"];
-}
-
-const FILTERS = ["all", "unlabelled", "tagged", "scribbled", "dense", "derived", "predicted"];
-
-/** The image grid: a card per image with its label state and who is on it, filtered by state. */
-function imageGrid(projectId: number, images: ImageSummary[]) {
-  const byId = new Map(images.map((image) => [image.id, image]));
-  const node = h("div", { class: "image-grid", "data-testid": "image-grid" });
-  const filter = h("select", { "aria-label": "Show", "data-testid": "filter" }, ...FILTERS.map((name) => h("option", { value: name }, name)));
-  let present: Present[] = [];
-
-  function card(image: ImageSummary): HTMLElement {
-    const here = present.filter((p) => p.image === image.id).map((p) => p.user);
-    const thumbnail = image.renditions_ready
-      ? h("img", { src: thumbnailUrl(image), alt: image.name, loading: "lazy" })
-      : h("div", { class: "rendering" }, "rendering…");
-    return h(
-      "a",
-      { class: "image-card", href: imageHref(projectId, image.id), "data-image": image.id },
-      thumbnail,
-      h("span", { class: "caption" }, `${image.name} · ${image.width}×${image.height}`),
-      h("span", { class: "badges" }, ...labelStates(image).map((state) => h("span", { class: `badge ${state}` }, state))),
-      here.length ? h("span", { class: "here" }, `👤 ${here.join(", ")}`) : null,
-    );
-  }
-
-  function render(): void {
-    const shown = [...byId.values()]
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .filter((image) => filter.value === "all" || labelStates(image).includes(filter.value));
-    node.replaceChildren(...shown.map(card));
-    if (!shown.length) node.append(h("p", { class: "muted" }, byId.size ? "No image matches this filter." : "No images yet."));
-  }
-
-  /** Read an image again after it changed (or drop it: archived meanwhile). */
-  async function refresh(id: number): Promise<void> {
-    try {
-      byId.set(id, await getImage(id));
-    } catch {
-      byId.delete(id);
-    }
-    render();
-  }
-
-  filter.addEventListener("change", render);
-  render();
-  return {
-    node,
-    filter,
-    refresh,
-    nameOf: (id: number): string | undefined => byId.get(id)?.name,
-    add(added: ImageSummary[]): void {
-      for (const image of added) byId.set(image.id, image);
-      render();
-    },
-    markPredicted(ids: number[]): void {
-      for (const id of ids) {
-        const image = byId.get(id);
-        if (image) image.predicted = true;
-      }
-      render();
-    },
-    setPresent(people: Present[]): void {
-      present = people;
-      render();
-    },
-  };
-}
+import { auditSection } from "./project-audit";
+import { commentSection } from "./project-comments";
+import { teamPanel } from "./project-team";
 
 export async function showProject(root: HTMLElement, projectId: number): Promise<Stop> {
   const [project, images, classes, members] = await Promise.all([
@@ -93,7 +21,8 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
     listMembers(projectId),
   ]);
   const socket = new ProjectSocket(projectId);
-  const grid = imageGrid(projectId, images);
+  const me = document.getElementById("app")?.dataset.user ?? "";
+  const grid = imageGrid(projectId, images, me, canManage(project.role));
   const presenceLine = h("p", { class: "presence muted", "data-testid": "presence" }, "Nobody else is here.");
   watchPresence(socket, null, (present) => {
     presenceLine.textContent = present.length
@@ -118,9 +47,12 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
       h("a", { class: "button", href: trainingHref(projectId) }, "Training →"),
     ),
     presenceLine,
-    h("section", {}, h("div", { class: "toolbar" }, h("h2", {}, "Images"), grid.filter), uploadBox, grid.node),
+    teamPanel(project, members, grid, me, socket),
+    h("section", {}, h("div", { class: "toolbar" }, h("h2", {}, "Images"), grid.filters), uploadBox, grid.node),
+    commentSection(projectId, socket),
     classSection(project, classes),
     memberSection(project, members),
+    ...(project.role === "owner" ? [auditSection(projectId)] : []),
   );
   return () => socket.close();
 }

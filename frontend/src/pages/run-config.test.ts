@@ -13,6 +13,7 @@ describe("runConfig", () => {
   const form: RunFormValues = {
     strategy: "labels",
     sources: ["scribble", "dense"],
+    approvedOnly: false,
     architecture: "unet",
     encoder: "resnet18",
     imagenet: false,
@@ -31,7 +32,11 @@ describe("runConfig", () => {
   const network = { architecture: "unet", encoder: "resnet18", encoder_weights: null, steps: 60, warmup_steps: 6, steps_per_epoch: 20, patch_size: 64, batch_size: 2 };
 
   it("trains on the chosen label sources for epochs x steps per epoch", () => {
-    expect(runConfig(form)).toEqual({ label_sources: ["scribble", "dense"], ...network, freeze_encoder: true, test_time_augmentation: false });
+    expect(runConfig(form)).toEqual({ label_sources: ["scribble", "dense"], label_approval: "all", ...network, freeze_encoder: true, test_time_augmentation: false });
+  });
+
+  it("learns from the approved images' labels only when asked", () => {
+    expect(runConfig({ ...form, approvedOnly: true })).toMatchObject({ label_sources: ["scribble", "dense"], label_approval: "approved" });
   });
 
   it("adds the tag options to a tags run", () => {

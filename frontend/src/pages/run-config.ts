@@ -9,6 +9,8 @@ export const PRETEXT_TASKS = ["masked", "fluorescence"];
 export interface RunFormValues {
   strategy: string;
   sources: string[];
+  /** Only the approved images' labels, as approved (label_approval "approved"). */
+  approvedOnly: boolean;
   architecture: string;
   encoder: string;
   imagenet: boolean;
@@ -46,6 +48,7 @@ export function runConfig(form: RunFormValues): Record<string, unknown> {
   }
   return {
     label_sources: form.sources,
+    label_approval: form.approvedOnly ? "approved" : "all",
     ...network,
     freeze_encoder: form.freezeEncoder,
     test_time_augmentation: form.testTimeAugmentation,

@@ -75,6 +75,9 @@ export function runForm(
   started: (run: Run) => void,
 ): HTMLElement {
   const sources = labelSources();
+  // Only what a manager approved, as approved (the team workflow); by default every human label.
+  const approvedOnly = h("input", { type: "checkbox", name: "approved_only", "data-testid": "approved-only" });
+  sources.node.append(h("label", {}, approvedOnly, " approved images only"));
   const strategy = select("strategy", STRATEGIES, "labels");
   const network = networkFields();
   // ImageNet weights only from a copy the server has on disk (LESSLABEL_WEIGHTS_DIR); it says so if not.
@@ -97,6 +100,7 @@ export function runForm(
   const read = (): RunFormValues => ({
     strategy: strategy.value,
     sources: sources.chosen(),
+    approvedOnly: approvedOnly.checked,
     ...network.read(),
     imagenet: imagenet.checked,
     epochs: Number(epochs.value),

@@ -60,6 +60,7 @@ def test_the_stored_json_keeps_the_shape_runs_have_always_had():
         "channels",
         "classes",
         "label_sources",
+        "label_approval",
         "preview_count",
         "test_time_augmentation",
         "strategy",

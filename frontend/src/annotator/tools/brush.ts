@@ -30,6 +30,7 @@ export function extendStroke(stroke: Stroke, at: Point, width: number, height: n
 
 export class StrokeTool implements Tool {
   readonly cursor = "crosshair";
+  readonly paints = true;
   private stroke: Stroke | null = null;
 
   constructor(

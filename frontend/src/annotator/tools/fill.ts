@@ -5,6 +5,7 @@ import type { Tool, ToolContext, ToolPointer } from "./tool";
 export class FillTool implements Tool {
   readonly name = "fill";
   readonly cursor = "cell";
+  readonly paints = true;
 
   constructor(private readonly context: ToolContext) {}
 

@@ -6,6 +6,7 @@ import type { Tool, ToolContext, ToolPointer } from "./tool";
 export class PanTool implements Tool {
   readonly name = "pan";
   readonly cursor = "grab";
+  readonly paints = false;
   private last: Point | null = null;
 
   constructor(private readonly context: ToolContext) {}

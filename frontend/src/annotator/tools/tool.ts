@@ -1,4 +1,4 @@
-// The interface every annotator tool implements (brush, eraser, fill, pan: one module each), and
+// The interface every annotator tool implements (brush, eraser, fill, pan, pin: one module each), and
 // what a tool may do. Tools never touch layers, the view or the page: they read the settings and
 // call the actions of their ToolContext, so each can be tried on a small map in a unit test.
 import type { PaintedKind, Stroke } from "../../api/annotations";
@@ -21,6 +21,8 @@ export interface ToolContext {
   fill(layer: PaintedKind, col: number, row: number, value: number): void;
   /** Move the view by (dx, dy) CSS pixels. */
   panBy(dx: number, dy: number): void;
+  /** Pin a new comment at the image point (x, y): the comment form opens there. */
+  pin(x: number, y: number): void;
   /** Say why nothing happened. */
   refuse(reason: string): void;
   /** What the tool shows on the interactive canvas changed (the stroke in progress). */
@@ -33,6 +35,8 @@ export interface Tool {
   readonly name: ToolName;
   /** The CSS cursor over the canvas while the tool is chosen. */
   readonly cursor: string;
+  /** Whether it changes labels (refused while the person may not paint: a viewer, an image under review). */
+  readonly paints: boolean;
   /** The tool is chosen. */
   activate(): void;
   /** Another tool is chosen: what is in progress is finished as a pointer-up would. */

@@ -30,6 +30,7 @@ function bench(settings = new Settings(2)) {
       view.x += dx;
       view.y += dy;
     },
+    pin: (x, y) => log.push(`pin ${x},${y}`),
     refuse: (reason) => log.push(`refused: ${reason}`),
     redraw: () => {},
     inkOf: () => ({ color: "red", alpha: 1 }),
@@ -102,6 +103,22 @@ describe("the pan tool", () => {
     tools.pan.pointerUp(at(2, 3));
     tools.pan.pointerMove(at(5, 5)); // released: no longer dragging
     expect(view).toEqual({ x: 10, y: 20 });
+  });
+});
+
+describe("the pin tool", () => {
+  it("pins a comment where it is clicked, in tenths of a pixel, painting nothing", () => {
+    const { tools, maps, log } = bench();
+    expect(tools.pin.pointerDown(at(3.14159, 2.5))).toBe(false);
+    expect(log).toEqual(["pin 3.1,2.5"]);
+    expect(gridOf(maps.scribble)).toEqual(["........", "........", "........", "........"]);
+    expect([tools.pin.paints, tools.brush.paints, tools.fill.paints, tools.pan.paints]).toEqual([false, true, true, false]);
+  });
+
+  it("refuses a click beside the image", () => {
+    const { tools, log } = bench();
+    tools.pin.pointerDown(at(8, 1));
+    expect(log).toEqual(["refused: Pin a comment on the image itself."]);
   });
 });
 
