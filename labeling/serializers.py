@@ -177,6 +177,12 @@ class ImageOut(serializers.ModelSerializer[Image]):
     def get_size_t(self, image: Image) -> int:
         return image.stack.size_t if image.stack else 1
 
+    def get_status(self, image: Image) -> str:
+        return selectors.image_status(image)
+
+    def get_assignee(self, image: Image) -> str | None:
+        return selectors.image_assignee(image)
+
 
 class PlaneOut(serializers.Serializer[Any]):
     id = serializers.IntegerField()
@@ -195,12 +201,6 @@ class ImageDetailOut(ImageOut):
     @extend_schema_field(PlaneOut(many=True))
     def get_planes(self, image: Image) -> list[dict[str, int]]:
         return selectors.stack_planes(image)
-
-    def get_status(self, image: Image) -> str:
-        return selectors.image_status(image)
-
-    def get_assignee(self, image: Image) -> str | None:
-        return selectors.image_assignee(image)
 
 
 class ImageUploadIn(serializers.Serializer[Any]):
