@@ -99,7 +99,7 @@ def _result(
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
 ) -> dict[str, Any]:
-    from training.bench.__main__ import machine
+    from training.bench.common import machine
     from training.instant import CONFIG
     from training.ml.forest import preview_factor
 
