@@ -10,8 +10,9 @@ import torch
 from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
-from training.bench import __main__ as bench
-from training.bench.__main__ import Outcome, ensemble_run, main, spread
+from training.bench import efficiency as bench
+from training.bench.cli import main
+from training.bench.common import Outcome, ensemble_run, spread
 from training.bench.datasets import Item, load_folder
 from training.ml.scribbles import simulate_scribbles
 

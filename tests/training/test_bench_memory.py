@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from training.bench.__main__ import main
+from training.bench.cli import main
 
 
 def test_prediction_memory_reports_the_peak_of_a_real_prediction(tmp_path, capsys):

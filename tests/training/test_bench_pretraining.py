@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from training.bench.__main__ import main
+from training.bench.cli import main
 
 
 @pytest.mark.parametrize("task", ["masked", "fluorescence"])

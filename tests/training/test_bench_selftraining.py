@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from training.bench.__main__ import load_split, main, normalizer, parser, train_config, training_target
+from training.bench.cli import main, parser
+from training.bench.common import load_split, normalizer, train_config, training_target
 from training.bench.selftraining import pseudo_labels, round_run
 from training.ml.data import Sample
 from training.ml.loop import choose_device

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from training.bench import teacher
-from training.bench.__main__ import main, parser
+from training.bench.cli import main, parser
 from training.bench.datasets import load_folder
 from training.bench.teacher import mixed_models
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
-from training.bench.__main__ import main, parser
+from training.bench.cli import main, parser
 from training.bench.datasets import Item
 from training.bench.weaktags import tag_tiles, tags_target
 

@@ -14,22 +14,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import django
 import numpy as np
+from django.conf import settings
+from django.core.management import call_command
+from django.db import transaction
 from tqdm import tqdm
+from websockets.sync.client import connect
+
+from training.bench import stack
+from training.bench.options import Commands, add_quick_and_out
+from training.ml.config import TrainConfig
+from training.ml.loop import Callbacks, Trainer, choose_device
 
 ENOUGH_EVENTS = 200
 
 
-def add_command(commands: Any) -> None:
+def add_command(commands: Commands) -> None:
     command = commands.add_parser(
         "live-latency", help="WebSocket event latency and the cost of live progress"
     )
@@ -39,8 +46,7 @@ def add_command(commands: Any) -> None:
     command.add_argument("--rate", type=int, default=25, help="progress events per second during the run")
     command.add_argument("--cost-steps", type=int, default=120, help="training steps per throughput trial")
     command.add_argument("--trials", type=int, default=3, help="with/without pairs for the throughput cost")
-    command.add_argument("--quick", action="store_true", help="smoke run: the least events, one trial")
-    command.add_argument("--out", type=Path, help="write the JSON result here")
+    add_quick_and_out(command, quick="smoke run: the least events, one trial")
     command.set_defaults(command=live_latency)
 
 
@@ -50,29 +56,25 @@ def live_latency(args: argparse.Namespace) -> dict[str, Any]:
     if args.quick:
         args.events, args.trials, args.cost_steps = ENOUGH_EVENTS, 1, 30
     folder = Path(tempfile.mkdtemp(prefix="lesslabel-live-bench-"))
-    env = _environment(folder, rate=args.rate)
+    env = stack.environment(folder, rate=args.rate)
     os.environ.update(env)
-    import django
-
     django.setup()
-    from django.core.management import call_command
-
     call_command("migrate", verbosity=0)
-    redis = _start_redis(folder, env)
+    redis = stack.start_redis(folder, env)
     try:
-        app = start_services(folder, env, queue="gpu")
+        app = stack.start_services(folder, env, queue="gpu")
         try:
             port = int(env["BENCH_PORT"])
             project, cookie = _project_with_labels()
-            _wait_for_http(port)
+            stack.wait_for_http(port)
             latencies = _measure_latency(port, project, cookie, events=args.events)
         finally:
-            _stop(app)  # the throughput trials run alone on the machine
+            stack.stop(app)  # the throughput trials run alone on the machine
         # --quick only checks that both trials run: the smallest patches do.
         patch = (64, 4) if args.quick else (128, 8)
         cost = _throughput_cost(project, steps=args.cost_steps, trials=args.trials, patch=patch)
     finally:
-        _stop(redis)
+        stack.stop(redis)
     return {
         "events": len(latencies),
         "p50_ms": round(float(np.percentile(latencies, 50)), 2),
@@ -84,90 +86,13 @@ def live_latency(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _environment(folder: Path, *, rate: int) -> dict[str, str]:
-    env = {
-        "DJANGO_SETTINGS_MODULE": "webapp.settings",
-        "LESSLABEL_VAR_DIR": str(folder),
-        "MEDIA_ROOT": str(folder / "media"),
-        "DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
-        "LIVE_PROGRESS_PER_SECOND": str(rate),
-        "TRAIN_DEVICE": os.environ.get("TRAIN_DEVICE", "auto"),
-        "BENCH_PORT": str(_free_port()),
-        "LOG_LEVEL": "WARNING",
-        "dramatiq_queue_prefetch": "1",
-    }
-    if not os.environ.get("REDIS_URL"):
-        env["EMBEDDED_REDIS_PORT"] = str(_free_port())
-        env["REDIS_URL"] = f"redis://127.0.0.1:{env['EMBEDDED_REDIS_PORT']}/0"
-        env["BENCH_EMBEDDED_REDIS"] = "1"
-    else:
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
-    return env
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _start_redis(folder: Path, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
-    from webapp import embedded_redis
-
-    if not env.get("BENCH_EMBEDDED_REDIS"):
-        return []
-    return [embedded_redis.start(port=int(env["EMBEDDED_REDIS_PORT"]), directory=folder / "redis")]
-
-
-def start_services(folder: Path, env: dict[str, str], *, queue: str) -> list[subprocess.Popen[bytes]]:
-    """daphne and one worker on `queue`, as `make run` starts them: live-latency's on the gpu
-    queue (training), preview-latency's on the default queue (where previews are made)."""
-    child_env = {**os.environ, **env}
-    log = (folder / "services.log").open("wb")
-    root = Path(__file__).resolve().parents[2]
-    commands = [
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            env["BENCH_PORT"],
-            "webapp.asgi:application",
-        ],
-        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues", queue],
-    ]
-    processes = [
-        subprocess.Popen(command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT)
-        for command in commands
-    ]
-    print(f"services started; their log: {folder / 'services.log'}", file=sys.stderr)
-    return processes
-
-
 def _project_with_labels() -> tuple[Any, str]:
     """A project with 4 generated 256 px fields and dense masks; a session cookie for its owner."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
+    from labeling import services  # needs django.setup() first
+    from labeling.imageio import encode_png  # app modules load only in the commands that run the app
+    from labeling.synthetic import synthetic_field  # app modules load only in the commands that run the app
 
-    from labeling import services
-    from labeling.imageio import encode_png
-    from labeling.synthetic import synthetic_field
-
-    owner = get_user_model().objects.create_user(username="bench", password="bench-password")
-    project = services.project_create(name="Live bench", owner=owner)
-    services.label_class_create(project=project, name="nucleus", color="#ff0000", countable=True)
+    owner, project = stack.bench_project("Live bench")
     for seed in range(4):
         field = synthetic_field(seed=seed, height=256, width=256)
         (image,) = services.image_ingest(
@@ -179,33 +104,12 @@ def _project_with_labels() -> tuple[Any, str]:
         services.annotation_save(
             image=image, author=owner, kind="dense", base_version=0, data={}, mask=encode_png(mask)
         )
-    session = SessionStore()
-    session[SESSION_KEY] = str(owner.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
-    session.create()
-    return project, f"sessionid={session.session_key}"
-
-
-def _wait_for_http(port: int, timeout: float = 90.0) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
+    return project, stack.session_cookie(owner)
 
 
 def _measure_latency(port: int, project: Any, cookie: str, *, events: int) -> list[float]:
     """Start a run long enough for `events` progress events and time each one's arrival."""
-    from websockets.sync.client import connect
-
-    from training import runs
+    from training import runs  # needs django.setup() first
 
     owner = project.memberships.get().user
     latencies: list[float] = []
@@ -235,15 +139,10 @@ def _measure_latency(port: int, project: Any, cookie: str, *, events: int) -> li
 def _throughput_cost(project: Any, *, steps: int, trials: int, patch: tuple[int, int]) -> dict[str, Any]:
     """Steps per second of the same training (patch = (size, batch)) with and without the live
     reporter, alternated."""
-    from django.conf import settings
-    from django.db import transaction
-
-    from training import runs
-    from training.assemble import load_run_data
-    from training.ml.config import TrainConfig
-    from training.ml.loop import Callbacks, Trainer, choose_device
-    from training.tasks import RunReporter
-    from webapp import live
+    from training import runs  # needs django.setup() first
+    from training.assemble import load_run_data  # needs django.setup() first
+    from training.tasks import RunReporter  # needs django.setup() first
+    from webapp import live  # app modules load only in the commands that run the app
 
     settings.LIVE_PROGRESS_PER_SECOND = 4  # the default a real deployment runs with
     owner = project.memberships.get().user

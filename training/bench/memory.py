@@ -13,19 +13,20 @@ import argparse
 import gc
 import resource
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
 
+from training.bench.common import machine
+from training.bench.options import Commands, add_quick_and_out
 from training.ml.config import TrainConfig
 from training.ml.inference import predict
 from training.ml.loop import choose_device
 from training.ml.models import create_model
 
 
-def add_command(commands: Any) -> None:
+def add_command(commands: Commands) -> None:
     command = commands.add_parser(
         "prediction-memory", help="peak memory of tiled prediction on one large generated image"
     )
@@ -36,14 +37,11 @@ def add_command(commands: Any) -> None:
     command.add_argument("--encoder", default="resnet18")
     command.add_argument("--tile", type=int, default=512)
     command.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass")
-    command.add_argument("--quick", action="store_true", help="smoke run on a 512-px image")
-    command.add_argument("--out", type=Path, help="write the JSON result here")
+    add_quick_and_out(command, quick="smoke run on a 512-px image")
     command.set_defaults(command=prediction_memory)
 
 
 def prediction_memory(args: argparse.Namespace) -> dict[str, Any]:
-    from training.bench.__main__ import machine
-
     size = 512 if args.quick else args.size
     device = choose_device("auto")
     config = TrainConfig(

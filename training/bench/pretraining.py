@@ -12,21 +12,26 @@ images, labelled or not.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import Any
 
-from tqdm import tqdm
-
+from training.bench.common import (
+    describe,
+    efficiency_run,
+    load_split,
+    normalizer,
+    progress,
+    sizes,
+    train_config,
+)
 from training.bench.datasets import Item, load_folder
+from training.bench.options import Commands, add_common, add_prediction
 from training.ml.data import normalize
-from training.ml.loop import Callbacks, StepEvent, choose_device
+from training.ml.loop import Callbacks, choose_device
 from training.ml.pretrain import TASKS, PretrainConfig, PretrainSample, pretrain
 
 
-def add_command(commands: Any) -> None:
-    from training.bench.__main__ import add_common, add_prediction
-
+def add_command(commands: Commands) -> None:
     command = commands.add_parser(
         "pretraining", help="label-efficiency curve with and without self-supervised pretraining"
     )
@@ -60,8 +65,6 @@ def add_command(commands: Any) -> None:
 
 
 def pretraining(args: argparse.Namespace) -> dict[str, Any]:
-    from training.bench.__main__ import describe, efficiency_run, load_split, normalizer, sizes, train_config
-
     train, test = load_split(args)
     if args.pretrain_images == "all" and args.task != "masked":
         raise SystemExit(
@@ -87,12 +90,7 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
     unlabelled = test if args.pretrain_images == "all" else []
     samples += [PretrainSample(prepare(item.image), None) for item in unlabelled]
     started = time.perf_counter()
-    with tqdm(total=settings.steps, desc=f"pretraining ({args.task})", file=sys.stderr, unit="step") as bar:
-
-        def on_step(event: StepEvent) -> None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{event.loss:.4f}")
-
+    with progress(settings.steps, f"pretraining ({args.task})", decimals=4) as on_step:
         pretrained = pretrain(settings, samples, device=device, callbacks=Callbacks(on_step=on_step))
     pretrain_seconds = time.perf_counter() - started
     # Fine-tuning may take a lower learning rate, or leave the encoder as it is, so that a few

@@ -1,6 +1,6 @@
 """python -m training.bench preview-latency: from a saved stroke to its instant preview on the socket.
 
-Starts what `make run` starts, with live-latency's helpers (training/bench/live.py): a Redis
+Starts what `make run` starts, with the helpers live-latency uses (training/bench/stack.py): a Redis
 (REDIS_URL's, else an embedded one), daphne and one Dramatiq worker for the default queue, on a
 fresh SQLite database in a temporary folder. A project gets one generated field (1024x1024 by
 default: bright nuclei on a dark, noisy background) and a WebSocket client signed in as its owner.
@@ -33,17 +33,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import django
 import numpy as np
+from django.core.management import call_command
 from dramatiq.worker import WORKER_TIMEOUT
+from scipy import ndimage
 from tqdm import tqdm
+from websockets.sync.client import connect
 
-from training.bench import live as live_bench
+from training.bench import stack
+from training.bench.common import machine
+from training.bench.options import Commands, add_quick_and_out
+from training.ml.forest import preview_factor
 
 ENOUGH_STROKES = 30
 RADIUS = 3
 
 
-def add_command(commands: Any) -> None:
+def add_command(commands: Commands) -> None:
     command = commands.add_parser(
         "preview-latency", help="time from a saved stroke to its instant preview on the WebSocket"
     )
@@ -56,8 +63,7 @@ def add_command(commands: Any) -> None:
         "--pause", type=float, default=0.0, help="seconds between a preview and the next stroke"
     )
     command.add_argument("--seed", type=int, default=0)
-    command.add_argument("--quick", action="store_true", help="smoke run: 6 strokes on a 256 px field")
-    command.add_argument("--out", type=Path, help="write the JSON result here")
+    add_quick_and_out(command, quick="smoke run: 6 strokes on a 256 px field")
     command.set_defaults(command=preview_latency)
 
 
@@ -67,27 +73,23 @@ def preview_latency(args: argparse.Namespace) -> dict[str, Any]:
     elif args.strokes < ENOUGH_STROKES:
         raise SystemExit(f"--strokes must be at least {ENOUGH_STROKES}")
     folder = Path(tempfile.mkdtemp(prefix="lesslabel-preview-bench-"))
-    env = live_bench._environment(folder, rate=4)
+    env = stack.environment(folder, rate=4)
     os.environ.update(env)
-    import django
-
     django.setup()
-    from django.core.management import call_command
-
     call_command("migrate", verbosity=0)
     load_before = os.getloadavg()
-    redis = live_bench._start_redis(folder, env)
+    redis = stack.start_redis(folder, env)
     try:
-        services = live_bench.start_services(folder, env, queue="default")
+        services = stack.start_services(folder, env, queue="default")
         try:
             port = int(env["BENCH_PORT"])
             field = _project_with_field(size=args.size, seed=args.seed)
-            live_bench._wait_for_http(port)
+            stack.wait_for_http(port)
             timings = _measure(port, field, args)
         finally:
-            live_bench._stop(services)
+            stack.stop(services)
     finally:
-        live_bench._stop(redis)
+        stack.stop(redis)
     return _result(args, env, timings, load_before=load_before, load_after=os.getloadavg())
 
 
@@ -99,9 +101,7 @@ def _result(
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
 ) -> dict[str, Any]:
-    from training.bench.__main__ import machine
-    from training.instant import CONFIG
-    from training.ml.forest import preview_factor
+    from training.instant import CONFIG  # needs django.setup() first
 
     latencies = timings["latency_ms"]
     side = -(-args.size // preview_factor(args.size, args.size, CONFIG.max_side))
@@ -145,18 +145,14 @@ class Field:
 
 
 def _project_with_field(*, size: int, seed: int) -> Field:
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
-    from rest_framework.authtoken.models import Token
+    from rest_framework.authtoken.models import Token  # needs django.setup() first
 
-    from labeling import services
-    from labeling.imageio import encode_png
-    from labeling.synthetic import synthetic_field
-    from training import instant, runs
+    from labeling import services  # needs django.setup() first
+    from labeling.imageio import encode_png  # app modules load only in the commands that run the app
+    from labeling.synthetic import synthetic_field  # app modules load only in the commands that run the app
+    from training import instant, runs  # needs django.setup() first
 
-    owner = get_user_model().objects.create_user(username="bench", password="bench-password")
-    project = services.project_create(name="Preview bench", owner=owner)
-    services.label_class_create(project=project, name="nucleus", color="#ff0000", countable=True)
+    owner, project = stack.bench_project("Preview bench")
     nuclei = max(8, size * size // 16_000)  # about 65 on a 1024 px field
     field = synthetic_field(seed=seed, height=size, width=size, nuclei=nuclei, radius=(10, 24))
     (image,) = services.image_ingest(
@@ -165,20 +161,13 @@ def _project_with_field(*, size: int, seed: int) -> Field:
         uploads=[services.Upload("field.png", encode_png(field.fluorescence))],
     )
     runs.redis_client().delete(instant.preview_key(image.pk))  # a REDIS_URL's earlier bench ids
-    session = SessionStore()
-    session[SESSION_KEY] = str(owner.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
-    session.create()
     token = Token.objects.create(user=owner).key
-    return Field(project, image, field.instances, token, f"sessionid={session.session_key}")
+    return Field(project, image, field.instances, token, stack.session_cookie(owner))
 
 
 def _strokes(instances: np.ndarray, count: int, seed: int) -> list[dict[str, Any]]:
     """`count` short strokes, background and nucleus in turn (background first), each well inside
     its region: nucleus strokes cross a random nucleus's centre, background ones lie far from any."""
-    from scipy import ndimage
-
     rng = np.random.default_rng(seed)
     labels = [int(v) for v in np.unique(instances) if v]
     far = np.argwhere(ndimage.distance_transform_edt(instances == 0) > 4 * RADIUS)
@@ -197,8 +186,6 @@ def _strokes(instances: np.ndarray, count: int, seed: int) -> list[dict[str, Any
 
 def _measure(port: int, field: Field, args: argparse.Namespace) -> dict[str, list[float]]:
     """Save each stroke through the API and wait for its preview; the first two warm up."""
-    from websockets.sync.client import connect
-
     plan = _strokes(field.instances, args.strokes + 2, args.seed)
     timings: dict[str, list[float]] = {"latency_ms": [], "save_ms": [], "worker_ms": [], "first_ms": []}
     headers = {"Cookie": field.cookie, "Origin": f"http://127.0.0.1:{port}"}

@@ -22,20 +22,31 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from training.bench.common import (
+    Outcome,
+    describe,
+    fit_and_predict,
+    load_split,
+    normalizer,
+    save_progress,
+    score,
+    seed_name,
+    spread,
+    train_config,
+    training_target,
+)
+from training.bench.options import Commands, add_common, add_prediction, add_seeds, scale_range
 from training.ml.data import Sample, merge_targets
 from training.ml.loop import choose_device
 
 if TYPE_CHECKING:
     import torch
 
-    from training.bench.__main__ import Outcome
     from training.bench.datasets import Item
     from training.ml.config import TrainConfig
 
 
-def add_command(commands: Any) -> None:
-    from training.bench.__main__ import add_common, add_prediction, add_seeds
-
+def add_command(commands: Commands) -> None:
     command = commands.add_parser(
         "self-training",
         help="retrain on the test images' input labelled by the previous model's confident calls "
@@ -65,8 +76,6 @@ def positive(text: str) -> int:
 
 
 def confidence(text: str) -> tuple[float, float]:
-    from training.bench.__main__ import scale_range
-
     low, high = scale_range(text)
     if not 0.0 <= low < 0.5 < high <= 1.0:
         raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= LOW < 0.5 < HIGH <= 1")
@@ -76,17 +85,6 @@ def confidence(text: str) -> tuple[float, float]:
 def self_training(args: argparse.Namespace) -> dict[str, Any]:
     """Every (seed, round) model's scores in "runs", in training order; with several seeds,
     each round's mean and spread over them in "summary"."""
-    from training.bench.__main__ import (
-        describe,
-        load_split,
-        normalizer,
-        save_progress,
-        seed_name,
-        spread,
-        train_config,
-        training_target,
-    )
-
     train, test = load_split(args)
     # Scaled by ranges fixed on the training images, once: every round learns from and predicts
     # the same inputs, so round r's calls are made on the images round r + 1 learns them on.
@@ -155,8 +153,6 @@ def round_run(
 ) -> Outcome:
     """A model on the training `samples` and, where given, the (normalised) test images'
     pseudo-labels at the derived weight, scored on the test images."""
-    from training.bench.__main__ import Outcome, fit_and_predict, score
-
     learnt = list(samples)
     if pseudo:
         learnt += [

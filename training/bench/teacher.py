@@ -14,20 +14,31 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from training.bench.common import (
+    Outcome,
+    describe,
+    ensemble_run,
+    fit_and_predict,
+    load_split,
+    normalizer,
+    save_progress,
+    score,
+    scribbled_fraction,
+    spread,
+    train_config,
+)
 from training.bench.datasets import Item, load_folder
+from training.bench.options import Commands, add_common, add_prediction, add_seeds, number_list
 from training.ml.data import Sample, merge_targets
 from training.ml.fluorescence import TeacherParams, nucleus_instances
 from training.ml.loop import choose_device
 from training.ml.metrics import pixel_scores
 from training.ml.scribbles import simulate_scribbles
-
-if TYPE_CHECKING:
-    from training.bench.__main__ import Outcome
 
 TEACHER_CHANNEL = "fluorescence"
 # A training image's class map (-1 unknown) and its pixel weights (None: 1 wherever known).
@@ -44,9 +55,7 @@ class Model:
     about: dict[str, Any] = field(default_factory=dict)
 
 
-def add_command(commands: Any) -> None:
-    from training.bench.__main__ import add_common, add_prediction, add_seeds
-
+def add_command(commands: Commands) -> None:
     command = commands.add_parser(
         "fluorescence-teacher",
         help="brightfield model on fluorescence pseudo-masks vs the same model on ground truth",
@@ -89,8 +98,6 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
     "ensemble_of_seeds"), and "teacher_summary" / "ground_truth_summary" each model's mean,
     spread and ensemble per metric. --scribbles adds "scribbles" and "scribbles_and_teacher" the
     same way."""
-    from training.bench.__main__ import load_split, save_progress
-
     try:
         params = TeacherParams.from_dict(json.loads(args.teacher_params))
     except (ValueError, json.JSONDecodeError) as error:
@@ -123,12 +130,7 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
 
 def budget_list(text: str) -> list[float]:
     """--scribbles' budgets (the flag alone gives none: --scribble-budget's one is used)."""
-    try:
-        budgets = [float(value) for value in text.split(",") if value.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a list of fractions of pixels (for example 0.01,0.05)"
-        ) from None
+    budgets = number_list(text, float, "is not a list of fractions of pixels (for example 0.01,0.05)")
     if not budgets or any(not 0 < b <= 1 for b in budgets) or len(set(budgets)) != len(budgets):
         raise argparse.ArgumentTypeError(
             f"{text!r}: name each budget once, as a fraction of pixels above 0 and at most 1"
@@ -142,8 +144,6 @@ def mixed_models(
     """Simulated scribbles covering `budget` of the pixels (the same for every seed), alone and
     over the pseudo-masks: scribbled pixels keep their class at full weight, the pseudo-masks
     fill the rest at the derived weight."""
-    from training.bench.__main__ import scribbled_fraction, train_config
-
     derived_weight = train_config(args, in_channels=train[0].image.shape[0]).derived_weight
     scribbles = [
         simulate_scribbles(item.classes, budget=budget, seed=args.seed, instances=item.instances)
@@ -177,8 +177,6 @@ def seeded_runs(
     """One model per seed on (train images, the model's targets), except the seeds `reused` has
     a run for; with several seeds, their spread and (when all were trained here) their ensemble.
     Each run is saved with the results `done` so far as soon as it ends."""
-    from training.bench.__main__ import ensemble_run, save_progress, spread
-
     description = name.replace("_", " ")
     runs = dict(reused)
     outcomes: list[Outcome] = []
@@ -252,8 +250,6 @@ def train_and_score(
     description: str,
 ) -> Outcome:
     """One model of the benchmark's config on (train images, targets), scored on the test fields."""
-    from training.bench.__main__ import Outcome, fit_and_predict, normalizer, score, train_config
-
     config = train_config(args, in_channels=train[0].image.shape[0]).replace(seed=seed)
     prepare = normalizer(args, train)
     samples = [
@@ -338,8 +334,6 @@ def reused_runs(path: Path, config: dict[str, Any], seeds: list[int]) -> dict[in
 
 
 def _config(args: argparse.Namespace, train: list[Item], test: list[Item]) -> dict[str, Any]:
-    from training.bench.__main__ import describe, train_config
-
     config = train_config(args, in_channels=train[0].image.shape[0])
     described = describe(args, config.to_dict(), train, test)
     described["labels"] = "fluorescence-teacher / ground truth"

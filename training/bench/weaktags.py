@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from training.bench.common import describe, load_split, normalizer, progress, score, train_config
 from training.bench.datasets import Item
+from training.bench.options import Commands, add_common, add_prediction
 from training.ml.data import Sample
 from training.ml.inference import predict
 from training.ml.loop import Callbacks, Trainer, choose_device
@@ -40,9 +42,7 @@ from training.ml.scorecam import (
 )
 
 
-def add_command(commands: Any) -> None:
-    from training.bench.__main__ import add_common, add_prediction
-
+def add_command(commands: Commands) -> None:
     command = commands.add_parser("weak-tags", help="Score-CAM U-Net from tile tags vs dense labels")
     add_common(command)
     add_prediction(command)
@@ -61,8 +61,6 @@ def add_command(commands: Any) -> None:
 
 
 def weak_tags(args: argparse.Namespace) -> dict[str, Any]:
-    from training.bench.__main__ import describe, load_split, normalizer, progress, score, train_config
-
     train, test = load_split(args)
     prepare = normalizer(args, train)
     images = [prepare(item.image) for item in train]
