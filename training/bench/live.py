@@ -30,7 +30,6 @@ from websockets.sync.client import connect
 
 from training.bench import stack
 from training.bench.options import Commands, add_quick_and_out
-from training.ml.config import TrainConfig
 from training.ml.loop import Callbacks, Trainer, choose_device
 
 ENOUGH_EVENTS = 200
@@ -109,7 +108,7 @@ def _project_with_labels() -> tuple[Any, str]:
 
 def _measure_latency(port: int, project: Any, cookie: str, *, events: int) -> list[float]:
     """Start a run long enough for `events` progress events and time each one's arrival."""
-    from training import runs  # needs django.setup() first
+    from training.runs import create, lifecycle  # needs django.setup() first
 
     owner = project.memberships.get().user
     latencies: list[float] = []
@@ -118,7 +117,7 @@ def _measure_latency(port: int, project: Any, cookie: str, *, events: int) -> li
         hello = json.loads(client.recv(timeout=10))
         if hello.get("type") != "hello":
             raise SystemExit(f"the socket did not greet us: {hello}")
-        run = runs.run_create(
+        run = create.run_create(
             project=project,
             user=owner,
             options={"patch_size": 64, "batch_size": 4, "steps": 100_000, "steps_per_epoch": 100_000},
@@ -132,16 +131,17 @@ def _measure_latency(port: int, project: Any, cookie: str, *, events: int) -> li
                     bar.update(1)
                 elif message.get("type") == "run.state" and message["state"] in ("failed", "cancelled"):
                     raise SystemExit(f"the bench run ended early: {message}")
-        runs.run_cancel(run=run)
+        lifecycle.run_cancel(run=run)
     return latencies
 
 
 def _throughput_cost(project: Any, *, steps: int, trials: int, patch: tuple[int, int]) -> dict[str, Any]:
     """Steps per second of the same training (patch = (size, batch)) with and without the live
     reporter, alternated."""
-    from training import runs  # needs django.setup() first
-    from training.assemble import load_run_data  # needs django.setup() first
-    from training.tasks import RunReporter  # needs django.setup() first
+    from training.runs import create, lifecycle  # needs django.setup() first
+    from training.runs.reporter import RunReporter  # needs django.setup() first
+    from training.runs.snapshot import load_run_data  # needs django.setup() first
+    from training.runs.spec import RunSpec  # needs django.setup() first
     from webapp import live  # app modules load only in the commands that run the app
 
     settings.LIVE_PROGRESS_PER_SECOND = 4  # the default a real deployment runs with
@@ -154,10 +154,11 @@ def _throughput_cost(project: Any, *, steps: int, trials: int, patch: tuple[int,
         "warmup_steps": 5,
     }
     with transaction.atomic():  # cancelled before its message is sent: no worker takes it
-        run = runs.run_create(project=project, user=owner, options=options)
-        runs.run_cancel(run=run)
-    config = TrainConfig.from_dict(run.config["train"])
-    data = load_run_data(run)
+        run = create.run_create(project=project, user=owner, options=options)
+        lifecycle.run_cancel(run=run)
+    spec = RunSpec.from_json(run.config)
+    config = spec.train
+    data = load_run_data(run.label_snapshot, spec)
     device = choose_device(settings.TRAIN_DEVICE)
 
     def trial(publishing: bool) -> float:

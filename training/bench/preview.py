@@ -101,7 +101,7 @@ def _result(
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
 ) -> dict[str, Any]:
-    from training.instant import CONFIG  # needs django.setup() first
+    from training.features.instant import CONFIG  # needs django.setup() first
 
     latencies = timings["latency_ms"]
     side = -(-args.size // preview_factor(args.size, args.size, CONFIG.max_side))
@@ -150,7 +150,8 @@ def _project_with_field(*, size: int, seed: int) -> Field:
     from labeling import services  # needs django.setup() first
     from labeling.imageio import encode_png  # app modules load only in the commands that run the app
     from labeling.synthetic import synthetic_field  # app modules load only in the commands that run the app
-    from training import instant, runs  # needs django.setup() first
+    from training.features import instant  # needs django.setup() first
+    from webapp.jobs import redis_client  # app modules load only in the commands that run the app
 
     owner, project = stack.bench_project("Preview bench")
     nuclei = max(8, size * size // 16_000)  # about 65 on a 1024 px field
@@ -160,7 +161,7 @@ def _project_with_field(*, size: int, seed: int) -> Field:
         uploader=owner,
         uploads=[services.Upload("field.png", encode_png(field.fluorescence))],
     )
-    runs.redis_client().delete(instant.preview_key(image.pk))  # a REDIS_URL's earlier bench ids
+    redis_client().delete(instant.preview_key(image.pk))  # a REDIS_URL's earlier bench ids
     token = Token.objects.create(user=owner).key
     return Field(project, image, field.instances, token, stack.session_cookie(owner))
 
