@@ -176,7 +176,9 @@ class BaseTrainer(Generic[Batch]):
         self.model.train()
 
     def lr_factor(self, step: int) -> float:
-        """The learning-rate multiplier after `step` scheduler steps (LambdaLR calls it)."""
+        """The learning-rate multiplier after `step` scheduler steps. LambdaLR first calls it inside
+        `BaseTrainer.__init__`, so an override may read `self.loop_config` but nothing a subclass
+        sets after `super().__init__`."""
         return lr_factor(step, warmup_steps=self.loop_config.warmup_steps, steps=self.loop_config.steps)
 
     def on_epoch_end(self, train_loss: float) -> bool:
