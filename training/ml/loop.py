@@ -1,16 +1,14 @@
-"""The training loop, made of small hooks: train_step, validation_step, on_epoch_end.
+"""The segmentation Trainer: the base loop (trainer.py) with hooks for patches, validation,
+checkpoints and early stopping.
 
 It knows nothing of Django: progress goes out through callbacks, cancellation comes in through
-one (checked every step), and the device is chosen by the caller and passed in.
+one (checked every step), and the device is chosen by the caller and passed in. The loop's shared
+names (Callbacks, the events, seeding, the device, the schedule) live in trainer.py and are
+importable from here too.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,32 @@ from training.ml.inference import predict
 from training.ml.losses import SegmentationLoss
 from training.ml.metrics import pixel_scores
 from training.ml.models import create_model, encoder_of, load_weights
+from training.ml.trainer import (
+    BaseTrainer,
+    Callbacks,
+    EpochEvent,
+    LoopConfig,
+    StepEvent,
+    TrainingCancelled,
+    choose_device,
+    lr_factor,
+    seed_everything,
+)
+
+__all__ = [
+    "BATCH_NORM_TILES",
+    "BATCH_NORM_TILE_SIZE",
+    "Callbacks",
+    "EpochEvent",
+    "StepEvent",
+    "TrainResult",
+    "Trainer",
+    "TrainingCancelled",
+    "choose_device",
+    "foreground_f1",
+    "lr_factor",
+    "seed_everything",
+]
 
 # Tiles over which batch-norm statistics are measured (recompute_batch_norm): at most this many,
 # of up to this size. The whole grid of 256-px tiles over aisegcell's 12 training fields (664)
@@ -33,36 +57,7 @@ from training.ml.models import create_model, encoder_of, load_weights
 BATCH_NORM_TILES = 512
 BATCH_NORM_TILE_SIZE = 256
 
-
-class TrainingCancelled(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class StepEvent:
-    step: int
-    epoch: int
-    loss: float
-    learning_rate: float
-    samples_per_second: float
-    eta_seconds: float
-
-
-@dataclass(frozen=True)
-class EpochEvent:
-    epoch: int
-    step: int
-    train_loss: float
-    metrics: dict[str, float]
-    is_best: bool
-    preview: np.ndarray | None = None  # class map of the first validation image
-
-
-@dataclass
-class Callbacks:
-    on_step: Callable[[StepEvent], None] | None = None
-    on_epoch: Callable[[EpochEvent], None] | None = None
-    should_cancel: Callable[[], bool] | None = None
+SegmentationBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # x, y, w as PatchSampler.batch
 
 
 @dataclass
@@ -77,29 +72,6 @@ class TrainResult:
     best_state: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def choose_device(preference: str = "auto") -> torch.device:
-    """CUDA when present (or asked for), else the CPU with all its cores."""
-    if preference == "cuda" or (preference == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise RuntimeError("CUDA was asked for but no GPU is visible to this process")
-        return torch.device("cuda")
-    torch.set_num_threads(max(1, len(_cpu_cores())))
-    return torch.device("cpu")
-
-
-def _cpu_cores() -> set[int]:
-    try:
-        return os.sched_getaffinity(0)
-    except AttributeError:  # not on Linux
-        return set(range(os.cpu_count() or 1))
-
-
 def foreground_f1(pred: np.ndarray, target: np.ndarray, num_classes: int) -> dict[str, float]:
     """Validation summary: mean pixel F1 and IoU over the classes other than 0 (background)."""
     scores = pixel_scores(pred, target, num_classes=num_classes)
@@ -111,16 +83,24 @@ def foreground_f1(pred: np.ndarray, target: np.ndarray, num_classes: int) -> dic
     }
 
 
-def lr_factor(step: int, *, warmup_steps: int, steps: int) -> float:
-    """Learning-rate multiplier: linear warm-up, then a cosine down to 5% of the peak."""
-    warmup = max(1, warmup_steps)
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, steps - warmup)
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+def loop_config(config: TrainConfig) -> LoopConfig:
+    """The base loop's share of a TrainConfig."""
+    return LoopConfig(
+        steps=config.steps,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_steps,
+        steps_per_epoch=config.steps_per_epoch,
+        amp=config.amp,
+    )
 
 
-class Trainer:
+class Trainer(BaseTrainer[SegmentationBatch]):
+    """Segmentation on labelled patches. Hooks: patches from a PatchSampler (`next_batch`), the
+    segmentation loss (`compute_loss`), and at each epoch's end recomputed batch-norm statistics,
+    validation, the best weights, a checkpoint and early stopping (`on_epoch_end`)."""
+
     def __init__(
         self,
         config: TrainConfig,
@@ -135,24 +115,14 @@ class Trainer:
     ) -> None:
         seed_everything(config.seed)
         self.config = config
-        self.device = device
         self.validation = validation
-        self.callbacks = callbacks or Callbacks()
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.sampler = PatchSampler(train, config, seed=config.seed)
-        self.model = create_model(config, weights_dir=weights_dir)
+        model = create_model(config, weights_dir=weights_dir)
         if initial_weights is not None:
-            load_weights(self.model, initial_weights)
-        self.frozen_encoder: nn.Module | None = None
-        if config.freeze_encoder:
-            if initial_weights is None and config.encoder_weights is None:
-                raise ValueError(
-                    "freeze_encoder keeps the encoder's starting weights: start from a model version "
-                    "or ImageNet weights (a random encoder would stay random)"
-                )
-            self.frozen_encoder = encoder_of(self.model)
-            self.frozen_encoder.requires_grad_(False)
-        self.model.to(device)
+            load_weights(model, initial_weights)
+        self.frozen_encoder = _frozen_encoder(model, config, warm=initial_weights is not None)
+        super().__init__(model, loop_config(config), device=device, callbacks=callbacks)
         weights = (
             torch.from_numpy(class_weights(train, config.num_classes)) if config.weight_classes else None
         )
@@ -162,77 +132,45 @@ class Trainer:
             pairwise_weight=config.pairwise_weight,
             pairwise_sigma=config.pairwise_sigma,
         ).to(device)
-        self.optimizer = torch.optim.AdamW(
-            [p for p in self.model.parameters() if p.requires_grad],
-            lr=config.learning_rate,
-            weight_decay=config.weight_decay,
-        )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
-        self.step = 0
-        self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.best_metrics: dict[str, float] = {}
         self.best_state: dict[str, torch.Tensor] = {}
         self.epochs_without_gain = 0
 
-    def _autocast(self) -> torch.autocast:
-        """bf16 mixed precision on CUDA when the config allows it; plain float32 on the CPU."""
-        use_amp = self.config.amp and self.device.type == "cuda"
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp)
-
-    def _lr_factor(self, step: int) -> float:
-        return lr_factor(step, warmup_steps=self.config.warmup_steps, steps=self.config.steps)
-
-    # The loop ---------------------------------------------------------------------------
-
     def fit(self, *, resume: bool = False) -> TrainResult:
+        """Train (from the last checkpoint when `resume`), then hold the best weights."""
         if resume:
             self.resume()
-        started = time.perf_counter()
-        stopped_early = False
-        losses: list[float] = []
-        step_time = 0.0
-        while self.step < self.config.steps:
-            if self.callbacks.should_cancel and self.callbacks.should_cancel():
-                raise TrainingCancelled(f"cancelled at step {self.step}")
-            tick = time.perf_counter()
-            losses.append(self.train_step(self.sampler.batch()))
-            elapsed = time.perf_counter() - tick
-            step_time = elapsed if step_time == 0 else 0.9 * step_time + 0.1 * elapsed
-            self.step += 1
-            self._report_step(losses[-1], step_time)
-            if self.step % self.config.steps_per_epoch == 0 or self.step == self.config.steps:
-                self.epoch += 1
-                if self.on_epoch_end(float(np.mean(losses))):
-                    stopped_early = True
-                    break
-                losses = []
+        run = self.run()
         if self.best_state:
             self.model.load_state_dict(self.best_state)
         return TrainResult(
             model=self.model,
             metrics=self.best_metrics or (self.history[-1] if self.history else {}),
             history=self.history,
-            steps=self.step,
-            epochs=self.epoch,
-            seconds=time.perf_counter() - started,
-            stopped_early=stopped_early,
+            steps=run.steps,
+            epochs=run.epochs,
+            seconds=run.seconds,
+            stopped_early=run.stopped_early,
             best_state=self.best_state or ckpt.cpu_state(self.model),
         )
 
-    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> float:
+    # Hooks ------------------------------------------------------------------------------
+
+    def next_batch(self) -> SegmentationBatch:
+        return self.sampler.batch()
+
+    def train_mode(self) -> None:
         self.model.train()
         if self.frozen_encoder is not None:  # its batch-norm statistics stay the starting ones too
             self.frozen_encoder.eval()
+
+    def compute_loss(self, batch: SegmentationBatch) -> torch.Tensor:
         x, y, w = (t.to(self.device, non_blocking=True) for t in batch)
-        with self._autocast():
+        with self.autocast():
             logits = self.model(x)
-        loss = self.loss(logits.float(), y, w, image=x)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.scheduler.step()
-        return float(loss.detach())
+        loss: torch.Tensor = self.loss(logits.float(), y, w, image=x)
+        return loss
 
     @torch.no_grad()
     def recompute_batch_norm(self) -> None:
@@ -260,7 +198,7 @@ class Trainer:
             seed=self.config.seed,
         )
         seen = 0
-        with self._autocast():
+        with self.autocast():
             for batch in tiles:
                 seen += len(batch)
                 for layer in layers:  # so the running values are means weighted by tile count
@@ -304,20 +242,6 @@ class Trainer:
             self.callbacks.on_epoch(EpochEvent(self.epoch, self.step, train_loss, metrics, is_best, preview))
         patience = self.config.early_stopping_epochs
         return bool(self.validation) and patience > 0 and self.epochs_without_gain >= patience
-
-    def _report_step(self, loss: float, step_time: float) -> None:
-        if self.callbacks.on_step is None:
-            return
-        self.callbacks.on_step(
-            StepEvent(
-                step=self.step,
-                epoch=self.epoch,
-                loss=loss,
-                learning_rate=float(self.scheduler.get_last_lr()[0]),
-                samples_per_second=self.config.batch_size / step_time if step_time else 0.0,
-                eta_seconds=step_time * (self.config.steps - self.step),
-            )
-        )
 
     # Checkpoints ------------------------------------------------------------------------
 
@@ -364,3 +288,17 @@ class Trainer:
             self.sampler.rng.bit_generator.state = saved.trainer_state["sampler_rng"]
             torch.set_rng_state(saved.trainer_state["torch_rng"])
             self.epochs_without_gain = saved.trainer_state["epochs_without_gain"]
+
+
+def _frozen_encoder(model: nn.Module, config: TrainConfig, *, warm: bool) -> nn.Module | None:
+    """The encoder, kept from learning, when config.freeze_encoder; else None."""
+    if not config.freeze_encoder:
+        return None
+    if not warm and config.encoder_weights is None:
+        raise ValueError(
+            "freeze_encoder keeps the encoder's starting weights: start from a model version "
+            "or ImageNet weights (a random encoder would stay random)"
+        )
+    encoder = encoder_of(model)
+    encoder.requires_grad_(False)
+    return encoder

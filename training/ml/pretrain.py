@@ -18,18 +18,18 @@ left out, so `models.load_weights` starts a segmentation model of any class coun
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from training.ml import checkpoint as ckpt
 from training.ml.config import TrainConfig
 from training.ml.data import capped_centres, window
-from training.ml.loop import Callbacks, StepEvent, TrainingCancelled, lr_factor, seed_everything
 from training.ml.models import create_network, load_weights
+from training.ml.trainer import BaseTrainer, Callbacks, LoopConfig, seed_everything
 
 TASKS = ("masked", "fluorescence")
 HEAD_PREFIX = "segmentation_head."
@@ -144,6 +144,9 @@ class PretrainResult:
     seconds: float
 
 
+PretextBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # x, y, weight as pretext_batch
+
+
 def pretrain(
     config: PretrainConfig,
     samples: list[PretrainSample],
@@ -156,53 +159,47 @@ def pretrain(
     names and shapes fit); cancellable every step."""
     _check_samples(config, samples)
     seed_everything(config.seed)
-    callbacks = callbacks or Callbacks()
-    rng = np.random.default_rng(config.seed)
-    network = config.network()
-    model = create_network(network, outputs=config.out_channels)
+    model = create_network(config.network(), outputs=config.out_channels)
     if initial_weights is not None:
         load_weights(model, initial_weights)
-    model = model.to(device).train()
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, warmup_steps=config.warmup_steps, steps=config.steps)
-    )
-    use_amp = device.type == "cuda"
-    losses: list[float] = []
-    started = time.perf_counter()
-    step_time = 0.0
-    for step in range(1, config.steps + 1):
-        if callbacks.should_cancel and callbacks.should_cancel():
-            raise TrainingCancelled(f"cancelled at step {step - 1}")
-        tick = time.perf_counter()
-        x, y, weight = (t.to(device) for t in pretext_batch(config, samples, rng))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            output = model(x)
-        loss = masked_mse(output.float(), y, weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(float(loss.detach()))
-        elapsed = time.perf_counter() - tick
-        step_time = elapsed if step_time == 0 else 0.9 * step_time + 0.1 * elapsed
-        if callbacks.on_step:
-            callbacks.on_step(
-                StepEvent(
-                    step=step,
-                    epoch=0,
-                    loss=losses[-1],
-                    learning_rate=float(scheduler.get_last_lr()[0]),
-                    samples_per_second=config.batch_size / step_time if step_time else 0.0,
-                    eta_seconds=step_time * (config.steps - step),
-                )
-            )
+    run = PretextTrainer(config, samples, model, device=device, callbacks=callbacks).run()
     state = {k: v for k, v in ckpt.cpu_state(model).items() if not k.startswith(HEAD_PREFIX)}
-    return PretrainResult(
-        state=state, losses=losses, steps=config.steps, seconds=time.perf_counter() - started
-    )
+    return PretrainResult(state=state, losses=run.losses, steps=config.steps, seconds=run.seconds)
+
+
+class PretextTrainer(BaseTrainer[PretextBatch]):
+    """The base loop on pretext batches: masked MSE, warm-up + cosine, one epoch."""
+
+    def __init__(
+        self,
+        config: PretrainConfig,
+        samples: list[PretrainSample],
+        model: nn.Module,
+        *,
+        device: torch.device,
+        callbacks: Callbacks | None = None,
+    ) -> None:
+        loop = LoopConfig(
+            steps=config.steps,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            weight_decay=config.weight_decay,
+            warmup_steps=config.warmup_steps,
+            amp=True,
+        )
+        super().__init__(model, loop, device=device, callbacks=callbacks)
+        self.config = config
+        self.samples = samples
+        self.rng = np.random.default_rng(config.seed)
+
+    def next_batch(self) -> PretextBatch:
+        return pretext_batch(self.config, self.samples, self.rng)
+
+    def compute_loss(self, batch: PretextBatch) -> torch.Tensor:
+        x, y, weight = (t.to(self.device) for t in batch)
+        with self.autocast():
+            output = self.model(x)
+        return masked_mse(output.float(), y, weight)
 
 
 def pretext_batch(

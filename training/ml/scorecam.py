@@ -13,8 +13,6 @@ stages keep the activation maps finer (stride 2**depth): nuclei of 25 px are los
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +23,7 @@ from torch import nn
 
 from training.ml.config import ENCODERS
 from training.ml.data import UNKNOWN
-from training.ml.loop import Callbacks, StepEvent, TrainingCancelled, seed_everything
+from training.ml.trainer import BaseTrainer, Callbacks, LoopConfig, cosine_factor, seed_everything
 
 BACKGROUND, OBJECT = 0, 1
 
@@ -110,46 +108,57 @@ def train_classifier(
             f"{len(negatives)} absent: tag some images where the class is missing"
         )
     seed_everything(config.seed)
-    rng = np.random.default_rng(config.seed)
-    callbacks = callbacks or Callbacks()
-    model = TagClassifier(config).to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _cosine(step, config.steps))
-    half = config.batch_size // 2
-    step_time = 0.0
-    for step in range(config.steps):
-        if callbacks.should_cancel and callbacks.should_cancel():
-            raise TrainingCancelled(f"classifier cancelled at step {step}")
-        tick = time.perf_counter()
-        chosen = _draw(positives, half, rng) + _draw(negatives, config.batch_size - half, rng)
-        x = torch.stack([_prepare(t.image, config, rng) for t in chosen]).to(device)
-        y = torch.tensor([float(t.present) for t in chosen], device=device)
-        model.train()
-        loss = F.binary_cross_entropy_with_logits(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        elapsed = time.perf_counter() - tick
-        step_time = elapsed if step_time == 0 else 0.9 * step_time + 0.1 * elapsed
-        if callbacks.on_step:
-            callbacks.on_step(
-                StepEvent(
-                    step=step + 1,
-                    epoch=0,
-                    loss=float(loss.detach()),
-                    learning_rate=float(scheduler.get_last_lr()[0]),
-                    samples_per_second=config.batch_size / step_time if step_time else 0.0,
-                    eta_seconds=step_time * (config.steps - step - 1),
-                )
-            )
+    model = TagClassifier(config)
+    ClassifierTrainer(config, positives, negatives, model, device=device, callbacks=callbacks).run()
     return model.eval()
 
 
-def _cosine(step: int, steps: int) -> float:
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / steps)))
+ClassifierBatch = tuple[torch.Tensor, torch.Tensor]  # (B, C, T, T) tiles, (B,) 1.0 present / 0.0 absent
+
+
+class ClassifierTrainer(BaseTrainer[ClassifierBatch]):
+    """The base loop on balanced tile batches: binary cross-entropy, a cosine schedule without
+    warm-up, one epoch."""
+
+    cancelled_message = "classifier cancelled at step {step}"
+
+    def __init__(
+        self,
+        config: ClassifierConfig,
+        positives: list[TaggedTile],
+        negatives: list[TaggedTile],
+        model: TagClassifier,
+        *,
+        device: torch.device,
+        callbacks: Callbacks | None = None,
+    ) -> None:
+        loop = LoopConfig(
+            steps=config.steps,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            weight_decay=config.weight_decay,
+        )
+        super().__init__(model, loop, device=device, callbacks=callbacks)
+        self.config = config
+        self.positives = positives
+        self.negatives = negatives
+        self.rng = np.random.default_rng(config.seed)
+
+    def lr_factor(self, step: int) -> float:
+        return cosine_factor(step, self.loop_config.steps)
+
+    def next_batch(self) -> ClassifierBatch:
+        half = self.config.batch_size // 2
+        chosen = _draw(self.positives, half, self.rng) + _draw(
+            self.negatives, self.config.batch_size - half, self.rng
+        )
+        x = torch.stack([_prepare(t.image, self.config, self.rng) for t in chosen]).to(self.device)
+        y = torch.tensor([float(t.present) for t in chosen], device=self.device)
+        return x, y
+
+    def compute_loss(self, batch: ClassifierBatch) -> torch.Tensor:
+        x, y = batch
+        return F.binary_cross_entropy_with_logits(self.model(x), y)
 
 
 def _draw(tiles: list[TaggedTile], count: int, rng: np.random.Generator) -> list[TaggedTile]:
