@@ -1,7 +1,7 @@
 """Signals of the labeling app, for apps that react to labels without labeling importing them.
 
 `human_labels_saved` is how the training app hears that a person's labels changed (it starts an
-instant preview, training/instant.py) while labeling knows nothing of training. It is sent only
+instant preview, training/features/instant.py) while labeling knows nothing of training. It is sent only
 after the transaction that saved commits, so a receiver never reads labels that are not there;
 receivers run in the request that saved, so they must be cheap (enqueue, do not compute).
 """

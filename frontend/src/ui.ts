@@ -71,7 +71,7 @@ export function seconds(value: number): string {
 export const canAnnotate = (role: string | null): boolean => role === "annotator" || canManage(role);
 export const canManage = (role: string | null): boolean => role === "manager" || role === "owner";
 
-// The run settings a form offers (training/ml/config.py, training/runs.py LABEL_SOURCES).
+// The run settings a form offers (training/ml/config.py, training/runs/spec.py LABEL_SOURCES).
 const ARCHITECTURES = ["unet", "unetplusplus", "fpn", "deeplabv3plus"];
 const ENCODERS = ["resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2"];
 const SOURCES = ["scribble", "dense", "derived"];

@@ -1,6 +1,6 @@
 """Guided labelling without a worker: the uncertainty ranking, "next image", and correct-and-retrain.
 
-Model versions and their predictions are made as rows here (training/tasks.py makes them on a
+Model versions and their predictions are made as rows here (training/scoring.py makes them on a
 worker in tests/live/test_retrain.py); the ranking reads only their uncertainty.
 """
 

@@ -86,7 +86,7 @@ class PredictionOut(serializers.ModelSerializer[Prediction]):
 
 
 class TeacherIn(serializers.Serializer[Any]):
-    """The fluorescence teacher's settings (training/teacher.py); params are checked there."""
+    """The fluorescence teacher's settings (training/features/teacher.py); params are checked there."""
 
     channel = serializers.CharField(default="fluorescence", max_length=64)
     params = serializers.DictField(required=False, default=dict)

@@ -1,5 +1,5 @@
 // Moving between images: previous and next by name, and "next needing labels" (the image the
-// server ranks next: most uncertain under the latest model, training/guidance.py), whose reason is
+// server ranks next: most uncertain under the latest model, training/features/guidance.py), whose reason is
 // shown on the image it opens.
 import type { ImageSummary } from "../api/images";
 import { nextImage } from "../api/runs";

@@ -1,4 +1,4 @@
-// Instant previews (training/instant.py): a fast model's class map of the image, made by a worker
+// Instant previews (training/features/instant.py): a fast model's class map of the image, made by a worker
 // about a second after each saved stroke and announced by "preview.ready". The annotator draws it
 // as its own overlay (I), marked as a preview, at the scale the worker made it (longer side at most
 // 512 px), stretched over the image.

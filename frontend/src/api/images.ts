@@ -1,5 +1,5 @@
 // Images: listing, upload, their display renditions and tiles, and the stored instant preview
-// (labeling/views.py, training/views.py InstantPreviewMask).
+// (labeling/views.py, training/api/views.py InstantPreviewMask).
 import { allPages, ApiError, csrfToken, getJSON, messageOf, safeJSON, withQuery } from "./client";
 import type { ImageStatus } from "./team";
 
@@ -67,7 +67,7 @@ export function uploadImages(
   });
 }
 
-/** What is known of an instant preview (training/instant.py), from its event or its headers. */
+/** What is known of an instant preview (training/features/instant.py), from its event or its headers. */
 export interface PreviewInfo {
   seq: number;
   /** Unix seconds when the worker made it. */

@@ -1,5 +1,5 @@
 // Training runs, their curves and previews, model versions and predictions, and guided
-// labelling (training/views.py).
+// labelling (training/api/views.py).
 import type { ImageSummary } from "./images";
 import { allPages, getJSON, postJSON, withQuery } from "./client";
 
@@ -50,7 +50,7 @@ export interface Prediction {
 
 export const listRuns = (projectId: number): Promise<Run[]> => allPages<Run>(`/api/projects/${projectId}/runs/`);
 export const getRun = (id: number): Promise<Run> => getJSON(`/api/runs/${id}/`);
-/** Queue a run (training/runs.py run_create checks the config and says what is wrong). */
+/** Queue a run (training/runs/create.py run_create checks the config and says what is wrong). */
 export const createRun = (projectId: number, config: Record<string, unknown>, warmStart?: number | null): Promise<Run> =>
   postJSON(`/api/projects/${projectId}/runs/`, warmStart === undefined ? { config } : { config, warm_start: warmStart });
 export const cancelRun = (id: number): Promise<Run> => postJSON(`/api/runs/${id}/cancel/`, {});
@@ -70,7 +70,7 @@ export const listPredictions = (projectId: number, query: { image?: number; mode
 /** Correct-and-retrain: a run warm-started from the version, with its options, on the labels of now. */
 export const retrainFrom = (versionId: number): Promise<Run> => postJSON(`/api/model-versions/${versionId}/retrain/`, {});
 
-/** The image that most needs labels, and why (GET /api/projects/<id>/next-image/, training/guidance.py). */
+/** The image that most needs labels, and why (GET /api/projects/<id>/next-image/, training/features/guidance.py). */
 export interface NextImage {
   image: ImageSummary | null;
   reason: string;

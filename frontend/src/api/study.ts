@@ -1,4 +1,4 @@
-// Label-efficiency studies (training/study.py): "how many labels do I need?".
+// Label-efficiency studies (training/features/study.py): "how many labels do I need?".
 import { getJSON, postJSON, withQuery } from "./client";
 import type { StudyPointEvent } from "./events.gen";
 

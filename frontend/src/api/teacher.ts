@@ -1,4 +1,4 @@
-// The fluorescence teacher (training/teacher.py): tune the classical nucleus pipeline on one
+// The fluorescence teacher (training/features/teacher.py): tune the classical nucleus pipeline on one
 // image, apply it to all, exclude images.
 import { getJSON, postJSON } from "./client";
 
@@ -16,7 +16,7 @@ export interface TeacherImage {
 
 export type Outcome = "made" | "unchanged" | "kept" | "excluded" | "missing";
 
-/** The project's last "apply to all" job, as the server keeps it (training/teacher.py latest_job). */
+/** The project's last "apply to all" job, as the server keeps it (training/features/teacher.py latest_job). */
 export interface TeacherJobState {
   job: string;
   state: "queued" | "running" | "succeeded" | "failed" | "cancelled";

@@ -1,4 +1,4 @@
-// What the run form sends: the run config (training/runs.py run_create checks it) from the
+// What the run form sends: the run config (training/runs/create.py run_create checks it) from the
 // form's values, and how a warm start is named. Pure, so the tests can read the configs.
 import type { ModelVersion } from "../api/runs";
 

@@ -1,4 +1,4 @@
-// "How many labels do I need?": the label-efficiency study page (training/study.py). Start a
+// "How many labels do I need?": the label-efficiency study page (training/features/study.py). Start a
 // study (the sizes it will train are shown first), then watch pixel F1 against the number of
 // labelled images grow point by point over the socket, with what the last doubling added.
 import type { RunProgressEvent, StudyPointEvent, StudyStateEvent } from "../api/events.gen";

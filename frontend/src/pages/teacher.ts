@@ -1,6 +1,6 @@
 // The fluorescence teacher page: tune the classical nucleus pipeline on one image with a live
 // preview, apply it to every image (progress over the socket), exclude images, and start a
-// brightfield-only run on the pseudo-masks (training/teacher.py, README "Fluorescence teacher").
+// brightfield-only run on the pseudo-masks (training/features/teacher.py, README "Fluorescence teacher").
 import { getProject } from "../api/projects";
 import { createRun } from "../api/runs";
 import { teacherOverview, type TeacherSettings } from "../api/teacher";
