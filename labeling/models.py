@@ -89,6 +89,13 @@ class Split(models.TextChoices):
     TRAIN = "train", "Train"
     VALIDATION = "validation", "Validation"
     UNASSIGNED = "unassigned", "Unassigned"
+    # Images a model is applied to and never learns from: no run, study or guided labelling uses
+    # them (next week's plate, uploaded only to be predicted, counted and measured).
+    INFERENCE = "inference", "Inference only"
+
+
+# Splits no run trains on: validation images score a run, inference-only ones are only predicted.
+NOT_TRAINED_ON = (Split.VALIDATION, Split.INFERENCE)
 
 
 class Image(models.Model):
@@ -100,6 +107,10 @@ class Image(models.Model):
     height = models.PositiveIntegerField()
     dtype = models.CharField(max_length=16, help_text="widest numpy dtype of its channels")
     split = models.CharField(max_length=16, choices=Split.choices, default=Split.UNASSIGNED)
+    # Micrometres per pixel along x and y, when the microscope's metadata says (measurements then
+    # give areas in um^2 too); unknown for plain PNG and JPEG files.
+    pixel_size_x = models.FloatField(null=True, blank=True, help_text="um per pixel along x")
+    pixel_size_y = models.FloatField(null=True, blank=True, help_text="um per pixel along y")
     thumbnail = models.FileField(upload_to="thumbnails/", blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

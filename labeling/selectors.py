@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.fields.files import FieldFile
 
 from labeling import imageio, labelmaps
 from labeling.models import (
     HUMAN_MAP_KINDS,
     MAP_KINDS,
+    NOT_TRAINED_ON,
     Annotation,
     AnnotationKind,
     AnnotationRevision,
@@ -39,12 +40,41 @@ def images_of(project: Project) -> QuerySet[Image]:
     return project.images.filter(archived_at__isnull=True)
 
 
+def learnable_images(project: Project) -> QuerySet[Image]:
+    """The project's live images a run may learn from: all but the inference-only set."""
+    return images_of(project).exclude(split=Split.INFERENCE)
+
+
 def with_label_state(images: QuerySet[Image]) -> QuerySet[Image]:
-    """Images with what the grid shows of each: its live label kinds and whether a model scored it,
-    in two queries for the whole page rather than two per image."""
+    """Images with what the grid shows of each: its live label kinds, whether a model scored it and
+    the object counts of its newest prediction, in two queries for the whole page, not per image."""
     live = Annotation.objects.filter(is_deleted=False).only("id", "image_id", "kind")
     annotations = Prefetch("annotations", queryset=live, to_attr="live_annotations")
-    return images.prefetch_related(annotations).annotate(prediction_count=Count("predictions"))
+    newest = _newest_predictions().filter(image=OuterRef("pk"))
+    return images.prefetch_related(annotations).annotate(
+        prediction_count=Count("predictions"),
+        newest_counts=Subquery(newest.values("counts")[:1]),
+        newest_counts_by=Subquery(newest.values("model_version_id")[:1]),
+    )
+
+
+def _newest_predictions() -> QuerySet[Any]:
+    """Predictions, the newest model version's first. The model is reached through the relation:
+    training's models import this app, so importing them here would close a circle."""
+    predictions = Image._meta.get_field("predictions").related_model._default_manager
+    return predictions.order_by("-model_version__created_at", "-model_version_id")
+
+
+def object_counts(image: Image) -> dict[str, Any] | None:
+    """{"model_version", "counts": {class index: objects}} of the image's newest prediction."""
+    if hasattr(image, "newest_counts_by"):  # annotated by with_label_state
+        version, counts = image.newest_counts_by, getattr(image, "newest_counts", None)
+    else:
+        row = _newest_predictions().filter(image=image).values_list("model_version_id", "counts").first()
+        version, counts = row if row is not None else (None, None)
+    if version is None:
+        return None
+    return {"model_version": version, "counts": counts or {}}
 
 
 def label_kinds(image: Image) -> list[str]:
@@ -243,6 +273,34 @@ def image_planes(image: Image, channels: Sequence[str]) -> np.ndarray:
     return np.stack([channel_plane(by_name[name]) for name in channels])
 
 
+def all_planes(image: Image) -> dict[str, np.ndarray]:
+    """Every channel's original (H, W) pixels by name, in channel order (each source file read once)."""
+    channels = list(image.channels.select_related("source").order_by("index"))
+    decoded: dict[int, list[np.ndarray]] = {}
+    for channel in channels:
+        if channel.source_id not in decoded:
+            decoded[channel.source_id] = imageio.read_planes(
+                read_file(channel.source.file),
+                filename=channel.source.original_name,
+                max_pixels=np.iinfo(np.int64).max,
+            ).arrays
+    return {channel.name: decoded[channel.source_id][channel.page] for channel in channels}
+
+
+def pixel_size(image: Image) -> tuple[float, float] | None:
+    """Micrometres per pixel along (x, y); one known side stands for both (pixels are square in
+    nearly every microscope); None when neither is known."""
+    x = image.pixel_size_x or image.pixel_size_y
+    y = image.pixel_size_y or image.pixel_size_x
+    return None if x is None or y is None else (float(x), float(y))
+
+
+def countable_classes(project: Project) -> tuple[int, ...]:
+    """The indices of the project's countable classes, ascending."""
+    rows = LabelClass.objects.filter(project=project, countable=True).order_by("index")
+    return tuple(rows.values_list("index", flat=True))
+
+
 def channels_by_name(image: Image) -> dict[str, Channel]:
     """The image's channels by name (with their source files when prefetched, as
     `with_channel_sources` does)."""
@@ -364,10 +422,9 @@ def frozen_layers(annotation_ids: Iterable[int], *, live_images_only: bool = Fal
     return list(found.order_by("key", "pk"))
 
 
-def live_tags(
-    project: Project, label_class: LabelClass, *, split_excluded: str = Split.VALIDATION
-) -> list[Annotation]:
-    """The live tags of a class on the project's live images outside `split_excluded`."""
+def live_tags(project: Project, label_class: LabelClass) -> list[Annotation]:
+    """The live tags of a class on the project's live images that train (not validation, not
+    inference-only)."""
     return list(
         Annotation.objects.filter(
             image__project=project,
@@ -375,7 +432,7 @@ def live_tags(
             kind=AnnotationKind.TAG,
             key=str(label_class.pk),
             is_deleted=False,
-        ).exclude(image__split=split_excluded)
+        ).exclude(image__split__in=NOT_TRAINED_ON)
     )
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling import selectors
@@ -111,6 +112,13 @@ class ChannelOut(serializers.ModelSerializer[Channel]):
         return f"/api/images/{channel.image_id}/channels/{channel.name}/display.png"
 
 
+class ObjectCountsOut(serializers.Serializer[Any]):
+    model_version = serializers.IntegerField(help_text="the model version that predicted them")
+    counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="class index (as text) -> objects of that class"
+    )
+
+
 class ImageOut(serializers.ModelSerializer[Image]):
     channels = ChannelOut(many=True, read_only=True)
     thumbnail_url = serializers.SerializerMethodField()
@@ -118,6 +126,7 @@ class ImageOut(serializers.ModelSerializer[Image]):
     uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
     label_kinds = serializers.SerializerMethodField(help_text="kinds of live label layers")
     predicted = serializers.SerializerMethodField(help_text="a model version has scored this image")
+    object_counts = serializers.SerializerMethodField()
 
     class Meta:
         model = Image
@@ -129,11 +138,14 @@ class ImageOut(serializers.ModelSerializer[Image]):
             "height",
             "dtype",
             "split",
+            "pixel_size_x",
+            "pixel_size_y",
             "channels",
             "thumbnail_url",
             "renditions_ready",
             "label_kinds",
             "predicted",
+            "object_counts",
             "uploaded_by",
             "created_at",
         ]
@@ -151,6 +163,11 @@ class ImageOut(serializers.ModelSerializer[Image]):
     def get_predicted(self, image: Image) -> bool:
         return selectors.is_predicted(image)
 
+    @extend_schema_field(ObjectCountsOut(allow_null=True))
+    def get_object_counts(self, image: Image) -> dict[str, Any] | None:
+        """Objects per countable class in the image's newest prediction (null: none yet)."""
+        return selectors.object_counts(image)
+
 
 class ImageUploadIn(serializers.Serializer[Any]):
     files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
@@ -166,6 +183,8 @@ class ImageUploadIn(serializers.Serializer[Any]):
 class ImagePatch(serializers.Serializer[Any]):
     name = serializers.CharField(required=False, max_length=255)
     split = serializers.ChoiceField(choices=Split.choices, required=False)
+    pixel_size_x = serializers.FloatField(required=False, allow_null=True, help_text="um per pixel")
+    pixel_size_y = serializers.FloatField(required=False, allow_null=True, help_text="um per pixel")
 
 
 class JSONObjectField(serializers.JSONField):
