@@ -223,7 +223,8 @@ class AnnotationRevision(models.Model):
     - scribble / dense / derived: {"strokes": [...]} appended to the layer, where each stroke is
       {"class_index": int (0 erases), "radius": float, "points": [[x, y], ...]}; and/or `mask`,
       a PNG label map of the image's size that replaces the layer before the strokes apply.
-    - derived also records {"provenance": {...}}: which channel or model and parameters made it.
+    - derived also records {"provenance": {...}}: which channel or model and parameters made it;
+      so does a dense mask that was a model's prediction accepted by a person (dense_mask_replace).
     - any kind: {"restored_from": version} when a restore made this revision.
     A revision with `is_deleted` says the layer was deleted at that version.
     `snapshot`, when set, is the whole map after this revision (a cache of the replay).

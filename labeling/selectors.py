@@ -212,6 +212,19 @@ def instance_map_at(annotation: Annotation, version: int | None = None) -> np.nd
     return labelmaps.decode_png_map(read_file(base.instances), what="instance map")
 
 
+def dense_maps(image: Image) -> tuple[Annotation, np.ndarray, np.ndarray | None] | None:
+    """The image's live dense layer, its label map and, while no stroke has changed the map since it
+    was saved whole (imported, accepted or restored), the instance map saved with it."""
+    head = image.annotations.filter(kind=AnnotationKind.DENSE, is_deleted=False).first()
+    if head is None:
+        return None
+    base = head.revisions.exclude(mask="").order_by("-version").first()
+    instances = None
+    if base is not None and base.version == head.version and base.instances:
+        instances = labelmaps.decode_png_map(read_file(base.instances), what="instance map")
+    return head, label_map_at(head), instances
+
+
 def human_label_map(image: Image, *, versions: Mapping[int, int] | None = None) -> np.ndarray | None:
     """A person's label of each pixel of `image` (labelmaps.human_label_map: scribbles win over the
     dense mask; 0 unlabelled), from its live scribble and dense layers, or with `versions`

@@ -12,6 +12,7 @@ from labeling.services.annotations import (
     annotation_delete,
     annotation_restore,
     annotation_save,
+    dense_mask_replace,
 )
 from labeling.services.classes import label_class_create, label_class_delete, label_class_update
 from labeling.services.derived import derived_layer_save
@@ -39,6 +40,7 @@ __all__ = [
     "annotation_restore",
     "annotation_save",
     "check_file_name",
+    "dense_mask_replace",
     "derived_layer_save",
     "image_archive",
     "image_ingest",
