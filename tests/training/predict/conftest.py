@@ -10,13 +10,12 @@ import pytest
 import torch
 from torch import nn
 
-from labeling import selectors, services
+from labeling import services
 from labeling.models import Image, Project
 from tests.factories import png_bytes
 from tests.versions import random_version
 from training import scoring
 from training.models import ModelVersion, Prediction
-from training.predict import pipeline
 
 
 class Threshold(nn.Module):
@@ -54,8 +53,9 @@ def add_images(
 def threshold_prediction(version: ModelVersion, image: Image) -> Prediction:
     """What a prediction job stores, with the thresholding network in place of the version's."""
     context = scoring.context_of(version)
-    result = pipeline.analyse(Threshold(), selectors.all_planes(image), context, device=torch.device("cpu"))
-    return scoring.store_prediction(version, image, result, countable=bool(context.countable))
+    return scoring.predict_image(
+        version, image, model=Threshold(), device=torch.device("cpu"), context=context
+    )
 
 
 @pytest.fixture
