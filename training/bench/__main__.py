@@ -5,6 +5,7 @@
   overhead          our training loop against a bare segmentation-models-pytorch loop
   live-latency      WebSocket event latency from a real worker, and the cost of live progress
   prediction-memory peak memory of tiled prediction on one large image (4096x4096 by default)
+  predict-throughput  a prediction job's throughput (read, predict, count, measure, store) vs bare smp
   weak-tags         a U-Net from tile tags only (Score-CAM pseudo-masks) against dense labels
   fluorescence-teacher  a brightfield model on fluorescence pseudo-masks against ground truth
   pretraining       the label-efficiency curve with and without self-supervised pretraining
@@ -39,6 +40,7 @@ from tqdm import tqdm
 
 from training.bench import live as live_bench
 from training.bench import memory as memory_bench
+from training.bench import predict as predict_bench
 from training.bench import pretraining as pretraining_bench
 from training.bench import preview as preview_bench
 from training.bench import selftraining as selftraining_bench
@@ -100,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
             add_prediction(command)
     live_bench.add_command(commands)
     memory_bench.add_command(commands)
+    predict_bench.add_command(commands)
     pretraining_bench.add_command(commands)
     preview_bench.add_command(commands)
     selftraining_bench.add_command(commands)
