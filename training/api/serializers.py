@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -133,6 +134,9 @@ class PredictIn(serializers.Serializer[Any]):
 
 class PredictionJobOut(serializers.ModelSerializer[PredictionJob]):
     created_by = serializers.CharField(source="created_by.username", read_only=True)
+    idle_seconds = serializers.SerializerMethodField(
+        help_text="since it last moved: a queued or running job idle for long waits for a worker"
+    )
 
     class Meta:
         model = PredictionJob
@@ -153,7 +157,11 @@ class PredictionJobOut(serializers.ModelSerializer[PredictionJob]):
             "started_at",
             "finished_at",
             "updated_at",
+            "idle_seconds",
         ]
+
+    def get_idle_seconds(self, job: PredictionJob) -> float:
+        return round((timezone.now() - job.updated_at).total_seconds(), 1)
 
 
 class AcceptIn(serializers.Serializer[Any]):
