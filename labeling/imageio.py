@@ -38,6 +38,7 @@ __all__ = [
     "Layout",
     "PagesAre",
     "open_image",
+    "read_channels",
 ]
 
 DISPLAY_PERCENTILES = (0.5, 99.5)
@@ -120,6 +121,24 @@ def open_image(
         yield reader
     finally:
         reader.close()
+
+
+def read_channels(
+    data: bytes, *, filename: str, max_pixels: int, pages: PagesAre = "channels"
+) -> tuple[tuple[str, ...], list[np.ndarray]]:
+    """The channel names and (H, W) planes of a 2-D file read outside the app (the predict command,
+    benchmarks); a multi-page TIFF without metadata is read as channels unless `pages` says
+    otherwise, and a z/t stack is refused (import it into a project to work plane by plane)."""
+    with open_image(
+        data, filename=filename, pages=pages, max_pixels=max_pixels, max_planes=max_pixels
+    ) as reader:
+        layout = reader.layout
+        if layout.is_stack:
+            raise ImageReadError(
+                f"{filename}: a stack of {layout.size_z} z-planes and {layout.size_t} time points; "
+                "upload it to a project to predict plane by plane"
+            )
+        return layout.channel_names, [reader.read(layout.plane_index(c=c)) for c in range(layout.size_c)]
 
 
 def display_range(plane: np.ndarray) -> tuple[float, float]:

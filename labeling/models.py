@@ -89,6 +89,13 @@ class Split(models.TextChoices):
     TRAIN = "train", "Train"
     VALIDATION = "validation", "Validation"
     UNASSIGNED = "unassigned", "Unassigned"
+    # Images a model is applied to and never learns from: no run, study or guided labelling uses
+    # them (next week's plate, uploaded only to be predicted, counted and measured).
+    INFERENCE = "inference", "Inference only"
+
+
+# Splits no run trains on: validation images score a run, inference-only ones are only predicted.
+NOT_TRAINED_ON = (Split.VALIDATION, Split.INFERENCE)
 
 
 class Stack(models.Model):
@@ -119,9 +126,11 @@ class Image(models.Model):
     height = models.PositiveIntegerField()
     dtype = models.CharField(max_length=16, help_text="widest numpy dtype of its channels")
     split = models.CharField(max_length=16, choices=Split.choices, default=Split.UNASSIGNED)
+    # Micrometres per pixel along x and y, when the microscope's metadata says (measurements then
+    # give areas in um^2 too); unknown for plain PNG and JPEG files.
+    pixel_size_x = models.FloatField(null=True, blank=True, help_text="um per pixel along x")
+    pixel_size_y = models.FloatField(null=True, blank=True, help_text="um per pixel along y")
     thumbnail = models.FileField(upload_to="thumbnails/", blank=True)
-    pixel_size_x = models.FloatField(null=True, blank=True, help_text="micrometres per pixel")
-    pixel_size_y = models.FloatField(null=True, blank=True, help_text="micrometres per pixel")
     stack = models.ForeignKey(Stack, null=True, blank=True, on_delete=models.CASCADE, related_name="planes")
     z = models.PositiveIntegerField(default=0)
     t = models.PositiveIntegerField(default=0)
@@ -249,7 +258,8 @@ class AnnotationRevision(models.Model):
     - scribble / dense / derived: {"strokes": [...]} appended to the layer, where each stroke is
       {"class_index": int (0 erases), "radius": float, "points": [[x, y], ...]}; and/or `mask`,
       a PNG label map of the image's size that replaces the layer before the strokes apply.
-    - derived also records {"provenance": {...}}: which channel or model and parameters made it.
+    - derived also records {"provenance": {...}}: which channel or model and parameters made it;
+      so does a dense mask that was a model's prediction accepted by a person (dense_mask_replace).
     - any kind: {"restored_from": version} when a restore made this revision.
     A revision with `is_deleted` says the layer was deleted at that version.
     `snapshot`, when set, is the whole map after this revision (a cache of the replay).

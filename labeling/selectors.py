@@ -11,13 +11,14 @@ from typing import Any, BinaryIO, cast
 
 import numpy as np
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.fields.files import FieldFile
 
 from labeling import imageio, labelmaps
 from labeling.models import (
     HUMAN_MAP_KINDS,
     MAP_KINDS,
+    NOT_TRAINED_ON,
     Annotation,
     AnnotationKind,
     AnnotationRevision,
@@ -43,16 +44,46 @@ def images_of(project: Project) -> QuerySet[Image]:
     return project.images.filter(archived_at__isnull=True)
 
 
+def learnable_images(project: Project) -> QuerySet[Image]:
+    """The project's live images a run may learn from: all but the inference-only set."""
+    return images_of(project).exclude(split=Split.INFERENCE)
+
+
 def with_label_state(images: QuerySet[Image]) -> QuerySet[Image]:
-    """Images with what the grid shows of each: its live label kinds, whether a model scored it,
-    its review status and assignee, in a few queries for the whole page rather than per image."""
+    """Images with what the grid shows of each: its live label kinds, whether a model scored it, the
+    object counts of its newest prediction, its review status and assignee, in a few queries for
+    the whole page rather than per image."""
     live = Annotation.objects.filter(is_deleted=False).only("id", "image_id", "kind")
     annotations = Prefetch("annotations", queryset=live, to_attr="live_annotations")
+    newest = _newest_predictions().filter(image=OuterRef("pk"))
     return (
         images.prefetch_related(annotations)
         .select_related("work__assignee")
-        .annotate(prediction_count=Count("predictions"))
+        .annotate(
+            prediction_count=Count("predictions"),
+            newest_counts=Subquery(newest.values("counts")[:1]),
+            newest_counts_by=Subquery(newest.values("model_version_id")[:1]),
+        )
     )
+
+
+def _newest_predictions() -> QuerySet[Any]:
+    """Predictions, the newest model version's first. The model is reached through the relation:
+    training's models import this app, so importing them here would close a circle."""
+    predictions = Image._meta.get_field("predictions").related_model._default_manager
+    return predictions.order_by("-model_version__created_at", "-model_version_id")
+
+
+def object_counts(image: Image) -> dict[str, Any] | None:
+    """{"model_version", "counts": {class index: objects}} of the image's newest prediction."""
+    if hasattr(image, "newest_counts_by"):  # annotated by with_label_state
+        version, counts = image.newest_counts_by, getattr(image, "newest_counts", None)
+    else:
+        row = _newest_predictions().filter(image=image).values_list("model_version_id", "counts").first()
+        version, counts = row if row is not None else (None, None)
+    if version is None:
+        return None
+    return {"model_version": version, "counts": counts or {}}
 
 
 def label_kinds(image: Image) -> list[str]:
@@ -278,6 +309,19 @@ def instance_map_at(annotation: Annotation, version: int | None = None) -> np.nd
     return labelmaps.decode_png_map(read_file(base.instances), what="instance map")
 
 
+def dense_maps(image: Image) -> tuple[Annotation, np.ndarray, np.ndarray | None] | None:
+    """The image's live dense layer, its label map and, while no stroke has changed the map since it
+    was saved whole (imported, accepted or restored), the instance map saved with it."""
+    head = image.annotations.filter(kind=AnnotationKind.DENSE, is_deleted=False).first()
+    if head is None:
+        return None
+    base = head.revisions.exclude(mask="").order_by("-version").first()
+    instances = None
+    if base is not None and base.version == head.version and base.instances:
+        instances = labelmaps.decode_png_map(read_file(base.instances), what="instance map")
+    return head, label_map_at(head), instances
+
+
 def human_label_map(image: Image, *, versions: Mapping[int, int] | None = None) -> np.ndarray | None:
     """A person's label of each pixel of `image` (labelmaps.human_label_map: scribbles win over the
     dense mask; 0 unlabelled), from its live scribble and dense layers, or with `versions`
@@ -352,6 +396,33 @@ def stack_planes(image: Image) -> list[dict[str, int]]:
         return []
     planes = Image.objects.filter(stack_id=image.stack_id, archived_at__isnull=True).order_by("t", "z")
     return [{"id": pk, "z": z, "t": t} for pk, z, t in planes.values_list("pk", "z", "t")]
+
+
+def all_planes(image: Image) -> dict[str, np.ndarray]:
+    """Every channel's original (H, W) pixels by name, in channel order (each source file read once)."""
+    channels = list(image.channels.select_related("source").order_by("index"))
+    by_source: dict[int, list[Channel]] = {}
+    for channel in channels:
+        by_source.setdefault(channel.source_id, []).append(channel)
+    planes: dict[str, np.ndarray] = {}
+    for group in by_source.values():
+        read = source_planes(group[0].source, [channel.page for channel in group])
+        planes.update((channel.name, plane) for channel, plane in zip(group, read, strict=True))
+    return {channel.name: planes[channel.name] for channel in channels}
+
+
+def pixel_size(image: Image) -> tuple[float, float] | None:
+    """Micrometres per pixel along (x, y); one known side stands for both (pixels are square in
+    nearly every microscope); None when neither is known."""
+    x = image.pixel_size_x or image.pixel_size_y
+    y = image.pixel_size_y or image.pixel_size_x
+    return None if x is None or y is None else (float(x), float(y))
+
+
+def countable_classes(project: Project) -> tuple[int, ...]:
+    """The indices of the project's countable classes, ascending."""
+    rows = LabelClass.objects.filter(project=project, countable=True).order_by("index")
+    return tuple(rows.values_list("index", flat=True))
 
 
 def channels_by_name(image: Image) -> dict[str, Channel]:
@@ -491,10 +562,9 @@ def frozen_layers(annotation_ids: Iterable[int], *, live_images_only: bool = Fal
     return list(found.order_by("key", "pk"))
 
 
-def live_tags(
-    project: Project, label_class: LabelClass, *, split_excluded: str = Split.VALIDATION
-) -> list[Annotation]:
-    """The live tags of a class on the project's live images outside `split_excluded`."""
+def live_tags(project: Project, label_class: LabelClass) -> list[Annotation]:
+    """The live tags of a class on the project's live images that train (not validation, not
+    inference-only)."""
     return list(
         Annotation.objects.filter(
             image__project=project,
@@ -502,7 +572,7 @@ def live_tags(
             kind=AnnotationKind.TAG,
             key=str(label_class.pk),
             is_deleted=False,
-        ).exclude(image__split=split_excluded)
+        ).exclude(image__split__in=NOT_TRAINED_ON)
     )
 
 

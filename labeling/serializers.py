@@ -113,6 +113,13 @@ class ChannelOut(serializers.ModelSerializer[Channel]):
         return f"/api/images/{channel.image_id}/channels/{channel.name}/display.png"
 
 
+class ObjectCountsOut(serializers.Serializer[Any]):
+    model_version = serializers.IntegerField(help_text="the model version that predicted them")
+    counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="class index (as text) -> objects of that class"
+    )
+
+
 class ImageOut(serializers.ModelSerializer[Image]):
     channels = ChannelOut(many=True, read_only=True)
     thumbnail_url = serializers.SerializerMethodField()
@@ -129,6 +136,7 @@ class ImageOut(serializers.ModelSerializer[Image]):
     size_t = serializers.SerializerMethodField(help_text="time points of its stack (1 for a 2-D image)")
     status = serializers.SerializerMethodField(help_text="review status (labeling/workflow.py)")
     assignee = serializers.SerializerMethodField(help_text="the member asked to label it, if any")
+    object_counts = serializers.SerializerMethodField()
 
     class Meta:
         model = Image
@@ -154,6 +162,7 @@ class ImageOut(serializers.ModelSerializer[Image]):
             "predicted",
             "status",
             "assignee",
+            "object_counts",
             "uploaded_by",
             "created_at",
         ]
@@ -182,6 +191,11 @@ class ImageOut(serializers.ModelSerializer[Image]):
 
     def get_assignee(self, image: Image) -> str | None:
         return selectors.image_assignee(image)
+
+    @extend_schema_field(ObjectCountsOut(allow_null=True))
+    def get_object_counts(self, image: Image) -> dict[str, Any] | None:
+        """Objects per countable class in the image's newest prediction (null: none yet)."""
+        return selectors.object_counts(image)
 
 
 class PlaneOut(serializers.Serializer[Any]):
@@ -247,6 +261,8 @@ class HoldOutOut(serializers.Serializer[Any]):
 class ImagePatch(serializers.Serializer[Any]):
     name = serializers.CharField(required=False, max_length=255)
     split = serializers.ChoiceField(choices=Split.choices, required=False)
+    pixel_size_x = serializers.FloatField(required=False, allow_null=True, help_text="um per pixel")
+    pixel_size_y = serializers.FloatField(required=False, allow_null=True, help_text="um per pixel")
 
 
 class JSONObjectField(serializers.JSONField):

@@ -11,8 +11,8 @@ from typing import Any
 
 import dramatiq
 
-from training import scoring
 from training.features import instant, pseudo, teacher
+from training.predict import job as prediction_job
 from training.runs import execute
 from webapp.jobs import queue_of
 
@@ -25,10 +25,11 @@ def train_run(run_id: int) -> None:
     execute.run_execute(run_id)
 
 
-@dramatiq.actor(queue_name=queue_of("score_images"), max_retries=3, time_limit=12 * HOUR_MS)
-def score_images(model_version_id: int, image_ids: list[int]) -> None:
-    """Predict class maps and uncertainty for images not yet scored by the version."""
-    scoring.score_images(model_version_id, image_ids)
+@dramatiq.actor(queue_name=queue_of("predict_images"), max_retries=3, time_limit=48 * HOUR_MS)
+def predict_images(job_id: int) -> None:
+    """A prediction job: its images not yet predicted by its version (training/predict/job.py).
+    Retried: a retry, or the message redelivered after its worker died, carries on."""
+    prediction_job.job_run(job_id)
 
 
 @dramatiq.actor(queue_name=queue_of("derive_pseudo_masks"), max_retries=3, time_limit=2 * HOUR_MS)

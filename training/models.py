@@ -85,11 +85,23 @@ class ModelVersion(models.Model):
 
 
 class Prediction(models.Model):
+    """What one model version made of one image. Its files are written first, under fresh names,
+    and the row after them: a row always has every file it names (training/scoring.py)."""
+
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="predictions")
     mask = models.FileField(upload_to="predictions/")
     uncertainty_map = models.FileField(upload_to="predictions/", blank=True)
     uncertainty = models.FloatField(null=True, blank=True, help_text="mean per-pixel entropy")
+    instances = models.FileField(
+        upload_to="predictions/",
+        blank=True,
+        help_text="objects of the countable classes, 0 = none: a 16-bit PNG (a 32-bit TIFF past 65535)",
+    )
+    counts = models.JSONField(default=dict, help_text="class index (as text) -> objects, countable classes")
+    measurements = models.FileField(
+        upload_to="predictions/", blank=True, help_text='JSON {"columns": [...], "rows": [[...], ...]}'
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -167,3 +179,40 @@ class TeacherJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class PredictionJob(models.Model):
+    """One "predict these images with this model version" request (training/predict/jobs.py).
+
+    The images are frozen when it is asked for; a page opened while it runs reads how far it got.
+    Its message may arrive twice or after a worker died: it skips the images the version has
+    already predicted and carries on, so a job always ends with one prediction per image.
+    """
+
+    class Origin(models.TextChoices):
+        REQUEST = "request", "Asked for"
+        RUN = "run", "After training"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prediction_jobs")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="prediction_jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.REQUEST)
+    selection = models.JSONField(default=dict, help_text="the selection as it was asked for")
+    image_ids = models.JSONField(default=list, help_text="the images it was frozen to, in order")
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+    done = models.PositiveIntegerField(default=0, help_text="images through, skipped ones included")
+    total = models.PositiveIntegerField()
+    skipped = models.JSONField(default=list, help_text="[{image, name, reason}] of images it could not read")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED_STATES

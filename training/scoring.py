@@ -1,8 +1,13 @@
-"""Model versions predict: class maps and uncertainty for a project's images, stored as Predictions.
+"""Model versions predict: one image of a project through a version, stored as a Prediction.
 
-After a segmentation model version is made, every image of its project is scored in batches on
-the gpu queue. Scoring is idempotent: an image the version already scored is skipped, and two
-deliveries of one batch store one prediction per image (the second's files are removed).
+Prediction jobs (training/predict/job.py) call `predict_image` for each image they hold; after
+training, a job of every image of the project scores the new version. What an image gives (class
+map, uncertainty, the objects of countable classes and their measurements) is made by
+training/predict/pipeline.py.
+
+Nothing half-written becomes visible: a prediction's files are written first, under fresh names,
+and its row after them. A worker killed in between leaves unreferenced files and no row; two
+deliveries of one image store one row (the unique constraint) and the second's files are removed.
 """
 
 from __future__ import annotations
@@ -11,23 +16,19 @@ import logging
 import uuid
 from functools import lru_cache
 
-import numpy as np
 import torch
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from labeling import imageio, labelmaps, selectors
+from labeling import selectors
 from labeling.models import Image
 from training.ml import checkpoint as ckpt
-from training.ml.inference import predict
-from training.ml.loop import choose_device
 from training.ml.models import create_model
 from training.models import ModelVersion, Prediction, StudyPoint
-from training.runs.snapshot import image_input, to_label_indices
+from training.predict import pipeline
 from training.runs.spec import VersionInputs
-from webapp import events, live
 
 log = logging.getLogger(__name__)
 
@@ -41,65 +42,57 @@ def images_to_score(version: ModelVersion) -> list[int]:
     return list(selectors.images_of(version.project).order_by("name", "pk").values_list("pk", flat=True))
 
 
-def score_images(model_version_id: int, image_ids: list[int]) -> None:
-    """Predict class maps and uncertainty for images; skips those already scored by this version."""
-    version = ModelVersion.objects.filter(pk=model_version_id).select_related("run").first()
-    if version is None:
-        log.info("model version %s is gone; nothing to score", model_version_id)
-        return
-    done = set(
-        Prediction.objects.filter(model_version=version, image_id__in=image_ids).values_list(
-            "image_id", flat=True
-        )
+def context_of(version: ModelVersion) -> pipeline.Context:
+    """How this version's predictions are made: its inputs, the project's countable classes, tiles."""
+    return pipeline.Context(
+        inputs=VersionInputs.of(version.config),
+        countable=selectors.countable_classes(version.project),
+        class_names=selectors.class_names(version.project),
+        tile=settings.PREDICTION_TILE_SIZE,
+        batch_size=settings.PREDICTION_TILE_BATCH,
+        min_object_size=settings.PREDICTION_MIN_OBJECT_PIXELS,
     )
-    todo = [image for image in selectors.live_images(image_ids) if image.pk not in done]
-    if not todo:
-        return
-    inputs = VersionInputs.of(version.config)
-    device = choose_device(settings.TRAIN_DEVICE)
-    model = _model_of(version.pk, device.type)
-    scored = []
-    for image in todo:
-        x = image_input(image, inputs.channels, inputs.ranges)
-        result = predict(model, x, device=device, augment=inputs.test_time_augmentation)
-        prediction = _store_prediction(
-            version,
-            image,
-            to_label_indices(result.classes, inputs.classes),
-            result.entropy,
-            result.uncertainty,
-        )
-        scored.append(
-            events.ScoredImage(
-                image=image.pk,
-                prediction=prediction.pk,
-                uncertainty=prediction.uncertainty,
-                mask_url=f"/api/predictions/{prediction.pk}/mask.png",
-            )
-        )
-    live.publish(
-        version.project_id,
-        events.PredictionsReady(model_version=version.pk, run=version.run_id, predictions=scored),
-    )
-    live.flush()
 
 
-def _store_prediction(
-    version: ModelVersion, image: Image, label_map: np.ndarray, entropy: np.ndarray, uncertainty: float
+def predict_image(
+    version: ModelVersion,
+    image: Image,
+    *,
+    model: torch.nn.Module,
+    device: torch.device,
+    context: pipeline.Context,
 ) -> Prediction:
+    """Predict, count and measure one image and store it; ValueError (with what to do) for an image
+    that cannot be read or lacks the version's channels."""
+    planes = selectors.all_planes(image)
+    result = pipeline.analyse(model, planes, context, device=device, pixel_size=selectors.pixel_size(image))
+    return store_prediction(version, image, result, countable=bool(context.countable))
+
+
+def store_prediction(
+    version: ModelVersion, image: Image, result: pipeline.Result, *, countable: bool
+) -> Prediction:
+    """Files first (fresh names), then the row; the files of a second delivery are removed."""
+    encoded = pipeline.encode(result, countable=countable)
     stem = f"predictions/v{version.pk}/image-{image.pk}-{uuid.uuid4().hex[:8]}"
-    mask = default_storage.save(f"{stem}.png", ContentFile(labelmaps.encode_map(label_map)))
-    entropy_png = imageio.encode_png(np.clip(entropy * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    entropy_name = default_storage.save(f"{stem}-uncertainty.png", ContentFile(entropy_png))
+    files = {
+        "mask": default_storage.save(f"{stem}.png", ContentFile(encoded.mask)),
+        "uncertainty_map": default_storage.save(f"{stem}-uncertainty.png", ContentFile(encoded.uncertainty)),
+        "measurements": default_storage.save(f"{stem}-measurements.json", ContentFile(encoded.measurements)),
+    }
+    if encoded.instances is not None:
+        name = f"{stem}-instances{encoded.instances_suffix}"
+        files["instances"] = default_storage.save(name, ContentFile(encoded.instances))
+    counts = {str(index): count for index, count in result.objects.counts.items()}
     with transaction.atomic():
         prediction, created = Prediction.objects.get_or_create(
             model_version=version,
             image=image,
-            defaults={"mask": mask, "uncertainty_map": entropy_name, "uncertainty": uncertainty},
+            defaults={**files, "uncertainty": result.uncertainty, "counts": counts},
         )
-    if not created:  # another delivery of the same batch got there first
-        default_storage.delete(mask)
-        default_storage.delete(entropy_name)
+    if not created:  # another delivery of the same image got there first
+        for name in files.values():
+            default_storage.delete(name)
     return prediction
 
 
@@ -110,8 +103,8 @@ def checkpoint_of(version: ModelVersion) -> ckpt.Checkpoint:
 
 
 @lru_cache(maxsize=2)
-def _model_of(version_id: int, device_type: str) -> torch.nn.Module:
-    """The network of a model version on a device, kept for the next batch of the same version."""
+def model_of(version_id: int, device_type: str) -> torch.nn.Module:
+    """The network of a model version on a device, kept for the next job of the same version."""
     saved = checkpoint_of(ModelVersion.objects.get(pk=version_id))
     model = create_model(saved.config)
     model.load_state_dict(saved.model_state)

@@ -171,20 +171,52 @@ class RunStage(RunPoint):
     loss: float | None = None
 
 
+# Predictions -----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScoredImage:
     image: int
     prediction: int
     uncertainty: float | None
     mask_url: str
+    counts: dict[str, int]  # class index -> objects, countable classes
 
 
 @dataclass(frozen=True, kw_only=True)
 class PredictionsReady(Event):
+    """Predictions stored since the last such event (of a job asked for, or scoring after a run)."""
+
     TYPE = "predictions.ready"
     model_version: int
     run: int
     predictions: list[ScoredImage]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictionProgress(Event):
+    """How far a prediction job got: `done` of `total` images through (skipped ones included)."""
+
+    TYPE = "prediction.progress"
+    job: int
+    model_version: int
+    state: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictionDone(Event):
+    """A prediction job ended: succeeded, failed (with why) or cancelled."""
+
+    TYPE = "prediction.done"
+    job: int
+    model_version: int
+    state: str
+    done: int
+    total: int
+    skipped: list[int]  # images it could not predict (the job's record says why)
+    error: str
 
 
 @dataclass(frozen=True, kw_only=True)

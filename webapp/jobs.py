@@ -21,7 +21,7 @@ DEFAULT = "default"  # light work: renditions, pseudo-masks, instant previews
 ACTORS = {
     "render_displays": DEFAULT,
     "train_run": GPU,
-    "score_images": GPU,
+    "predict_images": GPU,
     "derive_pseudo_masks": DEFAULT,
     "apply_fluorescence_teacher": DEFAULT,
     "instant_preview": DEFAULT,

@@ -146,6 +146,16 @@ LESSLABEL_WEIGHTS_DIR = env_str("LESSLABEL_WEIGHTS_DIR", "")
 # Live progress events per second and run at most (validation, previews and states always go).
 LIVE_PROGRESS_PER_SECOND = env_int("LIVE_PROGRESS_PER_SECOND", 4, minimum=1)
 
+# Prediction jobs (training/predict/): images one job may freeze (ask for more in several jobs),
+# jobs a project may have queued or running at once, and how images are cut into tiles (the
+# memory of one forward pass: PREDICTION_TILE_BATCH tiles of PREDICTION_TILE_SIZE pixels square).
+PREDICTION_MAX_IMAGES = env_int("PREDICTION_MAX_IMAGES", 10_000, minimum=1)
+PREDICTION_MAX_ACTIVE_JOBS = env_int("PREDICTION_MAX_ACTIVE_JOBS", 4, minimum=1)
+PREDICTION_TILE_SIZE = env_int("PREDICTION_TILE_SIZE", 512, minimum=64)
+PREDICTION_TILE_BATCH = env_int("PREDICTION_TILE_BATCH", 4, minimum=1)
+# Objects of a countable class smaller than this many pixels are specks, not counted or measured.
+PREDICTION_MIN_OBJECT_PIXELS = env_int("PREDICTION_MIN_OBJECT_PIXELS", 8, minimum=1)
+
 # Files: local folder MEDIA_ROOT by default; S3-compatible storage when S3_BUCKET is set.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"

@@ -14,6 +14,7 @@ from labeling.services.annotations import (
     annotation_delete,
     annotation_restore,
     annotation_save,
+    dense_mask_replace,
 )
 from labeling.services.assignments import images_assign, images_share, unassign_member
 from labeling.services.audit import audit_record
@@ -54,6 +55,7 @@ __all__ = [
     "check_file_name",
     "comment_add",
     "comment_resolve",
+    "dense_mask_replace",
     "derived_layer_save",
     "image_archive",
     "image_ingest",

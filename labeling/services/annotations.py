@@ -231,6 +231,46 @@ def _attach_maps(revision: AnnotationRevision, head: Annotation, content: LayerC
         )
 
 
+def dense_mask_replace(
+    *,
+    image: Image,
+    author: Any,
+    base_version: int,
+    mask: np.ndarray,
+    instances: np.ndarray | None,
+    provenance: dict[str, Any],
+) -> Annotation:
+    """Make a whole label map made elsewhere (a model's prediction) the image's dense mask, as a new
+    revision by `author` that records where the map came from; every earlier version stays
+    restorable. A stale `base_version` is a Conflict, so the client can ask before replacing.
+
+    Shape: mask, instances (H, W) of the image's size; mask values are class indices.
+    """
+    if mask.shape != (image.height, image.width):
+        raise InvalidInput(
+            f"The map is {mask.shape[1]}x{mask.shape[0]}; the image is {image.width}x{image.height}."
+        )
+    unknown = sorted(set(np.unique(mask).tolist()) - selectors.class_indices(image.project) - {0})
+    if unknown:
+        raise InvalidInput(f"The map has class indices {unknown} that this project no longer has.")
+    if instances is not None and int(instances.max(initial=0)) > np.iinfo(np.uint16).max:
+        instances = None  # more objects than a 16-bit instance map holds: the classes alone
+    content = LayerContent(
+        data={"strokes": [], "provenance": provenance},
+        mask=mask.astype(np.uint16),
+        instances=None if instances is None else instances.astype(np.uint16),
+    )
+    return _append_revision(
+        image=image,
+        author=author,
+        kind=AnnotationKind.DENSE,
+        key="",
+        label_class=None,
+        base_version=base_version,
+        content=content,
+    )
+
+
 def annotation_delete(*, annotation: Annotation, author: Any, base_version: int) -> Annotation:
     """Record that the layer is deleted; every earlier version stays restorable."""
     if annotation.is_deleted:

@@ -369,8 +369,32 @@ def _remove_files(names: list[str]) -> None:
         default_storage.delete(name)
 
 
-def image_update(*, image: Image, name: str | None = None, split: str | None = None) -> Image:
+class Unset:
+    """An argument left out (None would mean "clear it")."""
+
+
+UNSET = Unset()
+
+
+def image_update(
+    *,
+    image: Image,
+    name: str | None = None,
+    split: str | None = None,
+    pixel_size_x: float | Unset | None = UNSET,
+    pixel_size_y: float | Unset | None = UNSET,
+) -> Image:
+    """Rename, move to another split, or set (None: forget) the micrometres per pixel."""
     fields = []
+    for attribute, value in (("pixel_size_x", pixel_size_x), ("pixel_size_y", pixel_size_y)):
+        if isinstance(value, Unset):
+            continue
+        if value is not None and not 0 < value < 1e6:
+            raise InvalidInput(
+                f"{attribute} is micrometres per pixel: a positive number, or null if unknown."
+            )
+        setattr(image, attribute, value)
+        fields.append(attribute)
     if name is not None:
         check_file_name(name)
         clash = selectors.images_of(image.project).filter(name=name).exclude(pk=image.pk)

@@ -17,9 +17,9 @@ from labeling.labelmaps import decode_png_map
 from labeling.models import Annotation
 from labeling.selectors import label_map_at
 from tests.factories import field_png, named
-from training.actors import score_images, train_run
+from training.actors import predict_images, train_run
 from training.ml.checkpoint import checkpoint_from_bytes
-from training.models import ModelVersion, Prediction, RunMetric, TrainingRun
+from training.models import ModelVersion, Prediction, PredictionJob, RunMetric, TrainingRun
 from webapp.asgi import application
 
 from .conftest import TINY_RUN, add_labelled_images, off_the_loop, wait_until
@@ -148,7 +148,7 @@ def test_a_redelivered_message_does_nothing_twice(worker, project, users, client
 
     # The broker delivers both messages again (as after a worker lost its connection)...
     train_run.send(first["id"])
-    score_images.send(version.pk, [pk for pk, _ in predictions])
+    predict_images.send(PredictionJob.objects.get(model_version=version).pk)
     # ...and the worker, taking messages in order, has handled them once a later run is done.
     second = manager.post(f"/api/projects/{project.pk}/runs/", {"config": TINY_RUN}, format="json").json()
     wait_until(

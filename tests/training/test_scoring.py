@@ -1,5 +1,5 @@
-"""The scoring task, run in this process on a model version made here: it predicts each image the
-way the version's run asked for, with or without test-time augmentation."""
+"""The prediction task, run in this process on a model version made here: it predicts each image
+the way the version's run asked for, with or without test-time augmentation."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from labeling import services
 from labeling.labelmaps import decode_png_map
 from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
-from training.actors import score_images
+from training.actors import predict_images
 from training.ml.checkpoint import Checkpoint, checkpoint_bytes, cpu_state
 from training.ml.config import TrainConfig
 from training.ml.data import Sample
 from training.ml.inference import predict
 from training.ml.loop import Trainer
 from training.models import ModelVersion, Prediction, TrainingRun
+from training.predict.job import Selection, prediction_job_start
 from training.runs.snapshot import image_input, to_label_indices
 
 CPU = torch.device("cpu")
@@ -65,7 +66,8 @@ def test_images_are_scored_with_test_time_augmentation_when_the_version_asks_for
     x = image_input(image, ["gray"], RANGES)
     version, model = briefly_trained_version(project, users["owner"], x, field.mask, augment=augment)
 
-    score_images.fn(version.pk, [image.pk])
+    job = prediction_job_start(version=version, author=users["owner"], selection=Selection("all"))
+    predict_images.fn(job.pk)
 
     stored = decode_png_map(
         Prediction.objects.get(model_version=version, image=image).mask.read(), what="mask"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from labeling.models import Split
 from training.features.study import last_gain, study_points
-from training.models import ModelVersion, Prediction, RunMetric, Study, TrainingRun
+from training.models import ModelVersion, Prediction, PredictionJob, RunMetric, Study, TrainingRun
+from training.predict.job import SCOPES, Selection
 from training.runs.lifecycle import queue_position
 
 
@@ -73,16 +76,98 @@ class ModelVersionOut(serializers.ModelSerializer[ModelVersion]):
 class PredictionOut(serializers.ModelSerializer[Prediction]):
     mask_url = serializers.SerializerMethodField()
     uncertainty_url = serializers.SerializerMethodField()
+    instances_url = serializers.SerializerMethodField()
+    measurements_url = serializers.SerializerMethodField()
+    counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="class index (as text) -> objects, countable classes"
+    )
 
     class Meta:
         model = Prediction
-        fields = ["id", "model_version", "image", "uncertainty", "created_at", "mask_url", "uncertainty_url"]
+        fields = [
+            "id",
+            "model_version",
+            "image",
+            "uncertainty",
+            "counts",
+            "created_at",
+            "mask_url",
+            "uncertainty_url",
+            "instances_url",
+            "measurements_url",
+        ]
 
     def get_mask_url(self, prediction: Prediction) -> str:
         return f"/api/predictions/{prediction.pk}/mask.png"
 
     def get_uncertainty_url(self, prediction: Prediction) -> str:
         return f"/api/predictions/{prediction.pk}/uncertainty.png"
+
+    def get_instances_url(self, prediction: Prediction) -> str | None:
+        return f"/api/predictions/{prediction.pk}/instances/" if prediction.instances else None
+
+    def get_measurements_url(self, prediction: Prediction) -> str:
+        return f"/api/predictions/{prediction.pk}/measurements/"
+
+
+class PredictIn(serializers.Serializer[Any]):
+    """Which images a prediction job predicts (training/predict/job.py)."""
+
+    scope = serializers.ChoiceField(
+        choices=SCOPES,
+        help_text="images: the listed ones; split: one split; all; not_predicted: those this version "
+        "has not predicted yet; inference: the inference-only set",
+    )
+    images = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False)
+    split = serializers.ChoiceField(choices=Split.choices, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for scope in ("images", "split"):
+            if attrs["scope"] == scope and scope not in attrs:
+                raise serializers.ValidationError({scope: f'Say which {scope} with scope "{scope}".'})
+        return attrs
+
+    def selection(self) -> Selection:
+        data = self.validated_data
+        return Selection(scope=data["scope"], images=tuple(data.get("images", ())), split=data.get("split"))
+
+
+class PredictionJobOut(serializers.ModelSerializer[PredictionJob]):
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    idle_seconds = serializers.SerializerMethodField(
+        help_text="since it last moved: a queued or running job idle for long waits for a worker"
+    )
+
+    class Meta:
+        model = PredictionJob
+        fields = [
+            "id",
+            "project",
+            "model_version",
+            "created_by",
+            "origin",
+            "selection",
+            "state",
+            "cancel_requested",
+            "done",
+            "total",
+            "skipped",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "updated_at",
+            "idle_seconds",
+        ]
+
+    def get_idle_seconds(self, job: PredictionJob) -> float:
+        return round((timezone.now() - job.updated_at).total_seconds(), 1)
+
+
+class AcceptIn(serializers.Serializer[Any]):
+    base_version = serializers.IntegerField(
+        min_value=0, help_text="the dense layer's version the page shows (0 when it has none)"
+    )
 
 
 class TeacherIn(serializers.Serializer[Any]):

@@ -28,6 +28,56 @@ urlpatterns = [
         name="prediction-uncertainty",
     ),
     path(
+        "predictions/<int:prediction_id>/instances/",
+        views.PredictionInstances.as_view(),
+        name="prediction-instances",
+    ),
+    path(
+        "predictions/<int:prediction_id>/measurements/",
+        views.PredictionMeasurements.as_view(),
+        name="prediction-measurements",
+    ),
+    path(
+        "predictions/<int:prediction_id>/measurements.csv",
+        views.PredictionMeasurementsCsv.as_view(),
+        name="prediction-measurements-csv",
+    ),
+    path(
+        "predictions/<int:prediction_id>/accept/", views.PredictionAccept.as_view(), name="prediction-accept"
+    ),
+    path(
+        "projects/<int:project_id>/measurements/",
+        views.ProjectMeasurements.as_view(),
+        name="project-measurements",
+    ),
+    path(
+        "projects/<int:project_id>/measurements.csv",
+        views.ProjectMeasurementsCsv.as_view(),
+        name="project-measurements-csv",
+    ),
+    path(
+        "images/<int:image_id>/dense/measurements/",
+        views.DenseMeasurements.as_view(),
+        name="dense-measurements",
+    ),
+    path(
+        "images/<int:image_id>/dense/measurements.csv",
+        views.DenseMeasurementsCsv.as_view(),
+        name="dense-measurements-csv",
+    ),
+    path("model-versions/<int:version_id>/predict/", views.ModelVersionPredict.as_view(), name="predict"),
+    path(
+        "projects/<int:project_id>/prediction-jobs/",
+        views.PredictionJobList.as_view(),
+        name="prediction-job-list",
+    ),
+    path("prediction-jobs/<int:job_id>/", views.PredictionJobDetail.as_view(), name="prediction-job-detail"),
+    path(
+        "prediction-jobs/<int:job_id>/cancel/",
+        views.PredictionJobCancel.as_view(),
+        name="prediction-job-cancel",
+    ),
+    path(
         "images/<int:image_id>/instant-preview.png",
         views.InstantPreviewMask.as_view(),
         name="instant-preview",

@@ -7,12 +7,14 @@ failed within RUN_STALE_SECONDS even while no worker is up to sweep it.
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
@@ -23,11 +25,14 @@ from rest_framework.views import APIView
 
 from labeling import selectors
 from labeling.access import image_for, project_for, require_role
-from labeling.models import Role
+from labeling.models import Project, Role
 from labeling.selectors import projects_for
-from labeling.serializers import ImageOut
+from labeling.serializers import AnnotationOut, ImageOut
 from training.api.serializers import (
+    AcceptIn,
     ModelVersionOut,
+    PredictIn,
+    PredictionJobOut,
     PredictionOut,
     PseudoMasksIn,
     RunMetricOut,
@@ -40,10 +45,12 @@ from training.api.serializers import (
     TrainingRunOut,
 )
 from training.features import guidance, instant, pseudo, study, teacher
-from training.models import ModelVersion, Prediction, Study, TrainingRun
+from training.models import ModelVersion, Prediction, PredictionJob, Study, TrainingRun
+from training.predict import accept, exports
+from training.predict import job as prediction_job
 from training.runs import create, lifecycle
 
-InProject = TypeVar("InProject", TrainingRun, ModelVersion, Study)
+InProject = TypeVar("InProject", TrainingRun, ModelVersion, Study, PredictionJob)
 
 
 def in_project_for(
@@ -155,11 +162,12 @@ class PredictionList(generics.ListAPIView[Prediction]):
         return super().get(request, *args, **kwargs)
 
 
-def _prediction_for(user: Any, prediction_id: int) -> Prediction:
+def _prediction_for(user: Any, prediction_id: int, *, needs: Role = Role.VIEWER) -> Prediction:
     readable = Prediction.objects.filter(model_version__project__in=projects_for(user))
-    prediction = readable.filter(pk=prediction_id).first()
+    prediction = readable.filter(pk=prediction_id).select_related("image", "model_version__project").first()
     if prediction is None:
         raise NotFound("No such prediction.")
+    require_role(user, prediction.model_version.project, needs)
     return prediction
 
 
@@ -177,6 +185,192 @@ class PredictionUncertainty(APIView):
         """Per-pixel normalised entropy as an 8-bit PNG (255 = the model cannot tell the classes apart)."""
         prediction = _prediction_for(request.user, prediction_id)
         return FileResponse(prediction.uncertainty_map.open("rb"), content_type="image/png")
+
+
+class PredictionInstances(APIView):
+    @extend_schema(
+        responses={(200, "image/png"): OpenApiTypes.BINARY, (200, "image/tiff"): OpenApiTypes.BINARY}
+    )
+    def get(self, request: Request, prediction_id: int) -> FileResponse:
+        """The objects of the countable classes: a 16-bit PNG instance map (0 = no object, the
+        values are the measurements' labels), a 32-bit TIFF past 65535 objects."""
+        prediction = _prediction_for(request.user, prediction_id)
+        if not prediction.instances:
+            raise NotFound("This prediction has no instance map: the project had no countable class.")
+        tiff = str(prediction.instances.name).endswith(".tif")
+        return FileResponse(
+            prediction.instances.open("rb"), content_type="image/tiff" if tiff else "image/png"
+        )
+
+
+class PredictionMeasurements(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, prediction_id: int) -> Response:
+        """Objects per countable class and one row per object (exports.py says the columns)."""
+        prediction = _prediction_for(request.user, prediction_id)
+        measured = exports.prediction_measured(prediction)
+        return Response(
+            {
+                "prediction": prediction.pk,
+                "image": prediction.image_id,
+                "image_name": prediction.image.name,
+                "model_version": prediction.model_version_id,
+                "counts": measured.counts,
+                "columns": measured.table.columns,
+                "objects": measured.objects(),
+            }
+        )
+
+
+class PredictionMeasurementsCsv(APIView):
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request, prediction_id: int) -> HttpResponse:
+        """The same rows as CSV, each with the image's name and the model version."""
+        prediction = _prediction_for(request.user, prediction_id)
+        text = exports.as_csv(
+            exports.prediction_measured(prediction),
+            image=prediction.image.name,
+            model_version=prediction.model_version_id,
+        )
+        return _csv(text, f"{prediction.image.name}-v{prediction.model_version_id}-objects.csv")
+
+
+class PredictionAccept(APIView):
+    @extend_schema(request=AcceptIn, responses={201: AnnotationOut, 409: OpenApiTypes.OBJECT})
+    def post(self, request: Request, prediction_id: int) -> Response:
+        """Make the prediction the image's dense mask: a new revision by you (the mask it replaces
+        stays restorable); 409 with the current version when base_version is not it."""
+        prediction = _prediction_for(request.user, prediction_id, needs=Role.ANNOTATOR)
+        incoming = AcceptIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        head = accept.prediction_accept(
+            prediction=prediction, author=request.user, base_version=incoming.validated_data["base_version"]
+        )
+        return Response(AnnotationOut(head).data, status=201)
+
+
+class DenseMeasurements(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, image_id: int) -> Response:
+        """The objects of the image's human dense mask, counted and measured as predictions are."""
+        image = image_for(request.user, image_id)
+        measured = exports.dense_measured(image)
+        return Response(
+            {
+                "image": image.pk,
+                "image_name": image.name,
+                "counts": measured.counts,
+                "columns": measured.table.columns,
+                "objects": measured.objects(),
+            }
+        )
+
+
+class DenseMeasurementsCsv(APIView):
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request: Request, image_id: int) -> HttpResponse:
+        image = image_for(request.user, image_id)
+        text = exports.as_csv(exports.dense_measured(image), image=image.name, model_version="human")
+        return _csv(text, f"{image.name}-dense-objects.csv")
+
+
+def _csv(text: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_safe(filename)}"'
+    return response
+
+
+def _safe(filename: str) -> str:
+    return "".join(char if char.isalnum() or char in "._-" else "_" for char in filename)
+
+
+class ProjectMeasurements(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("model_version", int, required=False)],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request, project_id: int) -> StreamingHttpResponse:
+        """Every object of every image a model version predicted (default: the newest that
+        predicted), one row each with the image's name and the version; streamed."""
+        project, version = _project_and_version(request, project_id)
+        return StreamingHttpResponse(
+            _streamed(exports.project_json(project, version)), content_type="application/json"
+        )
+
+
+class ProjectMeasurementsCsv(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("model_version", int, required=False)],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, project_id: int) -> StreamingHttpResponse:
+        """The same rows as CSV, streamed."""
+        project, version = _project_and_version(request, project_id)
+        response = StreamingHttpResponse(
+            _streamed(exports.project_csv(project, version)), content_type="text/csv; charset=utf-8"
+        )
+        name = _safe(f"{project.name}-v{version.pk}-objects.csv")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+def _project_and_version(request: Request, project_id: int) -> tuple[Project, ModelVersion]:
+    project = project_for(request.user, project_id)
+    raw = request.query_params.get("model_version")
+    if raw is not None and not raw.isdigit():
+        raise ValidationError({"model_version": "Give the id of a model version."})
+    return project, exports.project_version(project, None if raw is None else int(raw))
+
+
+async def _streamed(chunks: Iterator[str]) -> AsyncIterator[bytes]:
+    """Sends a synchronous generator's chunks as they come: under ASGI, Django would read a
+    synchronous iterator whole before sending a byte. Each chunk is made on the thread Django's
+    database calls run on."""
+    end = object()
+    step = sync_to_async(lambda: next(chunks, end))
+    while (chunk := await step()) is not end:
+        yield str(chunk).encode()
+
+
+# Prediction jobs ------------------------------------------------------------------------------
+
+
+class PredictionJobList(generics.ListAPIView[PredictionJob]):
+    serializer_class = PredictionJobOut
+
+    def get_queryset(self) -> QuerySet[PredictionJob]:
+        """The project's prediction jobs, newest first."""
+        project = project_for(self.request.user, self.kwargs["project_id"])
+        return project.prediction_jobs.select_related("created_by")
+
+
+class ModelVersionPredict(APIView):
+    @extend_schema(request=PredictIn, responses={201: PredictionJobOut})
+    def post(self, request: Request, version_id: int) -> Response:
+        """Predict a selection of the project's images with this version, on a worker; progress on
+        the socket as prediction.progress, predictions.ready, then prediction.done (managers)."""
+        version = in_project_for(ModelVersion, request.user, version_id, needs=Role.MANAGER)
+        incoming = PredictIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        job = prediction_job.prediction_job_start(
+            version=version, author=request.user, selection=incoming.selection()
+        )
+        return Response(PredictionJobOut(job).data, status=201)
+
+
+class PredictionJobDetail(APIView):
+    serializer_class = PredictionJobOut
+
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(PredictionJobOut(in_project_for(PredictionJob, request.user, job_id)).data)
+
+
+class PredictionJobCancel(APIView):
+    @extend_schema(request=None, responses={200: PredictionJobOut})
+    def post(self, request: Request, job_id: int) -> Response:
+        """Cancel: a queued job at once, a running one after its current image (409 once ended)."""
+        job = in_project_for(PredictionJob, request.user, job_id, needs=Role.MANAGER)
+        return Response(PredictionJobOut(prediction_job.prediction_job_cancel(job=job)).data)
 
 
 class InstantPreviewMask(APIView):

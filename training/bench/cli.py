@@ -5,6 +5,7 @@
   overhead          our training loop against a bare segmentation-models-pytorch loop
   live-latency      WebSocket event latency from a real worker, and the cost of live progress
   prediction-memory peak memory of tiled prediction on one large image (4096x4096 by default)
+  predict-throughput  a prediction job's throughput (read, predict, count, measure, store) vs bare smp
   weak-tags         a U-Net from tile tags only (Score-CAM pseudo-masks) against dense labels
   fluorescence-teacher  a brightfield model on fluorescence pseudo-masks against ground truth
   pretraining       the label-efficiency curve with and without self-supervised pretraining
@@ -28,6 +29,7 @@ from training.bench import (
     memory,
     overhead,
     peer,
+    predict,
     pretraining,
     preview,
     selftraining,
@@ -43,6 +45,7 @@ COMMANDS = (
     overhead,
     live,
     memory,
+    predict,
     pretraining,
     preview,
     selftraining,

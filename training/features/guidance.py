@@ -1,7 +1,8 @@
 """Guided labelling: which image most needs labels next, and correct-and-retrain in one step.
 
-After each segmentation model version, training/scoring.py `score_images` stores every image's mean
-normalised entropy (`Prediction.uncertainty`, 0 = sure, 1 = cannot tell the classes apart). The
+After each segmentation model version, a prediction job (training/predict/job.py) stores every
+image's mean normalised entropy (`Prediction.uncertainty`, 0 = sure, 1 = cannot tell the classes
+apart). The
 ranking of a project uses the latest segmentation model version only (an "encoder" or
 "classifier" version does not predict masks):
 
@@ -15,6 +16,7 @@ ranking of a project uses the latest segmentation model version only (an "encode
 
 Images in the validation split are left out: their labels judge a model, they never train one,
 so labelling effort there does not improve the next version (give them dense masks deliberately).
+Inference-only images are left out too: no run learns from them.
 Without any segmentation model version there is nothing to rank by, and "next" falls back to the
 images without human labels in name order, as the annotator did before.
 
@@ -42,7 +44,7 @@ from typing import Any
 
 from labeling import selectors
 from labeling.errors import InvalidInput
-from labeling.models import HUMAN_KINDS, ImageStatus, Project, Split
+from labeling.models import HUMAN_KINDS, NOT_TRAINED_ON, ImageStatus, Project
 from labeling.workflow import LOCKED, OPEN
 from training.models import ModelVersion, Prediction, TrainingRun
 from training.runs import create
@@ -97,7 +99,7 @@ def uncertainty_ranking(*, project: Project) -> Ranking:
     if version is not None:
         rows = Prediction.objects.filter(model_version=version).values_list("image_id", "uncertainty")
         scores = {image_id: value for image_id, value in rows if value is not None}
-    images = selectors.with_label_state(selectors.images_of(project).exclude(split=Split.VALIDATION))
+    images = selectors.with_label_state(selectors.images_of(project).exclude(split__in=NOT_TRAINED_ON))
     entries = [
         Ranked(
             image=image.pk,

@@ -1,4 +1,5 @@
-"""A run on a worker: claim it, train it with its strategy, store the model version, queue scoring.
+"""A run on a worker: claim it, train it with its strategy, store the model version, queue scoring
+(a prediction job of every image of the project, training/predict/job.py).
 
 Heavy work goes to the "gpu" queue; a worker started with `--queues gpu` on a GPU machine trains
 on CUDA, the same command on a CPU machine trains on the CPU (TRAIN_DEVICE=auto). The message is
@@ -25,16 +26,15 @@ from training import scoring
 from training.ml import checkpoint as ckpt
 from training.ml.loop import TrainingCancelled, choose_device
 from training.models import ModelVersion, RunState, TrainingRun
+from training.predict import job as prediction_job
 from training.runs import lifecycle
 from training.runs.reporter import RunReporter
 from training.runs.spec import RunSpec
 from training.strategies import strategy_of
 from training.strategies.base import Made, TrainContext
-from webapp import jobs, live
+from webapp import live
 
 log = logging.getLogger(__name__)
-
-SCORE_BATCH = 8
 
 
 def run_execute(run_id: int) -> None:
@@ -57,9 +57,7 @@ def run_execute(run_id: int) -> None:
             lifecycle.finish(run, RunState.FAILED, error=f"{type(error).__name__}: {error}")
             return
     if version is not None:
-        image_ids = scoring.images_to_score(version)
-        for start in range(0, len(image_ids), SCORE_BATCH):
-            jobs.send("score_images", version.pk, image_ids[start : start + SCORE_BATCH])
+        prediction_job.after_training(version)
 
 
 def _train(run: TrainingRun, beat: lifecycle.Heartbeat) -> ModelVersion | None:

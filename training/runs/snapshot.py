@@ -30,7 +30,8 @@ def label_snapshot(
     *, project: Project, sources: Sequence[str], derived: Sequence[str] | None, approved_only: bool = False
 ) -> Snapshot:
     """(annotation id, version) of the labels a run learns from: any of `sources` on training
-    images, only dense masks on validation images (they score the run, never train it).
+    images, only dense masks on validation images (they score the run, never train it), nothing
+    of inference-only images (models are applied to them, never trained or scored on them).
 
     `approved_only` keeps, of the training images, the approved ones, with their human layers at
     the versions their approval froze (selectors.approved_layers) and their derived layers as
@@ -53,7 +54,8 @@ def label_snapshot(
     return [
         (row.annotation, row.version)
         for row in rows
-        if (row.split != Split.VALIDATION or row.kind == AnnotationKind.DENSE)
+        if row.split != Split.INFERENCE
+        and (row.split != Split.VALIDATION or row.kind == AnnotationKind.DENSE)
         and (row.kind != AnnotationKind.DERIVED or derived is None or row.key in derived)
     ]
 
@@ -133,9 +135,13 @@ def load_run_data(snapshot: Sequence[Sequence[int]], spec: RunSpec) -> RunData:
         label_map = selectors.label_map_at(layer, versions[layer.pk])
         layers.setdefault(layer.image_id, {}).setdefault(layer.kind, []).append(label_map)
         images[layer.image_id] = layer.image
-    if not images:
+    # An image moved to the inference-only set after the run was started is not learnt from.
+    ordered = sorted(
+        (image for image in images.values() if image.split != Split.INFERENCE),
+        key=lambda image: (image.name, image.pk),
+    )
+    if not ordered:
         raise ValueError("the run's label snapshot is empty: nothing to train on")
-    ordered = sorted(images.values(), key=lambda image: (image.name, image.pk))
     planes = {image.pk: selectors.image_planes(image, spec.channels) for image in ordered}
     ranges = channel_ranges([planes[image.pk] for image in ordered if image.split != Split.VALIDATION])
     data = RunData(train=[], validation=[], train_images=[], validation_images=[], ranges=ranges)

@@ -50,7 +50,7 @@ class PretrainStrategy:
         if task not in TASKS:
             raise InvalidInput(f"task must be one of {', '.join(TASKS)}.")
         targets = _target_channels(task, given.get("target_channels"))
-        images = list(selectors.images_of(project).order_by("name", "pk"))
+        images = list(selectors.learnable_images(project).order_by("name", "pk"))
         names = selectors.channel_names(image.pk for image in images)
         channels = _input_channels(options.pop("channels", None), names, targets)
         usable = [image.pk for image in images if set(channels + targets) <= set(names.get(image.pk, []))]

@@ -11,6 +11,7 @@ export interface ScoredImage {
   prediction: number;
   uncertainty: number | null;
   mask_url: string;
+  counts: Record<string, number>;
 }
 
 export interface LabelsChangedEvent {
@@ -146,6 +147,28 @@ export interface PredictionsReadyEvent {
   predictions: ScoredImage[];
 }
 
+export interface PredictionProgressEvent {
+  type: "prediction.progress";
+  at?: number;
+  job: number;
+  model_version: number;
+  state: string;
+  done: number;
+  total: number;
+}
+
+export interface PredictionDoneEvent {
+  type: "prediction.done";
+  at?: number;
+  job: number;
+  model_version: number;
+  state: string;
+  done: number;
+  total: number;
+  skipped: number[];
+  error: string;
+}
+
 export interface PseudoMasksReadyEvent {
   type: "pseudo_masks.ready";
   at?: number;
@@ -273,6 +296,8 @@ export type LiveEvent =
   | RunPreviewEvent
   | RunStageEvent
   | PredictionsReadyEvent
+  | PredictionProgressEvent
+  | PredictionDoneEvent
   | PseudoMasksReadyEvent
   | TeacherProgressEvent
   | TeacherFinishedEvent

@@ -1,0 +1,40 @@
+"""The predict-throughput benchmark's quick mode: generated fields through the job's pipeline and
+a bare forward pass over the same tiles, with every number it reports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.bench.__main__ import main
+
+
+def test_predict_throughput_compares_the_job_with_a_bare_forward_pass(tmp_path, capsys):
+    out = tmp_path / "predict.json"
+    assert main(["predict-throughput", "--quick", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    for key in (
+        "images",
+        "megapixels",
+        "seconds",
+        "megapixels_per_second",
+        "bare_megapixels_per_second",
+        "overhead",
+        "peak_rss_mb",
+    ):
+        assert key in result, key
+    assert result["images"] == 3 and result["largest_field"] == [256, 256]
+    assert result["megapixels"] == round(3 * 256 * 256 / 1e6, 2)
+    megapixels = 3 * 256 * 256 / 1e6  # "megapixels" itself is rounded to 0.01
+    assert result["megapixels_per_second"] == pytest.approx(megapixels / result["seconds"], abs=0.002)
+    assert result["overhead"] == pytest.approx(result["seconds"] / result["bare_seconds"] - 1, abs=0.01)
+    assert result["bare_megapixels_per_second"] > 0
+    assert result["tiles"] == 3 * 9  # 128-px tiles, 64 px apart, over 256 px: 3 x 3 each
+    assert result["peak_rss_mb"] > 0 and set(result["stage_seconds"]) == {
+        "read",
+        "analyse",
+        "encode",
+        "store",
+    }
+    assert "overhead" in capsys.readouterr().out
