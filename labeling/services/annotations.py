@@ -23,7 +23,7 @@ from labeling.models import (
     Image,
     LabelClass,
 )
-from labeling.services.review import REVIEWED_KINDS, label_saved
+from labeling.services.review import REVIEWED_KINDS, label_save_effect, label_save_recorded
 from webapp import events, live
 
 # A layer's whole map is written every this many revisions, so reads replay few strokes.
@@ -182,8 +182,8 @@ def _append_revision(
             "since you loaded it. Reload it and apply your change again.",
             current_version=head.version,
         )
-    if kind in REVIEWED_KINDS:  # a person's labels: the image's review status may move, or refuse
-        label_saved(image=image, author=author)
+    # A person's labels: the image's review status may move, or refuse the save.
+    status_after = label_save_effect(image=image, author=author) if kind in REVIEWED_KINDS else None
     version = head.version + 1
     revision = AnnotationRevision(annotation=head, version=version, author=author)
     if content is None:
@@ -214,6 +214,8 @@ def _append_revision(
             user=author.username,
         ),
     )
+    if status_after is not None:
+        label_save_recorded(image=image, author=author, target=status_after)
     if kind in (AnnotationKind.SCRIBBLE, AnnotationKind.DENSE):  # a person's labels: a new preview
         signals.send_human_labels_saved_on_commit(
             image_id=image.pk, project_id=image.project_id, annotation_id=head.pk, kind=kind, version=version

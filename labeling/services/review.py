@@ -96,15 +96,18 @@ def image_move(
     return work
 
 
-def label_saved(*, image: Image, author: Any) -> None:
-    """Inside the transaction of a person's label save: refuse it (Locked, 423) for an annotator on
-    a submitted or approved image; move an image that is to do or sent back to in progress."""
+def label_save_effect(*, image: Image, author: Any) -> ImageStatus | None:
+    """Inside the transaction of a person's label save, before anything is written: refuse it
+    (Locked, 423) for an annotator on a submitted or approved image; else the status the save moves
+    the image to (in progress, from to do or sent back), or None. `label_save_recorded` records it
+    once the save is in, so the labels' event goes out before the status's."""
     # A save with no member behind it (a management command) is the server's: never refused.
     role = image.project.role_of(author) or Role.OWNER
-    work = _work_for_update(image)
-    target = workflow.label_save_effect(_situation(image, work, author, role))
-    if target is not None:
-        _record(image, work, Move.START, target, author, None)
+    return workflow.label_save_effect(_situation(image, _work_for_update(image), author, role))
+
+
+def label_save_recorded(*, image: Image, author: Any, target: ImageStatus) -> None:
+    _record(image, _work_for_update(image), Move.START, target, author, None)
 
 
 def _record(

@@ -69,7 +69,9 @@ def publish_prediction(image, author) -> ModelVersion:
         uncertainty=0.1,
     )
     mask_url = f"/api/predictions/{prediction.pk}/mask.png"
-    entry = events.ScoredImage(image=image.pk, prediction=prediction.pk, uncertainty=0.1, mask_url=mask_url)
+    entry = events.ScoredImage(
+        image=image.pk, prediction=prediction.pk, uncertainty=0.1, mask_url=mask_url, counts={}
+    )
     live.publish(
         image.project_id, events.PredictionsReady(model_version=version.pk, run=run.pk, predictions=[entry])
     )

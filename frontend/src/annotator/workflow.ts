@@ -95,7 +95,8 @@ export class ReviewState {
       this.work = await reload();
       this.render();
       this.listeners.forEach((listener) => listener(this.work, event.move, event.by));
-      if (event.by === this.me) return;
+      // A first label starts the image: its labels.changed message already says who saved.
+      if (event.by === this.me || event.move === "start") return;
       const note = event.note ? `: “${event.note}”` : ".";
       const what = event.status === "changes_requested" ? `Changes requested on ${event.name}` : `${event.name} is ${STATUS_LABELS[this.work.status]}`;
       this.message.info(`${what} by ${event.by}${note}`);

@@ -150,6 +150,7 @@ def test_an_image_without_the_versions_channel_is_skipped_with_why(project, user
             services.Upload("odd.tif", tiff_bytes(np.zeros((32, 32), np.uint8), np.zeros((32, 32), np.uint8)))
         ],
         channel_names=["dapi", "actin"],
+        pages="channels",
     )
     job = ask(client_for("manager"), version.pk, scope="all").json()
     predict_images.fn(job["id"])
