@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Plane } from "../api/images";
-import { pixelSizeText, planeAt, stackShape, stepPlane } from "./planes";
+import { carryView, pixelSizeText, planeAt, stackShape, stepPlane, takeView } from "./planes";
 
 /** A z x t stack's planes with ids 100 + t * sizeZ + z, as the server lists them (by t, then z). */
 function stack(sizeZ: number, sizeT: number): Plane[] {
@@ -44,5 +44,19 @@ describe("the pixel size", () => {
     expect(pixelSizeText(0.1234567, 0.5)).toBe("0.1235 × 0.5 µm/px");
     expect(pixelSizeText(null, null)).toBeNull();
     expect(pixelSizeText(0, null)).toBeNull();
+  });
+});
+
+describe("the view carried between planes", () => {
+  it("goes to the next plane of the same stack only, once", () => {
+    const view = { scale: 2, offsetX: -30, offsetY: 12 };
+    carryView(7, view);
+    expect(takeView(7)).toEqual(view);
+    expect(takeView(7)).toBeNull();
+    carryView(7, view);
+    expect(takeView(8)).toBeNull(); // another stack (or image) fits as usual
+    expect(takeView(7)).toBeNull();
+    carryView(7, view);
+    expect(takeView(null)).toBeNull();
   });
 });

@@ -4,6 +4,7 @@
 // the page saves what was painted, as going to the next image does. Pure plane arithmetic first,
 // then the controls.
 import type { Plane } from "../api/images";
+import type { Viewport } from "../painter/viewport";
 import { h } from "../ui";
 
 export type Axis = "z" | "t";
@@ -43,6 +44,21 @@ export function pixelSizeText(x: number | null, y: number | null): string | null
   if (first === null || second === null) return null; // one known side stands for both
   const text = (value: number): string => String(Number(value.toPrecision(4)));
   return first === second ? `${text(first)} µm/px` : `${text(first)} × ${text(second)} µm/px`;
+}
+
+/** The view the last plane of a stack was left at, for the plane opened next (same stack only). */
+let carried: { stack: number; view: Viewport } | null = null;
+
+/** Keep the view of a plane of `stack` for the plane opened next. */
+export function carryView(stack: number, view: Viewport): void {
+  carried = { stack, view };
+}
+
+/** The view left by a plane of this stack, once (null: fit the image, as any image opens). */
+export function takeView(stack: number | null): Viewport | null {
+  const view = carried !== null && carried.stack === stack ? carried.view : null;
+  carried = null;
+  return view;
 }
 
 /** The sliders of a stack's axes (none for a 2-D image); `go` opens the plane chosen. */

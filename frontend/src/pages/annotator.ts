@@ -16,7 +16,7 @@ import { HistoryPanel } from "../annotator/history";
 import { EditableLayer } from "../annotator/layer";
 import { imageNavigation, takeArrivalNote } from "../annotator/navigation";
 import { Overlays } from "../annotator/overlays";
-import { pixelSizeText, planeControls, planeStepper, type Axis } from "../annotator/planes";
+import { carryView, pixelSizeText, planeControls, planeStepper, takeView, type Axis } from "../annotator/planes";
 import { presenceNote } from "../annotator/presence";
 import { retrainButton } from "../annotator/retrain";
 import { reviewBar } from "../annotator/review";
@@ -289,7 +289,10 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   const saveState = saveStateNote(layers, message);
   const nodes = reviewing ? [] : navigation.nodes;
   // Each plane of a stack is an image: another plane opens as another image does (and leaving saves).
-  const openPlane = (plane: Plane): void => void (location.hash = inReview ? reviewHref(projectId, plane.id) : imageHref(projectId, plane.id));
+  const openPlane = (plane: Plane): void => {
+    if (loaded.image.stack !== null) carryView(loaded.image.stack, canvas.viewport); // the next plane opens at the same place
+    location.hash = inReview ? reviewHref(projectId, plane.id) : imageHref(projectId, plane.id);
+  };
   const planes = planeControls(loaded.image.planes, loaded.image.planes.find((p) => p.id === imageId) ?? null, openPlane);
   root.replaceChildren(...layout(loaded, parts, socket, me, { nodes, saveState: saveState.node, history, reviewNode: reviewing?.node ?? null, planes }));
   followImage(socket, { imageId, me, layers, overlays, picture, message, redraw: () => canvas.invalidate() });
@@ -304,7 +307,9 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
     plane: planeStepper(loaded.image.planes, imageId, openPlane),
   });
   canvas.resize();
-  canvas.fit();
+  const kept = takeView(loaded.image.stack);
+  if (kept) canvas.show(kept);
+  else canvas.fit();
   await loadLayers(parts, loaded);
   canvas.interactive.dataset.ready = "true";
   return () => {
