@@ -24,8 +24,10 @@ TIMES = "\N{MULTIPLICATION SIGN}"  # as the grid's captions write sizes
 
 def plane_tiff(planes: int = 3) -> bytes:
     """A plain multi-page TIFF (no OME or ImageJ metadata): nothing says what its pages are."""
-    rng = np.random.default_rng(5)
-    return tiff_bytes(*(rng.integers(0, 255, size=(SIZE, SIZE), dtype=np.uint8) for _ in range(planes)))
+    fields = (
+        synthetic_field(seed=seed, height=SIZE, width=SIZE, nuclei=6).brightfield for seed in range(planes)
+    )
+    return tiff_bytes(*fields)
 
 
 def scribbled(image: Image) -> int:
@@ -72,7 +74,7 @@ def test_a_multi_page_tiff_asks_what_its_pages_are_and_arrives_as_a_z_stack(
     assert planes[0].sources.get().pages == "z"
 
 
-def test_a_label_painted_on_a_plane_lands_on_that_plane_only(signed_in, users, project, nucleus):
+def test_a_label_painted_on_a_plane_lands_on_that_plane_only(signed_in, users, project, nucleus, screenshot):
     planes = services.image_ingest(
         project=project,
         uploader=users["owner"],
@@ -80,9 +82,13 @@ def test_a_label_painted_on_a_plane_lands_on_that_plane_only(signed_in, users, p
         pages="z",
     )
     first, middle, last = sorted(planes, key=lambda image: image.z)
+    Image.objects.filter(stack=first.stack).update(
+        pixel_size_x=0.325, pixel_size_y=0.325
+    )  # as a manager sets it
     page = signed_in(users["annotator"])
     page.goto(f"/#/projects/{project.pk}/images/{first.pk}")
     on_plane(page, "deep z00 t00")
+    expect(page.get_by_test_id("pixel-size")).to_have_text(" · 0.325 µm/px")
     expect(page.get_by_test_id("t-slider")).to_have_count(0)  # one time point: no t slider
 
     page.get_by_test_id("z-slider").fill("1")
@@ -93,6 +99,7 @@ def test_a_label_painted_on_a_plane_lands_on_that_plane_only(signed_in, users, p
     saved(page)
     assert scribbled(middle) > 30
     assert scribbled(first) == scribbled(last) == 0, "the other planes keep no label"
+    screenshot(page, "stack-plane")
 
     page.keyboard.press(".")  # the next z-plane
     on_plane(page, "deep z02 t00")
@@ -144,7 +151,9 @@ def test_a_manager_holds_out_images_for_validation_and_a_colleague_sees_it_live(
     )
 
 
-def test_a_zip_of_label_images_imports_from_the_project_page(signed_in, users, project, nucleus, tmp_path):
+def test_a_zip_of_label_images_imports_from_the_project_page(
+    signed_in, users, project, nucleus, tmp_path, screenshot
+):
     fields = {
         name: synthetic_field(seed=seed, height=48, width=56, nuclei=4, radius=(3, 6))
         for seed, name in enumerate("abc", start=1)
@@ -183,3 +192,5 @@ def test_a_zip_of_label_images_imports_from_the_project_page(signed_in, users, p
         "the existing mask is left"
     )
     expect(page.locator("a.image-card", has_text="field-a").locator(".badge.dense")).to_be_visible()
+    expect(page.locator("a.image-card img").first).to_have_js_property("complete", True)
+    screenshot(page, "annotation-import")
