@@ -5,10 +5,12 @@ images from the annotation import box."""
 
 from __future__ import annotations
 
+import re
 import time
 import zipfile
 
 import numpy as np
+from PIL import Image as PILImage
 from playwright.sync_api import Page, expect
 
 from labeling import labelmaps, services
@@ -53,6 +55,16 @@ def test_a_multi_page_tiff_asks_what_its_pages_are_and_arrives_as_a_z_stack(
 ):
     page = signed_in(users["manager"])
     page.goto(f"/#/projects/{project.pk}")
+    animation = tmp_path / "cells.gif"
+    PILImage.fromarray(np.zeros((8, 8), np.uint8)).save(animation, format="GIF")
+    page.get_by_test_id("upload-input").set_input_files(str(animation))
+    refusal = page.get_by_test_id("drop-zone").locator(".message.error")
+    expect(refusal).to_contain_text("Nothing was added: ", timeout=15_000)
+    expect(refusal).to_contain_text(
+        re.compile("gif image", re.IGNORECASE)
+    )  # the server's own words, naming the format
+    expect(page.get_by_test_id("pages-question")).to_have_count(0)  # nothing to ask about a GIF
+
     upload = tmp_path / "deep.tif"
     upload.write_bytes(plane_tiff(3))
     page.get_by_test_id("upload-input").set_input_files(str(upload))
