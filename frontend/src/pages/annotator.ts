@@ -2,8 +2,9 @@
 // image-level tags, overlays (my labels, others' labels, derived masks, prediction, uncertainty,
 // instant preview), autosave with a visible state, presence, navigation to the next image that
 // needs labels and one-click correct-and-retrain; the team workflow: the image's review status and
-// moves, comments pinned on it, its history, and review mode for managers. This page loads the
-// data and wires the modules of annotator/ together; each of them owns one of those parts.
+// moves, comments pinned on it, its history, and review mode for managers; a stack's planes one at
+// a time with z / t sliders and keys, and the pixel size. This page loads the data and wires the
+// modules of annotator/ together; each of them owns one of those parts.
 import { listAnnotations, type Annotation, type PaintedKind } from "../api/annotations";
 import { getImage, listImages, storedPreview, type ImageDetail, type ImageSummary, type Plane } from "../api/images";
 import { getProject, listClasses, type LabelClass, type Project } from "../api/projects";
