@@ -1,10 +1,11 @@
 """Images in, from the browser: a multi-page TIFF the upload asks about and that arrives as a
 z-stack; labelling one plane of a stack from the z slider and the plane keys; holding out images
 for validation from the project page, seen live on a colleague's page; importing a zip of label
-images from the annotation import box."""
+images from the annotation import box (picked, then dropped)."""
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 import zipfile
@@ -21,6 +22,12 @@ from tests.browser.test_annotator import choose, drag_across, saved
 from tests.factories import field_png, png_bytes, tiff_bytes
 
 SIZE = 96
+DROPPED_ZIP = """([b64, name]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, { type: "application/zip" }));
+  return transfer;
+}"""
 TIMES = "\N{MULTIPLICATION SIGN}"  # as the grid's captions write sizes
 
 
@@ -206,3 +213,12 @@ def test_a_zip_of_label_images_imports_from_the_project_page(
     expect(page.locator("a.image-card", has_text="field-a").locator(".badge.dense")).to_be_visible()
     expect(page.locator("a.image-card img").first).to_have_js_property("complete", True)
     screenshot(page, "annotation-import")
+
+    # The same zip dropped on the box: every image has a dense mask now, so each is skipped
+    transfer = page.evaluate_handle(
+        DROPPED_ZIP, [base64.b64encode(archive.read_bytes()).decode(), "masks.zip"]
+    )
+    box.get_by_test_id("import-zone").dispatch_event("drop", {"dataTransfer": transfer})
+    expect(box).to_contain_text("Attached labels to 0 image(s) (0 objects); 3 skipped.", timeout=15_000)
+    expect(result.locator("li.skipped")).to_have_count(3)
+    assert images["field-a"].annotations.get(kind=AnnotationKind.DENSE).version == 1
