@@ -5,7 +5,14 @@ from __future__ import annotations
 
 
 class InvalidInput(ValueError):
-    """The request cannot be carried out as sent (400). Nothing was stored."""
+    """The request cannot be carried out as sent (400). Nothing was stored.
+
+    `code` names a refusal a client can answer by itself (the answer carries it beside the
+    message): "pages_needed", a multi-page TIFF the uploader must say the pages of."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class NotAllowed(Exception):

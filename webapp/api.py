@@ -13,7 +13,8 @@ from labeling.errors import Conflict, InvalidInput, Locked, NotAllowed
 
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(error, InvalidInput):
-        return Response({"detail": str(error)}, status=400)
+        body = {"detail": str(error)} if error.code is None else {"detail": str(error), "code": error.code}
+        return Response(body, status=400)
     if isinstance(error, NotAllowed):
         return Response({"detail": str(error)}, status=403)
     if isinstance(error, Locked):

@@ -58,6 +58,15 @@ class ImageRendered(Event):
     made: list[str]
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImagesSplit(Event):
+    """These images were put in the train, validation or unassigned split."""
+
+    TYPE = "images.split"
+    images: list[int]
+    split: str
+
+
 # Team workflow -------------------------------------------------------------------------------
 
 

@@ -166,7 +166,8 @@ def _plain(tif: tifffile.TiffFile, filename: str, pages: PagesAre | None) -> _Ar
         raise ImageReadError(
             f"{filename} has {len(found)} pages and no metadata saying what they are; upload it "
             "again saying whether they are channels, z-planes or time points (pages=channels, "
-            "pages=z or pages=t), or save it as OME-TIFF"
+            "pages=z or pages=t), or save it as OME-TIFF",
+            code="pages_needed",
         )
     if len({(page.shape, page.dtype) for page in found}) != 1:
         raise ImageReadError(f"{filename}: the pages of this TIFF have different sizes or pixel types")

@@ -14,6 +14,7 @@ from django.db import transaction
 from labeling import selectors
 from labeling.errors import InvalidInput
 from labeling.models import AnnotationKind, Image, Project, Split
+from webapp import events, live
 
 
 def _check_split(split: str) -> str:
@@ -35,6 +36,7 @@ def image_split_set(*, project: Project, image_ids: list[int], split: str) -> li
     if missing:
         raise InvalidInput(f"Images {missing[:20]} are not live images of this project; nothing was changed.")
     images.update(split=split)
+    live.publish_on_commit(project.pk, events.ImagesSplit(images=sorted(found), split=split))
     return sorted(found)
 
 
@@ -64,10 +66,14 @@ def image_split_hold_out(
         )
     chosen = random.Random(seed).sample(sorted(units), count)
     validation = sorted(pk for key in chosen for pk in units[key])
-    live = selectors.images_of(project)
-    live.filter(pk__in=validation).update(split=Split.VALIDATION)
-    train = live.exclude(pk__in=validation).update(split=Split.TRAIN)
-    return HoldOut(seed=seed, validation=validation, train=train)
+    images = selectors.images_of(project)
+    images.filter(pk__in=validation).update(split=Split.VALIDATION)
+    train = sorted(images.exclude(pk__in=validation).values_list("pk", flat=True))
+    images.filter(pk__in=train).update(split=Split.TRAIN)
+    for split, ids in ((Split.VALIDATION, validation), (Split.TRAIN, train)):
+        if ids:
+            live.publish_on_commit(project.pk, events.ImagesSplit(images=ids, split=str(split)))
+    return HoldOut(seed=seed, validation=validation, train=len(train))
 
 
 def _units(project: Project, *, with_dense_masks: bool) -> dict[tuple[str, int], list[int]]:

@@ -143,6 +143,7 @@ def test_a_multi_page_tiff_without_metadata_asks_what_its_pages_are(client_for, 
     response = upload(client_for("manager"), project, named(data, "pages.tif"))
     assert response.status_code == 400
     assert "pages=channels, pages=z or pages=t" in response.json()["detail"]
+    assert response.json()["code"] == "pages_needed"  # the upload dialog asks on this
     assert_nothing_stored()
 
 

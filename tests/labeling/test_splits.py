@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from labeling import labelmaps, services
 from labeling.models import Image, Split
 from tests.factories import field_png, ome_tiff_bytes
+from webapp import live
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +107,30 @@ def test_hold_out_can_choose_only_among_images_with_dense_masks(client_for, proj
     refused = hold_out(client_for("manager"), project, count=4, with_dense_masks=True)
     assert refused.status_code == 400
     assert "1 to 3 images with dense masks" in refused.json()["detail"]
+
+
+@pytest.fixture
+def announced(monkeypatch) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(live, "publish", lambda project_id, event, **kwargs: sent.append(event.to_json()))
+    return sent
+
+
+def test_a_split_set_is_announced_live_once_committed(
+    project, images, announced, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.image_split_set(project=project, image_ids=[images[3].pk, images[1].pk], split="train")
+        assert announced == []  # nothing goes out before the commit
+    assert announced == [{"type": "images.split", "images": [images[1].pk, images[3].pk], "split": "train"}]
+
+
+def test_a_hold_out_announces_both_the_validation_and_the_training_images(
+    project, images, announced, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        held = services.image_split_hold_out(project=project, count=2, seed=3)
+    by_split = {event["split"]: event["images"] for event in announced}
+    assert by_split["validation"] == held.validation
+    assert sorted(by_split["train"] + by_split["validation"]) == sorted(image.pk for image in images)
+    assert held.train == len(by_split["train"]) == 6

@@ -92,6 +92,15 @@ export class AnnotatorCanvas {
     this.setView(oneToOne(this.view, this.interactive.width, this.interactive.height));
   }
 
+  /** The zoom and pan now, and a view to show: another plane of a stack opens where this one was. */
+  get viewport(): Viewport {
+    return this.view;
+  }
+
+  show(view: Viewport): void {
+    this.setView(view);
+  }
+
   resize(): void {
     for (const canvas of [this.base, this.interactive]) {
       canvas.width = this.node.clientWidth || 800;

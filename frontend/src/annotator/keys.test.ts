@@ -47,4 +47,12 @@ describe("the keymap", () => {
     expect(keyAction(press("x"))).toBeNull();
     expect(keyAction(press("Escape"))).toBeNull();
   });
+
+  it("steps a stack's planes with , . (z) and < > (time), keys no other action uses", () => {
+    expect(keyAction(press(","))).toEqual({ type: "plane", axis: "z", step: -1 });
+    expect(keyAction(press("."))).toEqual({ type: "plane", axis: "z", step: 1 });
+    expect(keyAction(press("<", { shiftKey: true }))).toEqual({ type: "plane", axis: "t", step: -1 });
+    expect(keyAction(press(">", { shiftKey: true }))).toEqual({ type: "plane", axis: "t", step: 1 });
+    expect(keyAction(press(".", { ctrlKey: true }))).toBeNull();
+  });
 });

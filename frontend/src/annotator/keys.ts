@@ -18,6 +18,8 @@ export type KeyAction =
   /** The class at this position (0: the first), as the class buttons number them. */
   | { type: "class"; position: number }
   | { type: "overlay"; name: OverlayName }
+  /** Another plane of a stack: , . step z, < > step time (annotator/planes.ts). */
+  | { type: "plane"; axis: "z" | "t"; step: number }
   /** Space: drags pan while it is held. */
   | { type: "holdToPan" };
 
@@ -49,6 +51,10 @@ const PLAIN_KEYS: Record<string, KeyAction> = {
   v: { type: "review", move: "approve" },
   r: { type: "review", move: "request_changes" },
   h: { type: "history" },
+  ",": { type: "plane", axis: "z", step: -1 },
+  ".": { type: "plane", axis: "z", step: 1 },
+  "<": { type: "plane", axis: "t", step: -1 },
+  ">": { type: "plane", axis: "t", step: 1 },
 };
 
 /** What a key press does, or null for keys the annotator leaves alone. */

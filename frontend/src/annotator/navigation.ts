@@ -1,8 +1,10 @@
-// Moving between images: previous and next by name, and "next needing labels" (the image the
+// Moving between images: previous and next by name (a stack is one step: its planes are moved
+// through with the plane slider, annotator/planes.ts), and "next needing labels" (the image the
 // server ranks next: most uncertain under the latest model, training/features/guidance.py), whose reason is
 // shown on the image it opens.
 import type { ImageSummary } from "../api/images";
 import { nextImage } from "../api/runs";
+import { gridUnits } from "../pages/grid-units";
 import { imageHref } from "../routes";
 import { errorText, h, type messageLine } from "../ui";
 
@@ -22,8 +24,9 @@ export function takeArrivalNote(imageId: number): string | null {
 }
 
 export function imageNavigation(projectId: number, imageId: number, images: ImageSummary[], message: ReturnType<typeof messageLine>) {
-  const ordered = [...images].sort((a, b) => a.name.localeCompare(b.name));
-  const position = ordered.findIndex((i) => i.id === imageId);
+  const units = gridUnits(images);
+  const ordered = units.map((unit) => unit.image);
+  const position = units.findIndex((unit) => unit.planes.some((plane) => plane.id === imageId));
   const go = (target?: ImageSummary): void => {
     if (target) location.hash = imageHref(projectId, target.id);
   };

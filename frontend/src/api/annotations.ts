@@ -60,3 +60,30 @@ export function saveMask(imageId: number, kind: PaintedKind, baseVersion: number
 /** Tag the image: is there (any of) this class in it? */
 export const saveTag = (imageId: number, labelClass: number, baseVersion: number, present: boolean): Promise<Annotation> =>
   postJSON(annotationsUrl(imageId), { kind: "tag", label_class: labelClass, base_version: baseVersion, data: { present } });
+
+/** How an annotation import reads what it is given (labeling/serializers.py AnnotationImportIn). */
+export interface ImportOptions {
+  /** instances: every value of a label image is an object of `class_name`; classes: every value a class. */
+  label_images: "instances" | "classes";
+  class_name?: string;
+  create_classes: boolean;
+  /** Images that already have a dense mask: refuse the import, skip them, or add a new version. */
+  existing: "refuse" | "skip" | "replace";
+}
+
+/** What an import did: the images given a dense layer, and what was skipped and why. */
+export interface ImportResult {
+  images: number[];
+  objects: number;
+  classes_created: string[];
+  skipped: { image: string; reason: string }[];
+  skipped_shapes: number;
+}
+
+/** Existing annotations in (label images, COCO JSON, GeoJSON or zips of them), all or nothing. */
+export function importAnnotations(projectId: number, files: File[], options: ImportOptions): Promise<ImportResult> {
+  const form = new FormData();
+  for (const file of files) form.append("files", file, file.name);
+  for (const [name, value] of Object.entries(options)) if (value !== undefined && value !== "") form.append(name, String(value));
+  return postForm(`/api/projects/${projectId}/annotations/import/`, form);
+}

@@ -33,6 +33,13 @@ export interface ImageRenderedEvent {
   made: string[];
 }
 
+export interface ImagesSplitEvent {
+  type: "images.split";
+  at?: number;
+  images: number[];
+  split: string;
+}
+
 export interface ImagesAssignedEvent {
   type: "images.assigned";
   at?: number;
@@ -286,6 +293,7 @@ export interface SocketErrorEvent {
 export type LiveEvent =
   | LabelsChangedEvent
   | ImageRenderedEvent
+  | ImagesSplitEvent
   | ImagesAssignedEvent
   | ImageStatusChangedEvent
   | CommentAddedEvent

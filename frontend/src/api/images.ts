@@ -15,7 +15,16 @@ export interface ImageSummary {
   name: string;
   width: number;
   height: number;
-  split: string;
+  split: Split;
+  /** Micrometres per pixel, from the file's metadata or set by a manager (null: unknown). */
+  pixel_size_x: number | null;
+  pixel_size_y: number | null;
+  /** The stack this plane belongs to (null: a 2-D image), its place in it and the stack's size. */
+  stack: number | null;
+  z: number;
+  t: number;
+  size_z: number;
+  size_t: number;
   thumbnail_url: string;
   renditions_ready: boolean;
   channels: Channel[];
@@ -26,9 +35,26 @@ export interface ImageSummary {
   assignee: string | null;
 }
 
+export type Split = "train" | "validation" | "unassigned";
+
+/** One plane of a stack: each is an image of its own, with its own labels. */
+export interface Plane {
+  id: number;
+  z: number;
+  t: number;
+}
+
+/** One image as its own page reads it: with every live plane of its stack ([] for a 2-D image). */
+export interface ImageDetail extends ImageSummary {
+  planes: Plane[];
+}
+
+/** What the pages of a multi-page TIFF without metadata are, as the uploader says. */
+export type PagesAre = "channels" | "z" | "t";
+
 export const listImages = (projectId: number): Promise<ImageSummary[]> =>
   allPages<ImageSummary>(`/api/projects/${projectId}/images/`);
-export const getImage = (id: number): Promise<ImageSummary> => getJSON(`/api/images/${id}/`);
+export const getImage = (id: number): Promise<ImageDetail> => getJSON(`/api/images/${id}/`);
 
 /** The thumbnail, asked for again whenever the image's label kinds change (it draws them). */
 export const thumbnailUrl = (image: ImageSummary): string => withQuery(image.thumbnail_url, { v: image.label_kinds.length });
@@ -41,14 +67,18 @@ export const channelDisplayUrl = (imageId: number, channel: string): string =>
 export const channelTileUrl = (imageId: number, channel: string, tile: { level: number; col: number; row: number }): string =>
   `/api/images/${imageId}/channels/${encodeURIComponent(channel)}/tiles/${tile.level}/${tile.col}/${tile.row}.png`;
 
-/** Upload files with progress (fetch cannot report upload progress; XHR can). */
+/** Upload files with progress (fetch cannot report upload progress; XHR can). A multi-page TIFF
+ * without metadata is refused with code "pages_needed" (see `needsPages`) until `pages` says
+ * what its pages are. */
 export function uploadImages(
   projectId: number,
   files: File[],
   onProgress: (fraction: number) => void,
+  pages?: PagesAre,
 ): Promise<ImageSummary[]> {
   const form = new FormData();
   for (const file of files) form.append("files", file);
+  if (pages) form.append("pages", pages);
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/projects/${projectId}/images/`);
@@ -60,12 +90,15 @@ export function uploadImages(
     xhr.onload = () => {
       const body = safeJSON(xhr.responseText || "{}");
       if (xhr.status >= 200 && xhr.status < 300) resolve(body as ImageSummary[]);
-      else reject(new ApiError(xhr.status, messageOf(body, `upload failed (${xhr.status})`)));
+      else reject(new ApiError(xhr.status, messageOf(body, `upload failed (${xhr.status})`), body as Record<string, unknown>));
     };
     xhr.onerror = () => reject(new ApiError(0, "The upload was interrupted (network error)."));
     xhr.send(form);
   });
 }
+
+/** Whether the server refused an upload only because it must be told what a TIFF's pages are. */
+export const needsPages = (error: unknown): boolean => error instanceof ApiError && error.status === 400 && error.body.code === "pages_needed";
 
 /** What is known of an instant preview (training/features/instant.py), from its event or its headers. */
 export interface PreviewInfo {

@@ -2,10 +2,11 @@
 // image-level tags, overlays (my labels, others' labels, derived masks, prediction, uncertainty,
 // instant preview), autosave with a visible state, presence, navigation to the next image that
 // needs labels and one-click correct-and-retrain; the team workflow: the image's review status and
-// moves, comments pinned on it, its history, and review mode for managers. This page loads the
-// data and wires the modules of annotator/ together; each of them owns one of those parts.
+// moves, comments pinned on it, its history, and review mode for managers; a stack's planes one at
+// a time with z / t sliders and keys, and the pixel size. This page loads the data and wires the
+// modules of annotator/ together; each of them owns one of those parts.
 import { listAnnotations, type Annotation, type PaintedKind } from "../api/annotations";
-import { getImage, listImages, storedPreview, type ImageSummary } from "../api/images";
+import { getImage, listImages, storedPreview, type ImageDetail, type ImageSummary, type Plane } from "../api/images";
 import { getProject, listClasses, type LabelClass, type Project } from "../api/projects";
 import { imageWork, type ImageWork } from "../api/team";
 import { AnnotatorCanvas } from "../annotator/canvas";
@@ -16,6 +17,7 @@ import { HistoryPanel } from "../annotator/history";
 import { EditableLayer } from "../annotator/layer";
 import { imageNavigation, takeArrivalNote } from "../annotator/navigation";
 import { Overlays } from "../annotator/overlays";
+import { carryView, pixelSizeText, planeControls, planeStepper, takeView, type Axis } from "../annotator/planes";
 import { presenceNote } from "../annotator/presence";
 import { retrainButton } from "../annotator/retrain";
 import { reviewBar } from "../annotator/review";
@@ -27,12 +29,13 @@ import { createTools, type ToolContext } from "../annotator/tools";
 import { followImage } from "../annotator/updates";
 import { ReviewState, submitterOf } from "../annotator/workflow";
 import { ProjectSocket } from "../live";
+import { imageHref, reviewHref } from "../routes";
 import { parseHexColor, type Palette } from "../painter/colors";
 import { canAnnotate, canManage, crumbs, errorText, h, messageLine, type Stop } from "../ui";
 
 interface Loaded {
   project: Project;
-  image: ImageSummary;
+  image: ImageDetail;
   classes: LabelClass[];
   annotations: Annotation[];
   images: ImageSummary[];
@@ -121,10 +124,12 @@ function wire({ project, image, classes, work }: Loaded, me: string) {
   return { editable, message, settings, layers, picture, overlays, canvas, comments, review };
 }
 
-/** What keys do beyond the parts: "next" (needing labels, or in review the next submitted image) and the history. */
+/** What keys do beyond the parts: "next" (needing labels, or in review the next submitted image),
+ * the history, and another plane of a stack. */
 interface PageActions {
   next(): Promise<void>;
   history(): Promise<void>;
+  plane(axis: Axis, step: number): void;
 }
 
 /** Carry out what a key stands for. */
@@ -157,6 +162,8 @@ function onKeyAction(action: KeyAction, parts: Parts, classes: LabelClass[], pag
       return overlays.setShown(action.name, !overlays.shown[action.name]);
     case "holdToPan":
       return canvas.holdToPan(true);
+    case "plane":
+      return page.plane(action.axis, action.step);
   }
 }
 
@@ -207,13 +214,20 @@ async function loadLayers(parts: Parts, { image, annotations }: Loaded): Promise
 }
 
 /** The header, side panel and main column of the page. */
-function layout(loaded: Loaded, parts: Parts, socket: ProjectSocket, me: string, extra: { nodes: HTMLElement[]; saveState: HTMLElement; history: HistoryPanel; reviewNode: HTMLElement | null }) {
+function layout(
+  loaded: Loaded,
+  parts: Parts,
+  socket: ProjectSocket,
+  me: string,
+  extra: { nodes: HTMLElement[]; saveState: HTMLElement; history: HistoryPanel; reviewNode: HTMLElement | null; planes: HTMLElement | null },
+) {
   const { project, image, classes, annotations } = loaded;
   const { editable, message, settings, layers, picture, overlays, canvas, comments, review } = parts;
   const header = crumbs(
     project.id,
     project.name,
     h("strong", { "data-testid": "image-name" }, image.name),
+    extra.planes,
     review.node,
     ...extra.nodes,
     retrainButton(project.id, canManage(project.role), Object.values(layers), message, socket),
@@ -229,6 +243,7 @@ function layout(loaded: Loaded, parts: Parts, socket: ProjectSocket, me: string,
     ...overlayControls(overlays, extra.reviewNode !== null),
     comments.node,
     h("h3", {}, "Image"),
+    imageInfo(image),
     ...imageControls(picture, image.channels, canvas),
     overlays.predictionNote,
   );
@@ -246,6 +261,19 @@ function layout(loaded: Loaded, parts: Parts, socket: ProjectSocket, me: string,
   return [header, h("div", { class: "annotator" }, panel, main)];
 }
 
+/** Size, pixel size (when known) and the plane of a stack, under the "Image" heading. */
+function imageInfo(image: ImageDetail): HTMLElement {
+  const pixelSize = pixelSizeText(image.pixel_size_x, image.pixel_size_y);
+  const plane = image.stack === null ? null : `z ${image.z + 1} of ${image.size_z}, t ${image.t + 1} of ${image.size_t}`;
+  return h(
+    "p",
+    { class: "image-info muted", "data-testid": "image-info" },
+    `${image.width}×${image.height} px`,
+    pixelSize ? h("span", { "data-testid": "pixel-size" }, ` · ${pixelSize}`) : null,
+    plane ? ` · ${plane}` : null,
+  );
+}
+
 export async function showAnnotator(root: HTMLElement, projectId: number, imageId: number, options: AnnotatorOptions = {}): Promise<Stop> {
   const loaded = await load(projectId, imageId);
   const me = document.getElementById("app")?.dataset.user ?? "";
@@ -261,16 +289,28 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   const history = new HistoryPanel(() => review.work, layers);
   const saveState = saveStateNote(layers, message);
   const nodes = reviewing ? [] : navigation.nodes;
-  root.replaceChildren(...layout(loaded, parts, socket, me, { nodes, saveState: saveState.node, history, reviewNode: reviewing?.node ?? null }));
+  // Each plane of a stack is an image: another plane opens as another image does (and leaving saves).
+  const openPlane = (plane: Plane): void => {
+    if (loaded.image.stack !== null) carryView(loaded.image.stack, canvas.viewport); // the next plane opens at the same place
+    location.hash = inReview ? reviewHref(projectId, plane.id) : imageHref(projectId, plane.id);
+  };
+  const planes = planeControls(loaded.image.planes, loaded.image.planes.find((p) => p.id === imageId) ?? null, openPlane);
+  root.replaceChildren(...layout(loaded, parts, socket, me, { nodes, saveState: saveState.node, history, reviewNode: reviewing?.node ?? null, planes }));
   followImage(socket, { imageId, me, layers, overlays, picture, message, redraw: () => canvas.invalidate() });
   review.follow(socket, () => imageWork(imageId));
   review.beforeMove = async () => void (await Promise.all(Object.values(layers).map((layer) => layer.save())));
   review.onMove(() => canvas.invalidate());
   comments.follow(socket, me);
   void comments.load().catch((error) => message.error(`Comments: ${errorText(error)}`));
-  const stopKeys = listenToKeys(parts, loaded.classes, { next: reviewing?.next ?? navigation.nextNeedingLabels, history: () => history.toggle() });
+  const stopKeys = listenToKeys(parts, loaded.classes, {
+    next: reviewing?.next ?? navigation.nextNeedingLabels,
+    history: () => history.toggle(),
+    plane: planeStepper(loaded.image.planes, imageId, openPlane),
+  });
   canvas.resize();
-  canvas.fit();
+  const kept = takeView(loaded.image.stack);
+  if (kept) canvas.show(kept);
+  else canvas.fit();
   await loadLayers(parts, loaded);
   canvas.interactive.dataset.ready = "true";
   return () => {

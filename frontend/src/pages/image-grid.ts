@@ -1,11 +1,13 @@
-// The project's image grid: a card per image with its label state, review status, assignee and who
-// is on it; filtered by label state, review status and "My images"; for managers, a checkbox per
-// card makes the selection the team panel assigns (pages/project-team.ts).
-import { getImage, thumbnailUrl, type ImageSummary } from "../api/images";
+// The project's image grid: a card per image (a stack is one card with its plane count) with its
+// label state, split, review status, assignee and who is on it; filtered by label state, review
+// status and "My images"; for managers, a checkbox per card makes the selection the team panel
+// assigns (pages/project-team.ts) and the split panel sets (pages/project-split.ts).
+import { getImage, thumbnailUrl, type ImageSummary, type Split } from "../api/images";
 import { STATUS_LABELS, STATUSES } from "../api/team";
 import type { Present } from "../presence";
 import { imageHref } from "../routes";
 import { h } from "../ui";
+import { gridUnits, selectUnit, unitSelected, unitSplit, type GridUnit } from "./grid-units";
 
 /** What the grid shows of an image's labels, most informative first. */
 export function labelStates(image: ImageSummary): string[] {
@@ -49,28 +51,47 @@ function filterControls(onChange: () => void) {
   return { node, read: (): GridFilter => ({ labels: labels.value, status: status.value, mine: mine.checked }) };
 }
 
-/** A checkbox that puts an image in (or out of) the selection. */
-function selectBox(image: ImageSummary, selected: Set<number>, changed: () => void): HTMLElement {
-  const box = h("input", { type: "checkbox", "aria-label": `Select ${image.name}`, "data-select": image.name, checked: selected.has(image.id) });
+/** A checkbox that puts an image (every plane of a stack) in or out of the selection. */
+function selectBox(unit: GridUnit, selected: Set<number>, changed: () => void): HTMLElement {
+  const box = h("input", { type: "checkbox", "aria-label": `Select ${unit.name}`, "data-select": unit.name, checked: unitSelected(selected, unit) });
   box.addEventListener("change", () => {
-    if (box.checked) selected.add(image.id);
-    else selected.delete(image.id);
+    selectUnit(selected, unit, box.checked);
     changed();
   });
   return h("label", { class: "select-box" }, box);
 }
 
-/** An image's card: thumbnail, name and size, label state, review status and assignee, who is on it. */
-function imageCard(projectId: number, image: ImageSummary, here: string[]): HTMLAnchorElement {
+/** The label states of a card: its planes' together ("unlabelled" only when none has labels). */
+function unitLabelStates(unit: GridUnit): string[] {
+  const states = new Set(unit.planes.flatMap(labelStates));
+  if (states.size > 1) states.delete("unlabelled");
+  return [...states];
+}
+
+/** "name · 64×64", and for a stack its planes: "· 5 planes (z 5 × t 1)". */
+function caption({ image, planes, name }: GridUnit): string {
+  const size = `${name} · ${image.width}×${image.height}`;
+  return image.stack === null ? size : `${size} · ${planes.length} planes (z ${image.size_z} × t ${image.size_t})`;
+}
+
+/** A card: thumbnail, name and size (and planes), label state, split, review status and assignee, who is on it. */
+function imageCard(projectId: number, unit: GridUnit, here: string[]): HTMLAnchorElement {
+  const { image } = unit;
   const thumbnail = image.renditions_ready
-    ? h("img", { src: thumbnailUrl(image), alt: image.name, loading: "lazy" })
+    ? h("img", { src: thumbnailUrl(image), alt: unit.name, loading: "lazy" })
     : h("div", { class: "rendering" }, "rendering…");
+  const split = unitSplit(unit);
   return h(
     "a",
-    { class: "image-card", href: imageHref(projectId, image.id), "data-image": image.id },
+    { class: image.stack === null ? "image-card" : "image-card stack", href: imageHref(projectId, image.id), "data-image": image.id },
     thumbnail,
-    h("span", { class: "caption" }, `${image.name} · ${image.width}×${image.height}`),
-    h("span", { class: "badges" }, ...labelStates(image).map((state) => h("span", { class: `badge ${state}` }, state))),
+    h("span", { class: "caption" }, caption(unit)),
+    h(
+      "span",
+      { class: "badges" },
+      ...unitLabelStates(unit).map((state) => h("span", { class: `badge ${state}` }, state)),
+      split === "unassigned" ? null : h("span", { class: `split-badge ${split}`, "data-testid": "split" }, split),
+    ),
     h(
       "span",
       { class: "work" },
@@ -88,19 +109,31 @@ export function imageGrid(projectId: number, images: ImageSummary[], me: string,
   const filters = filterControls(() => render());
   let present: Present[] = [];
   const selectionListeners = new Set<(ids: number[]) => void>();
+  const changeListeners = new Set<() => void>();
 
   const selectionChanged = (): void => selectionListeners.forEach((listener) => listener([...selected]));
-  const card = (image: ImageSummary): HTMLElement => {
-    const here = present.filter((p) => p.image === image.id).map((p) => p.user);
-    return h("div", { class: "image-tile" }, imageCard(projectId, image, here), selectable ? selectBox(image, selected, selectionChanged) : null);
+  const card = (unit: GridUnit): HTMLElement => {
+    const ids = new Set(unit.planes.map((plane) => plane.id));
+    const here = present.filter((p) => p.image !== null && ids.has(p.image)).map((p) => p.user);
+    return h("div", { class: "image-tile" }, imageCard(projectId, unit, here), selectable ? selectBox(unit, selected, selectionChanged) : null);
   };
 
   function render(): void {
     const filter = filters.read();
-    const visible = [...byId.values()].sort((a, b) => a.name.localeCompare(b.name)).filter((image) => shown(image, filter, me));
+    const visible = gridUnits([...byId.values()]).filter((unit) => unit.planes.some((image) => shown(image, filter, me)));
     node.replaceChildren(...visible.map(card));
     if (!visible.length) node.append(h("p", { class: "muted" }, byId.size ? "No image matches this filter." : "No images yet."));
+    changeListeners.forEach((listener) => listener());
   }
+
+  /** Change these images as they are now known to be (those the grid has), then show them. */
+  const update = (ids: number[], change: (image: ImageSummary) => void): void => {
+    for (const id of ids) {
+      const image = byId.get(id);
+      if (image) change(image);
+    }
+    render();
+  };
 
   /** Read an image again after it changed (or drop it: archived meanwhile). */
   async function refresh(id: number): Promise<void> {
@@ -124,6 +157,10 @@ export function imageGrid(projectId: number, images: ImageSummary[], me: string,
     onSelection(listener: (ids: number[]) => void): void {
       selectionListeners.add(listener);
     },
+    /** Call `listener` whenever the grid shows its images again (an image added, changed, split). */
+    onChange(listener: () => void): void {
+      changeListeners.add(listener);
+    },
     clearSelection(): void {
       selected.clear();
       selectionChanged();
@@ -133,13 +170,9 @@ export function imageGrid(projectId: number, images: ImageSummary[], me: string,
       for (const image of added) byId.set(image.id, image);
       render();
     },
-    markPredicted(ids: number[]): void {
-      for (const id of ids) {
-        const image = byId.get(id);
-        if (image) image.predicted = true;
-      }
-      render();
-    },
+    /** The split of these images changed (here or on another page: the images.split event). */
+    setSplit: (ids: number[], split: Split): void => update(ids, (image) => (image.split = split)),
+    markPredicted: (ids: number[]): void => update(ids, (image) => (image.predicted = true)),
     setPresent(people: Present[]): void {
       present = people;
       render();

@@ -1,17 +1,20 @@
-// A project: its image grid (label state, review status, filters, upload), the team panel
-// (assignments, my queue, review), comments, classes, members, who is here, and for owners the
-// list of changes to members and settings.
-import { listImages, uploadImages, type ImageSummary } from "../api/images";
+// A project: its image grid (label state, split, review status, filters, upload), the split panel,
+// the annotation import, the team panel (assignments, my queue, review), comments, classes,
+// members, who is here, and for owners the list of changes to members and settings.
+import { listImages } from "../api/images";
 import { getProject, listClasses, listMembers } from "../api/projects";
 import { ProjectSocket } from "../live";
 import { watchPresence } from "../presence";
 import { projectsHref, teacherHref, trainingHref } from "../routes";
-import { canManage, errorText, h, messageLine, type Stop } from "../ui";
+import { canManage, h, type Stop } from "../ui";
+import { annotationImport } from "./annotation-import";
 import { imageGrid } from "./image-grid";
 import { classSection, memberSection } from "./project-admin";
 import { auditSection } from "./project-audit";
 import { commentSection } from "./project-comments";
+import { splitPanel } from "./project-split";
 import { teamPanel } from "./project-team";
+import { uploader } from "./upload";
 
 export async function showProject(root: HTMLElement, projectId: number): Promise<Stop> {
   const [project, images, classes, members] = await Promise.all([
@@ -22,7 +25,8 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
   ]);
   const socket = new ProjectSocket(projectId);
   const me = document.getElementById("app")?.dataset.user ?? "";
-  const grid = imageGrid(projectId, images, me, canManage(project.role));
+  const manage = canManage(project.role);
+  const grid = imageGrid(projectId, images, me, manage);
   const presenceLine = h("p", { class: "presence muted", "data-testid": "presence" }, "Nobody else is here.");
   watchPresence(socket, null, (present) => {
     presenceLine.textContent = present.length
@@ -34,7 +38,7 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
   socket.on("image.rendered", (event) => void grid.refresh(event.image));
   socket.on("predictions.ready", (event) => grid.markPredicted(event.predictions.map((row) => row.image)));
 
-  const uploadBox = canManage(project.role) ? uploader(projectId, (added) => grid.add(added)) : null;
+  const uploadBox = manage ? uploader(projectId, (added) => grid.add(added)) : null;
   root.replaceChildren(
     h(
       "nav",
@@ -49,58 +53,12 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
     presenceLine,
     teamPanel(project, members, grid, me, socket),
     h("section", {}, h("div", { class: "toolbar" }, h("h2", {}, "Images"), grid.filters), uploadBox, grid.node),
+    splitPanel(projectId, grid, socket, manage),
+    ...(manage ? [annotationImport(projectId, classes, grid.nameOf)] : []),
     commentSection(projectId, socket),
     classSection(project, classes),
     memberSection(project, members),
     ...(project.role === "owner" ? [auditSection(projectId)] : []),
   );
   return () => socket.close();
-}
-
-/** Drag and drop (or pick) files; one request, with a progress bar and the server's verdict. */
-function uploader(projectId: number, added: (images: ImageSummary[]) => void): HTMLElement {
-  const input = h("input", { type: "file", multiple: true, accept: ".png,.tif,.tiff,.jpg,.jpeg", "data-testid": "upload-input" });
-  const bar = h("progress", { max: 1, value: 0, hidden: true });
-  const message = messageLine();
-  const zone = h(
-    "div",
-    { class: "drop-zone", "data-testid": "drop-zone" },
-    h("span", {}, "Drop images here (PNG, TIFF, JPEG; one file per image or per channel) or "),
-    input,
-    bar,
-    message.node,
-  );
-
-  async function send(files: File[]): Promise<void> {
-    if (!files.length) return;
-    bar.hidden = false;
-    bar.value = 0;
-    message.info(`Uploading ${files.length} file(s)…`);
-    try {
-      const images = await uploadImages(projectId, files, (fraction) => {
-        bar.value = fraction;
-        if (fraction >= 1) message.info("Reading the images on the server…");
-      });
-      message.info(`Added ${images.map((image) => image.name).join(", ")}.`);
-      added(images);
-    } catch (error) {
-      message.error(`Nothing was added: ${errorText(error)}`);
-    } finally {
-      bar.hidden = true;
-      input.value = "";
-    }
-  }
-
-  input.addEventListener("change", () => void send([...(input.files ?? [])]));
-  zone.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    zone.classList.add("over");
-  });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("over");
-    void send([...(event.dataTransfer?.files ?? [])]);
-  });
-  return zone;
 }

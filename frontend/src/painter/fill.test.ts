@@ -117,5 +117,5 @@ describe("floodFill", () => {
     const patch = floodFill(map, 0, 0, 2)!;
     expect(patch).toMatchObject({ x: 0, y: 0, width: size, height: size });
     expect(map.data.includes(0)).toBe(false);
-  });
+  }, 30_000); // 64 M pixels: about 5 s on a busy shared machine, past vitest's 5 s default
 });
