@@ -1,8 +1,13 @@
 // The project's image grid: a card per image with its label state, review status, assignee and who
 // is on it; filtered by label state, review status and "My images"; for managers, a checkbox per
-// card makes the selection the team panel assigns (pages/project-team.ts).
+// card makes the selection the team panel assigns (pages/project-team.ts) and the predict panel
+// predicts (pages/predict-panel.ts). A predicted image's card shows its objects per countable class,
+// updated as predictions arrive.
+import type { EventOf } from "../api/events.gen";
 import { getImage, thumbnailUrl, type ImageSummary } from "../api/images";
+import type { LabelClass } from "../api/projects";
 import { STATUS_LABELS, STATUSES } from "../api/team";
+import { countLines, newestCounts } from "../counts";
 import type { Present } from "../presence";
 import { imageHref } from "../routes";
 import { h } from "../ui";
@@ -60,8 +65,18 @@ function selectBox(image: ImageSummary, selected: Set<number>, changed: () => vo
   return h("label", { class: "select-box" }, box);
 }
 
-/** An image's card: thumbnail, name and size, label state, review status and assignee, who is on it. */
-function imageCard(projectId: number, image: ImageSummary, here: string[]): HTMLAnchorElement {
+/** "12 nucleus · 3 mitosis" of the newest prediction, with the version in the tooltip; null when not predicted. */
+function countsBadge(image: ImageSummary, classes: LabelClass[]): HTMLElement | null {
+  const counted = image.object_counts;
+  if (!counted) return null;
+  const lines = countLines(counted.counts, classes);
+  if (!lines.length) return null;
+  const title = `objects found by model v${counted.model_version}`;
+  return h("span", { class: "counts", "data-testid": "counts", "data-version": counted.model_version, title }, lines.join(" · "));
+}
+
+/** An image's card: thumbnail, name and size, label state, counts, review status and assignee, who is on it. */
+function imageCard(projectId: number, image: ImageSummary, here: string[], classes: LabelClass[]): HTMLAnchorElement {
   const thumbnail = image.renditions_ready
     ? h("img", { src: thumbnailUrl(image), alt: image.name, loading: "lazy" })
     : h("div", { class: "rendering" }, "rendering…");
@@ -71,6 +86,7 @@ function imageCard(projectId: number, image: ImageSummary, here: string[]): HTML
     thumbnail,
     h("span", { class: "caption" }, `${image.name} · ${image.width}×${image.height}`),
     h("span", { class: "badges" }, ...labelStates(image).map((state) => h("span", { class: `badge ${state}` }, state))),
+    countsBadge(image, classes),
     h(
       "span",
       { class: "work" },
@@ -81,7 +97,7 @@ function imageCard(projectId: number, image: ImageSummary, here: string[]): HTML
   );
 }
 
-export function imageGrid(projectId: number, images: ImageSummary[], me: string, selectable: boolean) {
+export function imageGrid(projectId: number, images: ImageSummary[], classes: LabelClass[], me: string, selectable: boolean) {
   const byId = new Map(images.map((image) => [image.id, image]));
   const selected = new Set<number>();
   const node = h("div", { class: "image-grid", "data-testid": "image-grid" });
@@ -92,7 +108,7 @@ export function imageGrid(projectId: number, images: ImageSummary[], me: string,
   const selectionChanged = (): void => selectionListeners.forEach((listener) => listener([...selected]));
   const card = (image: ImageSummary): HTMLElement => {
     const here = present.filter((p) => p.image === image.id).map((p) => p.user);
-    return h("div", { class: "image-tile" }, imageCard(projectId, image, here), selectable ? selectBox(image, selected, selectionChanged) : null);
+    return h("div", { class: "image-tile" }, imageCard(projectId, image, here, classes), selectable ? selectBox(image, selected, selectionChanged) : null);
   };
 
   function render(): void {
@@ -133,10 +149,13 @@ export function imageGrid(projectId: number, images: ImageSummary[], me: string,
       for (const image of added) byId.set(image.id, image);
       render();
     },
-    markPredicted(ids: number[]): void {
-      for (const id of ids) {
-        const image = byId.get(id);
-        if (image) image.predicted = true;
+    /** Predictions stored by a worker: the cards show them as predicted, with the newest version's counts. */
+    predictionsReady(event: EventOf<"predictions.ready">): void {
+      for (const row of event.predictions) {
+        const image = byId.get(row.image);
+        if (!image) continue;
+        image.predicted = true;
+        image.object_counts = newestCounts(image.object_counts, event.model_version, row.counts);
       }
       render();
     },

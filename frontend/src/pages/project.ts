@@ -1,6 +1,6 @@
-// A project: its image grid (label state, review status, filters, upload), the team panel
-// (assignments, my queue, review), comments, classes, members, who is here, and for owners the
-// list of changes to members and settings.
+// A project: its image grid (label state, object counts, review status, filters, upload), the team
+// panel (assignments, my queue, review), predicting a selection with a model version, comments,
+// classes, members, who is here, and for owners the list of changes to members and settings.
 import { listImages, uploadImages, type ImageSummary } from "../api/images";
 import { getProject, listClasses, listMembers } from "../api/projects";
 import { ProjectSocket } from "../live";
@@ -8,6 +8,7 @@ import { watchPresence } from "../presence";
 import { projectsHref, teacherHref, trainingHref } from "../routes";
 import { canManage, errorText, h, messageLine, type Stop } from "../ui";
 import { imageGrid } from "./image-grid";
+import { PredictPanel } from "./predict-panel";
 import { classSection, memberSection } from "./project-admin";
 import { auditSection } from "./project-audit";
 import { commentSection } from "./project-comments";
@@ -22,7 +23,7 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
   ]);
   const socket = new ProjectSocket(projectId);
   const me = document.getElementById("app")?.dataset.user ?? "";
-  const grid = imageGrid(projectId, images, me, canManage(project.role));
+  const grid = imageGrid(projectId, images, classes, me, canManage(project.role));
   const presenceLine = h("p", { class: "presence muted", "data-testid": "presence" }, "Nobody else is here.");
   watchPresence(socket, null, (present) => {
     presenceLine.textContent = present.length
@@ -32,7 +33,16 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
   });
   socket.on("labels.changed", (event) => void grid.refresh(event.image));
   socket.on("image.rendered", (event) => void grid.refresh(event.image));
-  socket.on("predictions.ready", (event) => grid.markPredicted(event.predictions.map((row) => row.image)));
+  socket.on("predictions.ready", (event) => grid.predictionsReady(event));
+  const predict = new PredictPanel({
+    projectId,
+    socket,
+    mayStart: canManage(project.role),
+    selection: { ids: () => grid.selection(), onChange: (listener) => grid.onSelection(listener) },
+  });
+  socket.on("run.state", (event) => {
+    if (event.model_version) void predict.refreshVersions();
+  });
 
   const uploadBox = canManage(project.role) ? uploader(projectId, (added) => grid.add(added)) : null;
   root.replaceChildren(
@@ -48,12 +58,14 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
     ),
     presenceLine,
     teamPanel(project, members, grid, me, socket),
+    predict.node,
     h("section", {}, h("div", { class: "toolbar" }, h("h2", {}, "Images"), grid.filters), uploadBox, grid.node),
     commentSection(projectId, socket),
     classSection(project, classes),
     memberSection(project, members),
     ...(project.role === "owner" ? [auditSection(projectId)] : []),
   );
+  await Promise.all([predict.refreshVersions(), predict.load()]);
   return () => socket.close();
 }
 
