@@ -33,6 +33,17 @@ export const OVERLAY_LABELS: Record<OverlayName, string> = {
 
 /** Bottom to top. The prediction and the instant preview are two guesses: only the newer is drawn. */
 const DRAW_ORDER: OverlayName[] = ["prediction", "objects", "instant", "uncertainty", "derived", "others", "author", "mine"];
+/** The outline pixels of a prediction's instance map (a 16-bit PNG), and how many objects it holds. */
+async function outlinesOf(url: string): Promise<{ pixels: Uint8Array; objects: number }> {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  if (response.headers.get("Content-Type")?.includes("tiff")) {
+    throw new Error("this prediction has more than 65535 objects; they are counted and measured but not outlined");
+  }
+  const instances = await decodeGreyPNG(new Uint8Array(await response.arrayBuffer()));
+  return { pixels: objectOutlines(instances.data, instances.width, instances.height), objects: objectCount(instances.data) };
+}
+
 /** Outlines in one colour that stands out over any class colour: 1 = outline. */
 const OUTLINE_TABLE = new Uint8ClampedArray([0, 0, 0, 0, 255, 255, 0, 255]);
 const INSTANT_NOTE_STYLE =
@@ -48,6 +59,7 @@ export class Overlays {
   private readonly shownListeners = new Set<(name: OverlayName, shown: boolean) => void>();
   private preview: PreviewInfo | null = null;
   private predictionMadeAt: number | null = null;
+  private predictionTicket = 0;
 
   constructor(
     private readonly image: ImageSummary,
@@ -115,34 +127,34 @@ export class Overlays {
     this.changed();
   }
 
-  /** Draw this prediction (null: none), its uncertainty and the outlines of its objects. */
-  async showPrediction(prediction: Prediction | null): Promise<void> {
+  /**
+   * Draw this prediction (null: none), its uncertainty and the outlines of its objects. Outlines
+   * that cannot be drawn leave the prediction drawn and are reported to `outlineFailed`. Of two
+   * calls in flight, the later one's prediction is drawn.
+   */
+  async showPrediction(prediction: Prediction | null, outlineFailed: (error: unknown) => void): Promise<void> {
+    const ticket = ++this.predictionTicket;
     if (!prediction) {
       for (const name of ["prediction", "uncertainty", "objects"] as const) this.tiles[name].setSource(null);
       delete this.marks.prediction;
+      delete this.marks.objects;
       this.predictionMadeAt = null;
       return this.changed();
     }
     const [classMap, heat, outlines] = await Promise.all([
       fetchMap(prediction.mask_url),
       fetchMap(prediction.uncertainty_url),
-      prediction.instances_url ? this.outlinesOf(prediction.instances_url) : null,
+      prediction.instances_url ? outlinesOf(prediction.instances_url).catch((error) => (outlineFailed(error), null)) : null,
     ]);
+    if (ticket !== this.predictionTicket) return; // another prediction was asked for meanwhile
     this.tiles.prediction.setSource((i) => classMap.data[i]);
     this.tiles.uncertainty.setSource((i) => heat.data[i]);
-    this.tiles.objects.setSource(outlines ? (i) => outlines[i] : null);
+    this.tiles.objects.setSource(outlines ? (i) => outlines.pixels[i] : null);
+    if (outlines) this.marks.objects = String(outlines.objects);
+    else delete this.marks.objects;
     this.marks.prediction = String(prediction.model_version);
     this.predictionMadeAt = Date.parse(prediction.created_at) / 1000 || Date.now() / 1000;
     this.changed();
-  }
-
-  /** The outline pixels of a prediction's instance map; the canvas says how many objects it outlines. */
-  private async outlinesOf(url: string): Promise<Uint8Array> {
-    const response = await fetch(url, { credentials: "same-origin" });
-    if (!response.ok) throw new Error(`${url}: ${response.status}`);
-    const instances = await decodeGreyPNG(new Uint8Array(await response.arrayBuffer()));
-    this.marks.objects = String(objectCount(instances.data));
-    return objectOutlines(instances.data, instances.width, instances.height);
   }
 
   /** An instant preview (annotator/preview.ts): drawn instead of the prediction while it is the newer. */

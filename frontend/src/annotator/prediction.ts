@@ -61,17 +61,19 @@ export class PredictionSection {
     await this.show();
   }
 
+  /** Say what the chosen prediction found, then draw it. */
   private async show(): Promise<void> {
     const { overlays, classes } = this.parts;
     const prediction = pickPrediction(this.predictions, this.chosen);
     this.shown = prediction;
-    await overlays.showPrediction(prediction);
     this.acceptButton.hidden = !prediction || !this.parts.editable;
-    if (!prediction) return;
-    this.version.value = String(prediction.model_version);
-    const lines = countLines(prediction.counts, classes);
-    this.counts.textContent = lines.length ? `Objects: ${lines.join(" · ")}` : "";
-    this.note.textContent = `mean uncertainty ${prediction.uncertainty.toFixed(3)} · ${new Date(prediction.created_at).toLocaleString()}`;
+    if (prediction) {
+      this.version.value = String(prediction.model_version);
+      const lines = countLines(prediction.counts, classes);
+      this.counts.textContent = lines.length ? `Objects: ${lines.join(" · ")}` : "";
+      this.note.textContent = `mean uncertainty ${prediction.uncertainty.toFixed(3)} · ${new Date(prediction.created_at).toLocaleString()}`;
+    }
+    await overlays.showPrediction(prediction, (error) => this.parts.message.error(`Object outlines: ${errorText(error)}`));
   }
 
   private async accept(): Promise<void> {
