@@ -114,6 +114,10 @@ def test_accepting_a_chosen_versions_prediction_over_human_labels_asks_and_resto
     expect(page.get_by_test_id("prediction-counts")).to_have_text(f"Objects: {chosen.counts['2']} nucleus")
     expect(canvas).to_have_attribute("data-objects", str(chosen.counts["2"]))  # outlined from its instances
     screenshot(page, "predict-accept", full_page=False)
+    csv = page.request.get(page.get_by_test_id("prediction-csv").get_attribute("href") or "").text()
+    assert "centroid_x" in csv.splitlines()[0] and len(csv.splitlines()) == 1 + chosen.counts["2"]
+    page.get_by_test_id("count-dense").click()
+    expect(page.get_by_test_id("dense-counts")).to_have_text("Dense mask: 1 nucleus")  # the one square
 
     questions: list[str] = []
     page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
@@ -134,6 +138,8 @@ def test_accepting_a_chosen_versions_prediction_over_human_labels_asks_and_resto
     predicted = label_map_at(dense)
     assert (predicted == 2).sum() > 0 and not (predicted == human).all()
     expect(page.get_by_test_id("layer")).to_have_value("dense")  # corrected next
+    page.get_by_test_id("count-dense").click()
+    expect(page.get_by_test_id("dense-counts")).to_have_text(f"Dense mask: {chosen.counts['2']} nucleus")
 
     page.get_by_test_id("history-button").click()
     history = page.get_by_test_id("history")

@@ -2,11 +2,12 @@
 // predicted the image, the newest by default), its objects per countable class, and "Accept
 // prediction", which makes it the image's dense mask as a new revision (asking first when that
 // replaces labels; the mask it replaces stays in the history, restorable). After accepting, the
-// dense layer reloads and becomes the layer painted on, so the person corrects it at once.
+// dense layer reloads and becomes the layer painted on, so the person corrects it at once. The
+// objects can be downloaded as CSV, and the dense mask counted the same way, to compare.
 import { ApiError } from "../api/client";
 import type { ImageSummary } from "../api/images";
 import type { LabelClass } from "../api/projects";
-import { acceptPrediction } from "../api/predict";
+import { acceptPrediction, denseMeasurements, predictionCsvUrl } from "../api/predict";
 import { listPredictions, type Prediction } from "../api/runs";
 import { countLines } from "../counts";
 import { errorText, h, type messageLine } from "../ui";
@@ -37,6 +38,8 @@ export class PredictionSection {
   private readonly counts = h("p", { class: "counts", "data-testid": "prediction-counts" });
   private readonly note = h("p", { class: "muted", "data-testid": "prediction-note" }, "No model has predicted this image yet.");
   private readonly acceptButton = h("button", { "data-testid": "accept-prediction", hidden: true }, "Accept prediction");
+  private readonly csv = h("a", { "data-testid": "prediction-csv", hidden: true, download: "" }, "objects (CSV)");
+  private readonly denseCounts = h("p", { class: "counts", "data-testid": "dense-counts" });
   private predictions: Prediction[] = [];
   private chosen: number | null = null;
   private shown: Prediction | null = null;
@@ -49,7 +52,19 @@ export class PredictionSection {
     });
     this.acceptButton.addEventListener("click", () => void this.accept());
     this.acceptButton.title = "Make this prediction the image's dense mask (a new version; the current one stays in the history)";
-    this.node = h("div", { class: "prediction", "data-testid": "prediction" }, h("h3", {}, "Prediction"), this.version, this.note, this.counts, this.acceptButton);
+    const countDense = h("button", { "data-testid": "count-dense", onclick: () => void this.countDense() }, "Count my dense mask");
+    countDense.title = "Count the objects of the image's dense mask as the model's are counted, to compare";
+    this.node = h(
+      "div",
+      { class: "prediction", "data-testid": "prediction" },
+      h("h3", {}, "Prediction"),
+      this.version,
+      this.note,
+      this.counts,
+      this.csv,
+      h("div", { class: "group" }, this.acceptButton, countDense),
+      this.denseCounts,
+    );
   }
 
   /** Read the image's predictions (again: a job has stored one) and draw the chosen version's. */
@@ -67,13 +82,25 @@ export class PredictionSection {
     const prediction = pickPrediction(this.predictions, this.chosen);
     this.shown = prediction;
     this.acceptButton.hidden = !prediction || !this.parts.editable;
+    this.csv.hidden = !prediction;
     if (prediction) {
       this.version.value = String(prediction.model_version);
       const lines = countLines(prediction.counts, classes);
       this.counts.textContent = lines.length ? `Objects: ${lines.join(" · ")}` : "";
+      this.csv.href = predictionCsvUrl(prediction.id);
       this.note.textContent = `mean uncertainty ${prediction.uncertainty.toFixed(3)} · ${new Date(prediction.created_at).toLocaleString()}`;
     }
     await overlays.showPrediction(prediction, (error) => this.parts.message.error(`Object outlines: ${errorText(error)}`));
+  }
+
+  private async countDense(): Promise<void> {
+    try {
+      const lines = countLines((await denseMeasurements(this.parts.image.id)).counts, this.parts.classes);
+      this.denseCounts.textContent = `Dense mask: ${lines.length ? lines.join(" · ") : "no countable class"}`;
+    } catch (error) {
+      this.denseCounts.textContent = "";
+      this.parts.message.error(`Counting the dense mask: ${errorText(error)}`);
+    }
   }
 
   private async accept(): Promise<void> {

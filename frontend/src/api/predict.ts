@@ -43,3 +43,15 @@ export const cancelPrediction = (id: number): Promise<PredictionJob> => postJSON
 /** Make the prediction the image's dense mask, as a new revision; 409 when `baseVersion` is not the layer's version. */
 export const acceptPrediction = (predictionId: number, baseVersion: number): Promise<Annotation> =>
   postJSON(`/api/predictions/${predictionId}/accept/`, { base_version: baseVersion });
+
+/** Objects per countable class and one row per object (training/predict/exports.py names the columns). */
+export interface Measurements {
+  counts: Record<string, number>;
+  columns: string[];
+  objects: Record<string, unknown>[];
+}
+
+/** The image's dense mask counted and measured as predictions are (400 with what to do when it has none). */
+export const denseMeasurements = (imageId: number): Promise<Measurements> => getJSON(`/api/images/${imageId}/dense/measurements/`);
+/** A prediction's objects as CSV, one row each, with the image's name and the model version. */
+export const predictionCsvUrl = (predictionId: number): string => `/api/predictions/${predictionId}/measurements.csv`;
