@@ -63,6 +63,17 @@ function versionRows(versions: ModelVersion[], predict: ((id: number) => void) |
   return [header, ...[...versions].sort((a, b) => b.id - a.id).map(row)];
 }
 
+/** The versions table and the predict panel its "Predict…" buttons open; `render` after the versions change. */
+function versionsPart(projectId: number, socket: ProjectSocket, mayManage: boolean, versions: ModelVersion[]) {
+  const table = h("table", { class: "versions", "data-testid": "versions" });
+  const predict = new PredictPanel({ projectId, socket, mayStart: mayManage });
+  const render = (): void => {
+    table.replaceChildren(...versionRows(versions, mayManage ? (id) => predict.chooseVersion(id) : null));
+    predict.setVersions(versions);
+  };
+  return { table, predict, render };
+}
+
 export async function showTraining(root: HTMLElement, projectId: number): Promise<Stop> {
   const [project, classes, runs, versions] = await Promise.all([getProject(projectId), listClasses(projectId), listRuns(projectId), listModelVersions(projectId)]);
   const socket = new ProjectSocket(projectId);
@@ -70,17 +81,12 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
   const palette: Palette = new Map(classes.map((c) => [c.index, parseHexColor(c.color)]));
   const message = messageLine();
   const runList = h("table", { class: "runs", "data-testid": "runs" });
-  const versionList = h("table", { class: "versions", "data-testid": "versions" });
   const followed = h("section", { class: "followed", "data-testid": "followed-run" });
   const runsById = new Map(runs.map((run) => [run.id, run]));
   const stages = new Map<number, string>(); // run id -> its latest stage line
   let view: RunView | null = null;
   const renderRuns = (): void => runList.replaceChildren(...runRows([...runsById.values()], view?.run.id ?? null, stages, (id) => void follow(id)));
-  const predict = new PredictPanel({ projectId, socket, mayStart: canManage(project.role) });
-  const renderVersions = (): void => {
-    versionList.replaceChildren(...versionRows(versions, canManage(project.role) ? (id) => predict.chooseVersion(id) : null));
-    predict.setVersions(versions);
-  };
+  const { table: versionList, predict, render: renderVersions } = versionsPart(projectId, socket, canManage(project.role), versions);
 
   async function follow(runId: number): Promise<void> {
     view?.stop();
