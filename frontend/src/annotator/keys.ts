@@ -31,7 +31,7 @@ export interface KeyPress {
   altKey: boolean;
 }
 
-export const OVERLAY_KEYS: Record<string, OverlayName> = { m: "mine", o: "author", t: "others", d: "derived", p: "prediction", i: "instant", u: "uncertainty" };
+export const OVERLAY_KEYS: Record<string, OverlayName> = { m: "mine", o: "author", t: "others", d: "derived", p: "prediction", j: "objects", i: "instant", u: "uncertainty" };
 
 const PLAIN_KEYS: Record<string, KeyAction> = {
   " ": { type: "holdToPan" },

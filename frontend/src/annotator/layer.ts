@@ -124,6 +124,13 @@ export class EditableLayer {
     if (version > this.version) await this.pull();
   }
 
+  /** Read what the server has now (after a 409 from elsewhere, e.g. accepting a prediction). */
+  async reload(): Promise<void> {
+    await this.saving;
+    if (this.annotationId === null) await this.findLayer();
+    await this.pull();
+  }
+
   /** Save now (also called by the autosave timer). */
   async save(): Promise<void> {
     clearTimeout(this.timer);

@@ -5,6 +5,7 @@ import type { ProjectSocket } from "../live";
 import { errorText, type messageLine } from "../ui";
 import type { EditableLayer } from "./layer";
 import type { Overlays } from "./overlays";
+import type { PredictionSection } from "./prediction";
 import type { TiledImage } from "./tiles";
 
 export interface OpenImage {
@@ -12,6 +13,7 @@ export interface OpenImage {
   me: string;
   layers: Record<PaintedKind, EditableLayer>;
   overlays: Overlays;
+  prediction: PredictionSection;
   picture: TiledImage;
   message: ReturnType<typeof messageLine>;
   /** The image changed: draw it again. */
@@ -33,7 +35,9 @@ export function followImage(socket: ProjectSocket, open: OpenImage): void {
     if (event.image === imageId) void open.picture.retry().then(open.redraw, (error) => message.error(`The image: ${errorText(error)}`));
   });
   socket.on("predictions.ready", (event) => {
-    if (event.predictions.some((p) => p.image === imageId)) void overlays.loadPrediction();
+    if (event.predictions.some((p) => p.image === imageId)) {
+      void open.prediction.load().catch((error) => message.error(`Prediction: ${errorText(error)}`));
+    }
   });
   socket.on("preview.ready", (event) => {
     if (event.image !== imageId) return;

@@ -27,7 +27,8 @@ export interface Revision {
   version: number;
   author: string;
   created_at: string;
-  data: { strokes?: Stroke[] };
+  /** provenance: where a whole mask came from (a model version's prediction, when accepted). */
+  data: { strokes?: Stroke[]; provenance?: { source?: string; model_version?: number } };
   has_mask: boolean;
   is_deleted: boolean;
 }
@@ -43,6 +44,10 @@ export const listRevisions = (annotationId: number, after: number): Promise<Revi
 /** The layer's label map as of `version` (a PNG; fetch it with api/maps.ts fetchMap). */
 export const annotationMaskUrl = (annotationId: number, version: number): string =>
   withQuery(`/api/annotations/${annotationId}/mask.png`, { version });
+
+/** Make the layer what it was at `version`, as a new revision; a 409 means someone saved since `baseVersion`. */
+export const restoreRevision = (annotationId: number, version: number, baseVersion: number): Promise<Annotation> =>
+  postJSON(`/api/annotations/${annotationId}/restore/`, { version, base_version: baseVersion });
 
 /** Append strokes to a painted layer; a 409 means someone saved since `baseVersion`. */
 export const saveStrokes = (imageId: number, kind: PaintedKind, baseVersion: number, strokes: Stroke[]): Promise<Annotation> =>

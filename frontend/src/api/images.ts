@@ -33,6 +33,14 @@ export interface ImageSummary {
   /** Where it stands in review, and who is asked to label it (api/team.ts). */
   status: ImageStatus;
   assignee: string | null;
+  /** Objects per countable class in the newest version's prediction (null: not predicted). */
+  object_counts: ObjectCounts | null;
+}
+
+export interface ObjectCounts {
+  model_version: number;
+  /** Class index (as text) -> objects. */
+  counts: Record<string, number>;
 }
 
 export type Split = "train" | "validation" | "unassigned";

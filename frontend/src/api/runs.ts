@@ -43,9 +43,14 @@ export interface Prediction {
   model_version: number;
   image: number;
   uncertainty: number;
+  /** Objects per countable class (class index as text). */
+  counts: Record<string, number>;
   created_at: string;
   mask_url: string;
   uncertainty_url: string;
+  /** The objects as a 16-bit PNG instance map (0: none), or null without countable classes. */
+  instances_url: string | null;
+  measurements_url: string;
 }
 
 export const listRuns = (projectId: number): Promise<Run[]> => allPages<Run>(`/api/projects/${projectId}/runs/`);

@@ -1,6 +1,7 @@
 // The annotator: one image, zoom and pan, channels and contrast, brush / eraser / fill with undo,
-// image-level tags, overlays (my labels, others' labels, derived masks, prediction, uncertainty,
-// instant preview), autosave with a visible state, presence, navigation to the next image that
+// image-level tags, overlays (my labels, others' labels, derived masks, any model version's prediction
+// with its objects outlined and counted, uncertainty, instant preview), accepting a prediction as the
+// dense mask, autosave with a visible state, presence, navigation to the next image that
 // needs labels and one-click correct-and-retrain; the team workflow: the image's review status and
 // moves, comments pinned on it, its history, and review mode for managers; a stack's planes one at
 // a time with z / t sliders and keys, and the pixel size. This page loads the data and wires the
@@ -18,6 +19,7 @@ import { EditableLayer } from "../annotator/layer";
 import { imageNavigation, takeArrivalNote } from "../annotator/navigation";
 import { Overlays } from "../annotator/overlays";
 import { carryView, pixelSizeText, planeControls, planeStepper, takeView, type Axis } from "../annotator/planes";
+import { PredictionSection } from "../annotator/prediction";
 import { presenceNote } from "../annotator/presence";
 import { retrainButton } from "../annotator/retrain";
 import { reviewBar } from "../annotator/review";
@@ -114,6 +116,15 @@ function wire({ project, image, classes, work }: Loaded, me: string) {
   const overlays = new Overlays(image, palette, layers, canvas.interactive.dataset, () => canvas.invalidate());
   const comments = new ImageComments(image.id, editable, message, () => canvas.invalidate());
   const review = new ReviewState(image.id, image.name, project.role, me, message, work);
+  const prediction = new PredictionSection({
+    image,
+    classes,
+    overlays,
+    dense: layers.dense,
+    editable,
+    message,
+    accepted: () => settings.setTarget("dense"), // correct the accepted mask straight away
+  });
   canvas.node.append(overlays.instantNote);
   picture.onLoad = () => canvas.invalidate();
   for (const layer of Object.values(layers)) layer.onChange = (rect) => overlays.labelsChanged(rect);
@@ -121,7 +132,7 @@ function wire({ project, image, classes, work }: Loaded, me: string) {
     canvas.choose(tool);
     canvas.invalidateInteractive();
   });
-  return { editable, message, settings, layers, picture, overlays, canvas, comments, review };
+  return { editable, message, settings, layers, picture, overlays, canvas, comments, review, prediction };
 }
 
 /** What keys do beyond the parts: "next" (needing labels, or in review the next submitted image),
@@ -204,7 +215,7 @@ async function loadLayers(parts: Parts, { image, annotations }: Loaded): Promise
   ]);
   overlays.labelsChanged(null);
   void overlays.loadDerived(annotations).catch((error) => message.error(`Derived masks: ${errorText(error)}`));
-  void overlays.loadPrediction().catch((error) => message.error(`Prediction: ${errorText(error)}`));
+  void parts.prediction.load().catch((error) => message.error(`Prediction: ${errorText(error)}`));
   if (annotations.some((a) => a.kind === "scribble" || a.kind === "dense")) {
     // Only saves of these layers make previews: an image without them has none to ask for.
     void storedPreview(image.id)
@@ -241,11 +252,11 @@ function layout(
     ...paintControls(settings, classes, editable, { undo: () => undo(parts, false), redo: () => undo(parts, true) }),
     h("h3", {}, "Overlays"),
     ...overlayControls(overlays, extra.reviewNode !== null),
+    parts.prediction.node,
     comments.node,
     h("h3", {}, "Image"),
     imageInfo(image),
     ...imageControls(picture, image.channels, canvas),
-    overlays.predictionNote,
   );
   const tags = tagRow(image.id, classes, annotations, editable, message, socket);
   const main = h(
@@ -286,7 +297,7 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   if (inReview) for (const layer of Object.values(layers)) layer.highlight = submitterOf(loaded.work);
   const arrived = takeArrivalNote(imageId);
   if (arrived) message.info(arrived);
-  const history = new HistoryPanel(() => review.work, layers);
+  const history = new HistoryPanel(() => review.work, layers, parts.editable);
   const saveState = saveStateNote(layers, message);
   const nodes = reviewing ? [] : navigation.nodes;
   // Each plane of a stack is an image: another plane opens as another image does (and leaving saves).
@@ -296,7 +307,7 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   };
   const planes = planeControls(loaded.image.planes, loaded.image.planes.find((p) => p.id === imageId) ?? null, openPlane);
   root.replaceChildren(...layout(loaded, parts, socket, me, { nodes, saveState: saveState.node, history, reviewNode: reviewing?.node ?? null, planes }));
-  followImage(socket, { imageId, me, layers, overlays, picture, message, redraw: () => canvas.invalidate() });
+  followImage(socket, { imageId, me, layers, overlays, prediction: parts.prediction, picture, message, redraw: () => canvas.invalidate() });
   review.follow(socket, () => imageWork(imageId));
   review.beforeMove = async () => void (await Promise.all(Object.values(layers).map((layer) => layer.save())));
   review.onMove(() => canvas.invalidate());

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { ImageSummary, Split } from "../api/images";
-import { gridUnits, selectUnit, splitCounts, stackName, toMove, unitSelected, unitSplit } from "./grid-units";
+import { gridUnits, selectUnit, splitCounts, stackName, toMove, unitCounts, unitSelected, unitSplit } from "./grid-units";
 
 let nextId = 1;
 function image(name: string, more: Partial<ImageSummary> = {}): ImageSummary {
   return {
     id: nextId++, project: 1, name, width: 64, height: 64, split: "unassigned", pixel_size_x: null, pixel_size_y: null,
     stack: null, z: 0, t: 0, size_z: 1, size_t: 1, thumbnail_url: "", renditions_ready: true, channels: [],
-    label_kinds: [], predicted: false, status: "todo", assignee: null, ...more,
+    label_kinds: [], predicted: false, status: "todo", assignee: null, object_counts: null, ...more,
   };
 }
 
@@ -68,5 +68,16 @@ describe("the split counts", () => {
   it("count a stack once, as a hold-out does", () => {
     const units = gridUnits([...planes("deep", 1, 4, 1, "validation"), image("a", { split: "train" }), image("b"), image("c", { split: "train" })]);
     expect(splitCounts(units)).toEqual({ train: 2, validation: 1, unassigned: 1, mixed: 0 });
+  });
+});
+
+describe("a card's object counts", () => {
+  it("are the newest version's, summed over a stack's planes; none before a prediction", () => {
+    const [a, b, c] = planes("deep", 9, 3);
+    expect(unitCounts([a, b, c])).toBeNull();
+    a.object_counts = { model_version: 2, counts: { "2": 3 } };
+    b.object_counts = { model_version: 2, counts: { "2": 4, "3": 1 } };
+    c.object_counts = { model_version: 1, counts: { "2": 50 } };
+    expect(unitCounts([a, b, c])).toEqual({ model_version: 2, counts: { "2": 7, "3": 1 } });
   });
 });

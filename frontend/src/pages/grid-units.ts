@@ -1,7 +1,7 @@
 // What the project grid shows a card for: a 2-D image, or a whole stack (its planes are images of
 // their own, named "<name> z03 t00"), with what its planes add up to. Pure, so the grouping, the
-// selection of a stack's planes together and the split summary are tested without a page.
-import type { ImageSummary, Split } from "../api/images";
+// selection of a stack's planes together, the split summary and the counts are tested without a page.
+import type { ImageSummary, ObjectCounts, Split } from "../api/images";
 
 export interface GridUnit {
   /** The image the card opens: a stack's first plane (lowest t, then z). */
@@ -60,4 +60,16 @@ export function splitCounts(units: GridUnit[]): SplitCounts {
 /** The images of the selection that are not in `split` yet (what a split button would change). */
 export function toMove(selected: ReadonlySet<number>, images: ImageSummary[], split: Split): number[] {
   return images.filter((image) => selected.has(image.id) && image.split !== split).map((image) => image.id);
+}
+
+/** The newest version's counts over a card's planes (summed for a stack); null when not predicted. */
+export function unitCounts(planes: ImageSummary[]): ObjectCounts | null {
+  const counted = planes.map((plane) => plane.object_counts).filter((c): c is ObjectCounts => c !== null);
+  if (!counted.length) return null;
+  const version = Math.max(...counted.map((c) => c.model_version));
+  const counts: Record<string, number> = {};
+  for (const c of counted.filter((c) => c.model_version === version)) {
+    for (const [key, n] of Object.entries(c.counts)) counts[key] = (counts[key] ?? 0) + n;
+  }
+  return { model_version: version, counts };
 }

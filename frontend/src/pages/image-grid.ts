@@ -1,13 +1,18 @@
 // The project's image grid: a card per image (a stack is one card with its plane count) with its
 // label state, split, review status, assignee and who is on it; filtered by label state, review
 // status and "My images"; for managers, a checkbox per card makes the selection the team panel
-// assigns (pages/project-team.ts) and the split panel sets (pages/project-split.ts).
+// assigns (pages/project-team.ts), the split panel sets (pages/project-split.ts) and the predict
+// panel predicts (pages/predict-panel.ts). A predicted image's card shows its objects per countable
+// class, updated as predictions arrive.
+import type { EventOf } from "../api/events.gen";
 import { getImage, thumbnailUrl, type ImageSummary, type Split } from "../api/images";
+import type { LabelClass } from "../api/projects";
 import { STATUS_LABELS, STATUSES } from "../api/team";
+import { countLines, newestCounts } from "../counts";
 import type { Present } from "../presence";
 import { imageHref } from "../routes";
 import { h } from "../ui";
-import { gridUnits, selectUnit, unitSelected, unitSplit, type GridUnit } from "./grid-units";
+import { gridUnits, selectUnit, unitCounts, unitSelected, unitSplit, type GridUnit } from "./grid-units";
 
 /** What the grid shows of an image's labels, most informative first. */
 export function labelStates(image: ImageSummary): string[] {
@@ -74,8 +79,18 @@ function caption({ image, planes, name }: GridUnit): string {
   return image.stack === null ? size : `${size} · ${planes.length} planes (z ${image.size_z} × t ${image.size_t})`;
 }
 
-/** A card: thumbnail, name and size (and planes), label state, split, review status and assignee, who is on it. */
-function imageCard(projectId: number, unit: GridUnit, here: string[]): HTMLAnchorElement {
+/** "12 nucleus · 3 mitosis" of the newest prediction, with the version in the tooltip; null when not predicted. */
+function countsBadge(unit: GridUnit, classes: LabelClass[]): HTMLElement | null {
+  const counted = unitCounts(unit.planes);
+  if (!counted) return null;
+  const lines = countLines(counted.counts, classes);
+  if (!lines.length) return null;
+  const title = `objects found by model v${counted.model_version}`;
+  return h("span", { class: "counts", "data-testid": "counts", "data-version": counted.model_version, title }, lines.join(" · "));
+}
+
+/** A card: thumbnail, name and size (and planes), label state, split, counts, review status and assignee, who is on it. */
+function imageCard(projectId: number, unit: GridUnit, here: string[], classes: LabelClass[]): HTMLAnchorElement {
   const { image } = unit;
   const thumbnail = image.renditions_ready
     ? h("img", { src: thumbnailUrl(image), alt: unit.name, loading: "lazy" })
@@ -92,6 +107,7 @@ function imageCard(projectId: number, unit: GridUnit, here: string[]): HTMLAncho
       ...unitLabelStates(unit).map((state) => h("span", { class: `badge ${state}` }, state)),
       split === "unassigned" ? null : h("span", { class: `split-badge ${split}`, "data-testid": "split" }, split),
     ),
+    countsBadge(unit, classes),
     h(
       "span",
       { class: "work" },
@@ -102,7 +118,7 @@ function imageCard(projectId: number, unit: GridUnit, here: string[]): HTMLAncho
   );
 }
 
-export function imageGrid(projectId: number, images: ImageSummary[], me: string, selectable: boolean) {
+export function imageGrid(projectId: number, images: ImageSummary[], classes: LabelClass[], me: string, selectable: boolean) {
   const byId = new Map(images.map((image) => [image.id, image]));
   const selected = new Set<number>();
   const node = h("div", { class: "image-grid", "data-testid": "image-grid" });
@@ -115,7 +131,7 @@ export function imageGrid(projectId: number, images: ImageSummary[], me: string,
   const card = (unit: GridUnit): HTMLElement => {
     const ids = new Set(unit.planes.map((plane) => plane.id));
     const here = present.filter((p) => p.image !== null && ids.has(p.image)).map((p) => p.user);
-    return h("div", { class: "image-tile" }, imageCard(projectId, unit, here), selectable ? selectBox(unit, selected, selectionChanged) : null);
+    return h("div", { class: "image-tile" }, imageCard(projectId, unit, here, classes), selectable ? selectBox(unit, selected, selectionChanged) : null);
   };
 
   function render(): void {
@@ -172,7 +188,14 @@ export function imageGrid(projectId: number, images: ImageSummary[], me: string,
     },
     /** The split of these images changed (here or on another page: the images.split event). */
     setSplit: (ids: number[], split: Split): void => update(ids, (image) => (image.split = split)),
-    markPredicted: (ids: number[]): void => update(ids, (image) => (image.predicted = true)),
+    /** Predictions stored by a worker: the cards show them as predicted, with the newest version's counts. */
+    predictionsReady(event: EventOf<"predictions.ready">): void {
+      const counts = new Map(event.predictions.map((row) => [row.image, row.counts]));
+      update([...counts.keys()], (image) => {
+        image.predicted = true;
+        image.object_counts = newestCounts(image.object_counts, event.model_version, counts.get(image.id) ?? {});
+      });
+    },
     setPresent(people: Present[]): void {
       present = people;
       render();

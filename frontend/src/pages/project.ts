@@ -1,6 +1,7 @@
-// A project: its image grid (label state, split, review status, filters, upload), the split panel,
-// the annotation import, the team panel (assignments, my queue, review), comments, classes,
-// members, who is here, and for owners the list of changes to members and settings.
+// A project: its image grid (label state, split, object counts, review status, filters, upload),
+// predicting a selection with a model version, the split panel, the annotation import, the team
+// panel (assignments, my queue, review), comments, classes, members, who is here, and for owners
+// the list of changes to members and settings.
 import { listImages } from "../api/images";
 import { getProject, listClasses, listMembers } from "../api/projects";
 import { ProjectSocket } from "../live";
@@ -9,6 +10,7 @@ import { projectsHref, teacherHref, trainingHref } from "../routes";
 import { canManage, h, type Stop } from "../ui";
 import { annotationImport } from "./annotation-import";
 import { imageGrid } from "./image-grid";
+import { PredictPanel } from "./predict-panel";
 import { classSection, memberSection } from "./project-admin";
 import { auditSection } from "./project-audit";
 import { commentSection } from "./project-comments";
@@ -26,7 +28,7 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
   const socket = new ProjectSocket(projectId);
   const me = document.getElementById("app")?.dataset.user ?? "";
   const manage = canManage(project.role);
-  const grid = imageGrid(projectId, images, me, manage);
+  const grid = imageGrid(projectId, images, classes, me, manage);
   const presenceLine = h("p", { class: "presence muted", "data-testid": "presence" }, "Nobody else is here.");
   watchPresence(socket, null, (present) => {
     presenceLine.textContent = present.length
@@ -36,7 +38,16 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
   });
   socket.on("labels.changed", (event) => void grid.refresh(event.image));
   socket.on("image.rendered", (event) => void grid.refresh(event.image));
-  socket.on("predictions.ready", (event) => grid.markPredicted(event.predictions.map((row) => row.image)));
+  socket.on("predictions.ready", (event) => grid.predictionsReady(event));
+  const predict = new PredictPanel({
+    projectId,
+    socket,
+    mayStart: manage,
+    selection: { ids: () => grid.selection(), onChange: (listener) => grid.onSelection(listener) },
+  });
+  socket.on("run.state", (event) => {
+    if (event.model_version) void predict.refreshVersions();
+  });
 
   const uploadBox = manage ? uploader(projectId, (added) => grid.add(added)) : null;
   root.replaceChildren(
@@ -52,6 +63,7 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
     ),
     presenceLine,
     teamPanel(project, members, grid, me, socket),
+    predict.node,
     h("section", {}, h("div", { class: "toolbar" }, h("h2", {}, "Images"), grid.filters), uploadBox, grid.node),
     splitPanel(projectId, grid, socket, manage),
     ...(manage ? [annotationImport(projectId, classes, grid.nameOf)] : []),
@@ -60,5 +72,6 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
     memberSection(project, members),
     ...(project.role === "owner" ? [auditSection(projectId)] : []),
   );
+  await Promise.all([predict.refreshVersions(), predict.load()]);
   return () => socket.close();
 }

@@ -1,11 +1,12 @@
 // The training page: start a run, follow it live (curves, previews, queue position, ETA),
-// cancel it, and compare runs and model versions side by side.
+// cancel it, compare runs and model versions side by side, and predict images with a version.
 import { getProject, listClasses, type LabelClass } from "../api/projects";
 import { getRun, listModelVersions, listRuns, type ModelVersion, type Run } from "../api/runs";
 import { ProjectSocket } from "../live";
 import { parseHexColor, type Palette } from "../painter/colors";
 import { studyHref } from "../routes";
 import { canManage, crumbs, h, messageLine, type Stop } from "../ui";
+import { PredictPanel } from "./predict-panel";
 import { runForm } from "./run-form";
 import { stageText, type RunPointEvent } from "./run-points";
 import { RunView } from "./run-view";
@@ -31,7 +32,8 @@ function runRows(runs: Run[], followed: number | null, stages: Map<number, strin
   ];
 }
 
-function versionRows(versions: ModelVersion[]): HTMLElement[] {
+/** One row per version, newest first; `predict` (managers) puts a "Predict" button on those that predict. */
+function versionRows(versions: ModelVersion[], predict: ((id: number) => void) | null): HTMLElement[] {
   const metric = (version: ModelVersion, key: string): string => {
     const validation = (version.metrics.validation ?? {}) as Record<string, number>;
     return typeof validation[key] === "number" ? validation[key].toFixed(3) : "–";
@@ -48,10 +50,28 @@ function versionRows(versions: ModelVersion[]): HTMLElement[] {
       h("td", {}, metric(version, "pixel_f1")),
       h("td", {}, metric(version, "iou")),
       h("td", {}, new Date(version.created_at).toLocaleString()),
+      h(
+        "td",
+        {},
+        predict && version.kind === "segmentation"
+          ? h("button", { "data-testid": "predict-version-button", "data-version": version.id, onclick: () => predict(version.id) }, "Predict…")
+          : "",
+      ),
     );
   };
-  const header = h("tr", {}, ...["version", "run", "kind", "architecture", "pixel F1", "IoU", "created"].map((t) => h("th", {}, t)));
+  const header = h("tr", {}, ...["version", "run", "kind", "architecture", "pixel F1", "IoU", "created", ""].map((t) => h("th", {}, t)));
   return [header, ...[...versions].sort((a, b) => b.id - a.id).map(row)];
+}
+
+/** The versions table and the predict panel its "Predict…" buttons open; `render` after the versions change. */
+function versionsPart(projectId: number, socket: ProjectSocket, mayManage: boolean, versions: ModelVersion[]) {
+  const table = h("table", { class: "versions", "data-testid": "versions" });
+  const predict = new PredictPanel({ projectId, socket, mayStart: mayManage });
+  const render = (): void => {
+    table.replaceChildren(...versionRows(versions, mayManage ? (id) => predict.chooseVersion(id) : null));
+    predict.setVersions(versions);
+  };
+  return { table, predict, render };
 }
 
 export async function showTraining(root: HTMLElement, projectId: number): Promise<Stop> {
@@ -61,13 +81,12 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
   const palette: Palette = new Map(classes.map((c) => [c.index, parseHexColor(c.color)]));
   const message = messageLine();
   const runList = h("table", { class: "runs", "data-testid": "runs" });
-  const versionList = h("table", { class: "versions", "data-testid": "versions" });
   const followed = h("section", { class: "followed", "data-testid": "followed-run" });
   const runsById = new Map(runs.map((run) => [run.id, run]));
   const stages = new Map<number, string>(); // run id -> its latest stage line
   let view: RunView | null = null;
   const renderRuns = (): void => runList.replaceChildren(...runRows([...runsById.values()], view?.run.id ?? null, stages, (id) => void follow(id)));
-  const renderVersions = (): void => versionList.replaceChildren(...versionRows(versions));
+  const { table: versionList, predict, render: renderVersions } = versionsPart(projectId, socket, canManage(project.role), versions);
 
   async function follow(runId: number): Promise<void> {
     view?.stop();
@@ -119,7 +138,9 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
     h("div", { class: "training-layout" }, h("section", {}, h("h2", {}, "Start a run"), form, message.node), followed),
     h("section", {}, h("h2", {}, "Runs"), runList),
     h("section", {}, h("h2", {}, "Model versions"), versionList),
+    predict.node,
   );
+  await predict.load();
   const latest = [...runsById.values()].sort((a, b) => b.id - a.id)[0];
   if (latest) await follow(latest.id);
   return () => {
