@@ -9,6 +9,7 @@ import { canManage, crumbs, h, messageLine, type Stop } from "../ui";
 import { runForm } from "./run-form";
 import { stageText, type RunPointEvent } from "./run-points";
 import { RunView } from "./run-view";
+import { versionTools } from "./version-export";
 
 function runRows(runs: Run[], followed: number | null, stages: Map<number, string>, follow: (id: number) => void): HTMLElement[] {
   return [
@@ -31,7 +32,7 @@ function runRows(runs: Run[], followed: number | null, stages: Map<number, strin
   ];
 }
 
-function versionRows(versions: ModelVersion[]): HTMLElement[] {
+function versionRows(versions: ModelVersion[], exports: ((version: ModelVersion) => HTMLElement) | null): HTMLElement[] {
   const metric = (version: ModelVersion, key: string): string => {
     const validation = (version.metrics.validation ?? {}) as Record<string, number>;
     return typeof validation[key] === "number" ? validation[key].toFixed(3) : "–";
@@ -48,9 +49,11 @@ function versionRows(versions: ModelVersion[]): HTMLElement[] {
       h("td", {}, metric(version, "pixel_f1")),
       h("td", {}, metric(version, "iou")),
       h("td", {}, new Date(version.created_at).toLocaleString()),
+      exports?.(version),
     );
   };
-  const header = h("tr", {}, ...["version", "run", "kind", "architecture", "pixel F1", "IoU", "created"].map((t) => h("th", {}, t)));
+  const titles = ["version", "run", "kind", "architecture", "pixel F1", "IoU", "created", ...(exports ? ["download"] : [])];
+  const header = h("tr", {}, ...titles.map((t) => h("th", {}, t)));
   return [header, ...[...versions].sort((a, b) => b.id - a.id).map(row)];
 }
 
@@ -67,7 +70,8 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
   const stages = new Map<number, string>(); // run id -> its latest stage line
   let view: RunView | null = null;
   const renderRuns = (): void => runList.replaceChildren(...runRows([...runsById.values()], view?.run.id ?? null, stages, (id) => void follow(id)));
-  const renderVersions = (): void => versionList.replaceChildren(...versionRows(versions));
+  const tools = versionTools(projectId, canManage(project.role), message, (version) => (versions.unshift(version), renderVersions()));
+  const renderVersions = (): void => versionList.replaceChildren(...versionRows(versions, tools.exports));
 
   async function follow(runId: number): Promise<void> {
     view?.stop();
@@ -118,7 +122,7 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
     crumbs(projectId, project.name, h("strong", {}, "Training"), h("a", { class: "button", href: studyHref(projectId), "data-testid": "study-link" }, "How many labels do I need? →")),
     h("div", { class: "training-layout" }, h("section", {}, h("h2", {}, "Start a run"), form, message.node), followed),
     h("section", {}, h("h2", {}, "Runs"), runList),
-    h("section", {}, h("h2", {}, "Model versions"), versionList),
+    h("section", {}, h("h2", {}, "Model versions"), versionList, tools.importer),
   );
   const latest = [...runsById.values()].sort((a, b) => b.id - a.id)[0];
   if (latest) await follow(latest.id);
