@@ -163,16 +163,38 @@ def _train_config(description: dict[str, Any]) -> TrainConfig:
         config = TrainConfig.from_dict(description["config"]["train"])
         classes, channels, ranges = description["classes"], description["channels"], description["ranges"]
         names_ok = all(isinstance(c["name"], str) and isinstance(c["index"], int) for c in classes)
+        channels_ok = all(isinstance(name, str) for name in channels)
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidInput(f"config.lesslabel in rdf.yaml is incomplete or damaged ({error}).") from None
-    if not names_ok or len(classes) != config.num_classes or len(channels) != config.in_channels:
+    if (
+        not (names_ok and channels_ok)
+        or len(classes) != config.num_classes
+        or len(channels) != config.in_channels
+    ):
         raise InvalidInput(
             "config.lesslabel in rdf.yaml does not agree with itself: its classes and channels do not "
             "match the network's outputs and inputs."
         )
-    if ranges is not None and len(ranges) != len(channels):
+    if ranges is not None and not _ranges_fit(ranges, len(channels)):
         raise InvalidInput("config.lesslabel in rdf.yaml has channel ranges that do not match its channels.")
+    if not isinstance(description.get("provenance"), dict) or not isinstance(
+        description.get("test_time_augmentation"), bool
+    ):
+        raise InvalidInput("config.lesslabel in rdf.yaml lacks its provenance or test_time_augmentation.")
     return config
+
+
+def _ranges_fit(ranges: Any, channels: int) -> bool:
+    """A list of (low, high) numbers, one pair per channel."""
+    return (
+        isinstance(ranges, list)
+        and len(ranges) == channels
+        and all(isinstance(pair, list) and len(pair) == 2 and all(map(_is_number, pair)) for pair in ranges)
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _state_dict(files: dict[str, bytes], described: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -33,9 +33,10 @@ class Command(BaseCommand):
         project = projects[0]
         author = project.created_by
         if options["user"]:
-            author = get_user_model().objects.filter(username=options["user"]).first()
-            if author is None:
+            named = get_user_model().objects.filter(username=options["user"]).first()
+            if named is None:
                 raise CommandError(f"There is no user {options['user']!r}.")
+            author = named
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"{path} is not a file.")
