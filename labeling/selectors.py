@@ -166,6 +166,11 @@ def live_project(project_id: int) -> Project | None:
     return Project.objects.filter(pk=project_id, archived_at__isnull=True).first()
 
 
+def live_projects_named(name: str) -> list[Project]:
+    """The live projects of this name (names need not be unique), oldest first."""
+    return list(Project.objects.filter(name=name, archived_at__isnull=True).order_by("pk"))
+
+
 def class_names(project: Project) -> dict[int, str]:
     """class index -> name."""
     return dict(LabelClass.objects.filter(project=project).values_list("index", "name"))

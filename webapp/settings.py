@@ -155,6 +155,11 @@ PREDICTION_TILE_SIZE = env_int("PREDICTION_TILE_SIZE", 512, minimum=64)
 PREDICTION_TILE_BATCH = env_int("PREDICTION_TILE_BATCH", 4, minimum=1)
 # Objects of a countable class smaller than this many pixels are specks, not counted or measured.
 PREDICTION_MIN_OBJECT_PIXELS = env_int("PREDICTION_MIN_OBJECT_PIXELS", 8, minimum=1)
+# Models out and in (training/models_out/): the licence written into exported BioImage.IO packages
+# (an SPDX id), and the largest package an import takes, as uploaded and unpacked.
+MODEL_EXPORT_LICENSE = env_str("MODEL_EXPORT_LICENSE", "CC-BY-4.0")
+MODEL_IMPORT_MAX_BYTES = env_int("MODEL_IMPORT_MAX_BYTES", 1024**3, minimum=1)
+MODEL_IMPORT_MAX_UNPACKED_BYTES = env_int("MODEL_IMPORT_MAX_UNPACKED_BYTES", 2 * 1024**3, minimum=1)
 
 # Files: local folder MEDIA_ROOT by default; S3-compatible storage when S3_BUCKET is set.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from training.api import views
+from training.api import models_out, views
 
 urlpatterns = [
     path("projects/<int:project_id>/runs/", views.RunList.as_view(), name="run-list"),
@@ -14,6 +14,16 @@ urlpatterns = [
         "projects/<int:project_id>/model-versions/",
         views.ModelVersionList.as_view(),
         name="model-version-list",
+    ),
+    path(
+        "projects/<int:project_id>/model-versions/import/",
+        models_out.ModelVersionImport.as_view(),
+        name="model-version-import",
+    ),
+    path(
+        "model-versions/<int:version_id>/export/",
+        models_out.ModelVersionExport.as_view(),
+        name="model-version-export",
     ),
     path("model-versions/<int:version_id>/pseudo-masks/", views.PseudoMasks.as_view(), name="pseudo-masks"),
     path(

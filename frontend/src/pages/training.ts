@@ -10,6 +10,7 @@ import { PredictPanel } from "./predict-panel";
 import { runForm } from "./run-form";
 import { stageText, type RunPointEvent } from "./run-points";
 import { RunView } from "./run-view";
+import { versionTools, type Messages } from "./version-export";
 
 function runRows(runs: Run[], followed: number | null, stages: Map<number, string>, follow: (id: number) => void): HTMLElement[] {
   return [
@@ -32,8 +33,13 @@ function runRows(runs: Run[], followed: number | null, stages: Map<number, strin
   ];
 }
 
-/** One row per version, newest first; `predict` (managers) puts a "Predict" button on those that predict. */
-function versionRows(versions: ModelVersion[], predict: ((id: number) => void) | null): HTMLElement[] {
+/** One row per version, newest first; for managers a "Predict…" button on those that predict
+ * (`predict`) and their downloads (`exports`). */
+function versionRows(
+  versions: ModelVersion[],
+  predict: ((id: number) => void) | null,
+  exports: ((version: ModelVersion) => HTMLElement) | null,
+): HTMLElement[] {
   const metric = (version: ModelVersion, key: string): string => {
     const validation = (version.metrics.validation ?? {}) as Record<string, number>;
     return typeof validation[key] === "number" ? validation[key].toFixed(3) : "–";
@@ -57,21 +63,25 @@ function versionRows(versions: ModelVersion[], predict: ((id: number) => void) |
           ? h("button", { "data-testid": "predict-version-button", "data-version": version.id, onclick: () => predict(version.id) }, "Predict…")
           : "",
       ),
+      exports?.(version),
     );
   };
-  const header = h("tr", {}, ...["version", "run", "kind", "architecture", "pixel F1", "IoU", "created", ""].map((t) => h("th", {}, t)));
+  const titles = ["version", "run", "kind", "architecture", "pixel F1", "IoU", "created", "", ...(exports ? ["download"] : [])];
+  const header = h("tr", {}, ...titles.map((t) => h("th", {}, t)));
   return [header, ...[...versions].sort((a, b) => b.id - a.id).map(row)];
 }
 
-/** The versions table and the predict panel its "Predict…" buttons open; `render` after the versions change. */
-function versionsPart(projectId: number, socket: ProjectSocket, mayManage: boolean, versions: ModelVersion[]) {
+/** The versions table (with downloads), the import form, and the predict panel its "Predict…" buttons
+ * open; `render` after the versions change. */
+function versionsPart(projectId: number, socket: ProjectSocket, mayManage: boolean, versions: ModelVersion[], message: Messages) {
   const table = h("table", { class: "versions", "data-testid": "versions" });
   const predict = new PredictPanel({ projectId, socket, mayStart: mayManage });
+  const tools = versionTools(projectId, mayManage, message, (version) => (versions.unshift(version), render()));
   const render = (): void => {
-    table.replaceChildren(...versionRows(versions, mayManage ? (id) => predict.chooseVersion(id) : null));
+    table.replaceChildren(...versionRows(versions, mayManage ? (id) => predict.chooseVersion(id) : null, tools.exports));
     predict.setVersions(versions);
   };
-  return { table, predict, render };
+  return { table, predict, importer: tools.importer, render };
 }
 
 export async function showTraining(root: HTMLElement, projectId: number): Promise<Stop> {
@@ -86,7 +96,7 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
   const stages = new Map<number, string>(); // run id -> its latest stage line
   let view: RunView | null = null;
   const renderRuns = (): void => runList.replaceChildren(...runRows([...runsById.values()], view?.run.id ?? null, stages, (id) => void follow(id)));
-  const { table: versionList, predict, render: renderVersions } = versionsPart(projectId, socket, canManage(project.role), versions);
+  const { table: versionList, predict, importer, render: renderVersions } = versionsPart(projectId, socket, canManage(project.role), versions, message);
 
   async function follow(runId: number): Promise<void> {
     view?.stop();
@@ -137,7 +147,7 @@ export async function showTraining(root: HTMLElement, projectId: number): Promis
     crumbs(projectId, project.name, h("strong", {}, "Training"), h("a", { class: "button", href: studyHref(projectId), "data-testid": "study-link" }, "How many labels do I need? →")),
     h("div", { class: "training-layout" }, h("section", {}, h("h2", {}, "Start a run"), form, message.node), followed),
     h("section", {}, h("h2", {}, "Runs"), runList),
-    h("section", {}, h("h2", {}, "Model versions"), versionList),
+    h("section", {}, h("h2", {}, "Model versions"), versionList, importer),
     predict.node,
   );
   await predict.load();
