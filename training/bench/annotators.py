@@ -70,23 +70,26 @@ class Annotator(FastHttpUser):
     wait_time = between(1, 2)
 
     def on_start(self) -> None:
-        token = self.plan.tokens[next(self.plan.next_token) % len(self.plan.tokens)]
+        number = next(self.plan.next_token)
+        token = self.plan.tokens[number % len(self.plan.tokens)]
         self.headers = {"Authorization": f"Token {token}"}
         self.rng = random.Random(token)
-        self._open_image()
+        # Each starts on an image of their own, as a team shares out its images; later ones are
+        # drawn at random, so people sometimes paint the same image at once (the 409 path).
+        self._open_image(self.plan.images[number % len(self.plan.images)])
 
     @task
     def paint(self) -> None:
         if self.strokes_left <= 0:
-            self._open_image()
+            self._open_image(self.rng.choice(self.plan.images))
         self.strokes_left -= 1
         self._save(self._stroke())
         self.saved += 1
         if self.saved % READ_BACK_EVERY == 0:
             self._read_back()
 
-    def _open_image(self) -> None:
-        self.image = self.rng.choice(self.plan.images)
+    def _open_image(self, image: dict[str, int]) -> None:
+        self.image = image
         self.strokes_left = self.rng.randint(*STROKES_PER_IMAGE)
         self.saved = 0
         pk = self.image["id"]

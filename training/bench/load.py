@@ -20,6 +20,7 @@ answers and in the services' log.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -61,8 +62,8 @@ def add_command(commands: Commands) -> None:
     command.add_argument(
         "--redis", default="redis://127.0.0.1:6379/9", help="the Redis of --database postgres"
     )
-    command.add_argument("--images", type=int, default=24, help="generated images the annotators share")
-    command.add_argument("--size", type=int, default=768, help="side of each generated square image")
+    command.add_argument("--images", type=int, default=60, help="generated images the annotators share")
+    command.add_argument("--size", type=int, default=512, help="side of each generated square image")
     add_quick_and_out(command, quick="smoke run: 2 annotators for 8 s on 4 small images")
     command.set_defaults(command=load)
 
@@ -104,8 +105,8 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                 for n in users
             ]
         finally:
-            stack.stop(workers)  # workers first, while Redis is still there to take their last acks
-            stack.stop(web)
+            _stop(workers)  # workers first, while Redis is still there to take their last acks
+            _stop(web)
         unacknowledged = _unacknowledged(phases)
     finally:
         stack.stop(redis)
@@ -183,9 +184,8 @@ def _seed(*, images: int, size: int, annotators: int) -> tuple[Any, Any, dict[st
         )
     tokens = []
     for n in range(annotators):
-        person = get_user_model().objects.create_user(
-            username=f"annotator-{n + 1}", password="bench-password"
-        )
+        # No password (tokens sign them in): hashing 50 would take a loaded machine a minute.
+        person = get_user_model().objects.create_user(username=f"annotator-{n + 1}", password=None)
         services.membership_set(project=project, user=person, role=Role.ANNOTATOR, by=owner)
         tokens.append(Token.objects.create(user=person).key)
     plan = {
@@ -196,7 +196,9 @@ def _seed(*, images: int, size: int, annotators: int) -> tuple[Any, Any, dict[st
     return owner, project, plan
 
 
-def _start_app(folder: Path, env: dict[str, str]) -> tuple[list[Any], list[Any]]:
+def _start_app(
+    folder: Path, env: dict[str, str]
+) -> tuple[list[subprocess.Popen[bytes]], list[subprocess.Popen[bytes]]]:
     """The two workers as `make run` starts them (webapp/launcher.py), and daphne."""
     log = (folder / "services.log").open("wb")
     root = Path(__file__).resolve().parents[2]
@@ -214,11 +216,28 @@ def _start_app(folder: Path, env: dict[str, str]) -> tuple[list[Any], list[Any]]
 
     def start(command: list[str], **extra: str) -> subprocess.Popen[bytes]:
         child_env = {**os.environ, **env, "dramatiq_queue_prefetch": "1", **extra}
-        return subprocess.Popen(command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT)
+        # A session of its own: `rundramatiq` runs dramatiq as a child, which a plain terminate()
+        # of it leaves behind; _stop signals the whole group.
+        return subprocess.Popen(
+            command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     workers = [start([*worker, "gpu"]), start([*worker, "default"], dramatiq_worker_timeout="100")]
     print(f"services started; their log: {folder / 'services.log'}", file=sys.stderr)
     return workers, [start(daphne)]
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each process group, then SIGKILL to those still there after 30 s."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _phase(
