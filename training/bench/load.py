@@ -33,7 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import django
 import numpy as np
+from django.conf import settings
+from django.core.management import call_command
 from tqdm import tqdm
 
 from training.bench import stack
@@ -79,11 +82,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="lesslabel-load-bench-"))
     env, database = _environment(folder, args)
     os.environ.update(env)
-    import django  # after the environment: the settings read it
-
     django.setup()
-    from django.core.management import call_command
-
     call_command("migrate", verbosity=0)
     redis = stack.start_redis(folder, env)
     try:
@@ -118,6 +117,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         "unacknowledged_saves": unacknowledged,
         "config": {
             "database": args.database,
+            "database_pool": bool(settings.DATABASES["default"].get("OPTIONS", {}).get("pool")),
             "redis": "embedded" if env.get("BENCH_EMBEDDED_REDIS") else env["REDIS_URL"],
             "images": args.images,
             "image_size": [args.size, args.size],
