@@ -106,8 +106,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", False):
     # Without it every request opens a connection, and PostgreSQL starts a backend process for
-    # each: under 20 annotators that was a third of a save's time (bench/README.md, "Labelling API
-    # under load"). Django's pool keeps a few open in each process (it needs CONN_MAX_AGE 0).
+    # each: about a quarter of a label save's time on a busy machine (bench/README.md, "Labelling
+    # API under load"). Django's pool keeps a few open in each process (it needs CONN_MAX_AGE 0).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
