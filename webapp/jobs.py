@@ -8,6 +8,7 @@ actors the workers register (labeling/actors.py, training/actors.py).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import dramatiq
@@ -50,4 +51,12 @@ def send_on_commit(actor: str, *args: Any) -> None:
 
 def redis_client() -> redis.Redis:
     """The Redis that jobs coordinate through beside the broker: cancel flags, preview requests."""
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return _client_for(settings.REDIS_URL)
+
+
+@functools.lru_cache(maxsize=8)
+def _client_for(url: str) -> redis.Redis:
+    # One client, and so one connection pool, per process and URL: a new client per call opened
+    # a TCP connection (and its handshake) for every label save and every instant-preview read.
+    # redis-py's pool is thread-safe and opens new connections in a forked child.
+    return redis.Redis.from_url(url)

@@ -10,6 +10,7 @@
   fluorescence-teacher  a brightfield model on fluorescence pseudo-masks against ground truth
   pretraining       the label-efficiency curve with and without self-supervised pretraining
   preview-latency   time from a stroke saved through the API to its instant preview on the socket
+  load              the labelling API under N annotators at once (locust), while a model trains
   self-training     retrain on the test images labelled by the previous model's confident calls
 
 Each prints progress bars and writes JSON with --out. The commands that train several models
@@ -26,6 +27,7 @@ import sys
 from training.bench import (
     efficiency,
     live,
+    load,
     memory,
     overhead,
     peer,
@@ -48,6 +50,7 @@ COMMANDS = (
     predict,
     pretraining,
     preview,
+    load,
     selftraining,
     teacher,
     weaktags,
