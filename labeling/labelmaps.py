@@ -46,12 +46,7 @@ def human_label_map(dense: np.ndarray | None, scribble: np.ndarray | None) -> np
 
 def decode_label_map(data: bytes, *, width: int, height: int, allowed: set[int]) -> np.ndarray:
     """A PNG label map of exactly (height, width) whose values are 0 or class indices."""
-    array = decode_png_map(data, what="label map")
-    if array.shape != (height, width):
-        raise LabelMapError(
-            f"the label map is {array.shape[1]}x{array.shape[0]} but the image is "
-            f"{width}x{height}; send a map of the image's size"
-        )
+    array = decode_png_map(data, what="label map", size=(width, height))
     unknown = sorted(set(np.unique(array).tolist()) - allowed - {0})
     if unknown:
         raise LabelMapError(
@@ -62,32 +57,36 @@ def decode_label_map(data: bytes, *, width: int, height: int, allowed: set[int])
 
 
 def decode_instance_map(data: bytes, *, width: int, height: int) -> np.ndarray:
-    array = decode_png_map(data, what="instance map")
-    if array.shape != (height, width):
-        raise LabelMapError(
-            f"the instance map is {array.shape[1]}x{array.shape[0]} but the image is {width}x{height}"
-        )
-    return array
+    return decode_png_map(data, what="instance map", size=(width, height))
 
 
-def decode_png_map(data: bytes, *, what: str) -> np.ndarray:
+def decode_png_map(data: bytes, *, what: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """The values of a single-channel PNG; with `size` (width, height), the size its header
+    declares must be that, checked before a pixel is decoded (a small PNG can declare a huge map).
+    """
     try:
         image = PILImage.open(io.BytesIO(data))
-        if image.format != "PNG":
-            raise LabelMapError(f"the {what} must be a PNG file")
+    except Exception as error:
+        raise LabelMapError(f"the {what} is not a readable PNG ({error})") from None
+    if image.format != "PNG":
+        raise LabelMapError(f"the {what} must be a PNG file")
+    if size is not None and image.size != size:
+        raise LabelMapError(
+            f"the {what} is {image.width}x{image.height} but the image is "
+            f"{size[0]}x{size[1]}; send a map of the image's size"
+        )
+    if image.mode not in ("L", "P", "1") and not image.mode.startswith("I"):
+        raise LabelMapError(f"the {what} must be a single-channel PNG (it is {image.mode})")
+    try:
         image.load()
-    except LabelMapError:
-        raise
     except Exception as error:
         raise LabelMapError(f"the {what} is not a readable PNG ({error})") from None
     if image.mode in ("L", "P", "1"):
         return np.asarray(image).astype(np.uint16)
-    if image.mode.startswith("I"):
-        array = np.asarray(image)
-        if array.min() < 0 or array.max() > 65535:
-            raise LabelMapError(f"the {what} has values outside 0..65535")
-        return array.astype(np.uint16)
-    raise LabelMapError(f"the {what} must be a single-channel PNG (it is {image.mode})")
+    array = np.asarray(image)
+    if array.min() < 0 or array.max() > 65535:
+        raise LabelMapError(f"the {what} has values outside 0..65535")
+    return array.astype(np.uint16)
 
 
 def encode_map(array: np.ndarray) -> bytes:

@@ -287,10 +287,14 @@ def label_map_at(annotation: Annotation, version: int | None = None) -> np.ndarr
         if revision.is_deleted:  # only ever the first: the layer was empty from there
             continue
         if position == 0 and revision.snapshot:
-            label_map = labelmaps.decode_png_map(read_file(revision.snapshot), what="snapshot")
+            label_map = labelmaps.decode_png_map(
+                read_file(revision.snapshot), what="snapshot", size=(image.width, image.height)
+            )
             continue
         if revision.mask:
-            label_map = labelmaps.decode_png_map(read_file(revision.mask), what="label map")
+            label_map = labelmaps.decode_png_map(
+                read_file(revision.mask), what="label map", size=(image.width, image.height)
+            )
         labelmaps.rasterize_strokes(label_map, revision.data.get("strokes", []))
     return label_map
 

@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 from labeling import services
 from labeling.models import AnnotationRevision
 from labeling.selectors import label_map_at
-from tests.factories import field_png, png_bytes
+from tests.factories import field_png, png_bytes, png_declaring
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +124,17 @@ def test_a_bad_mask_is_refused_and_nothing_is_stored(client_for, image, mask, wo
     )
     assert response.status_code == 400
     assert words in response.json()["detail"]
+    assert not image.annotations.exists()
+
+
+@pytest.mark.parametrize("kind", ["mask", "instances"])
+def test_a_map_declaring_a_huge_size_is_refused_from_its_header(client_for, image, kind):
+    dense = io.BytesIO(png_bytes(np.ones((64, 64), np.uint8)))
+    body = {"kind": "dense", "base_version": 0, "mask": dense, kind: io.BytesIO(png_declaring(12000, 12000))}
+    response = client_for("annotator").post(f"/api/images/{image.pk}/annotations/", body, format="multipart")
+    assert response.status_code == 400
+    # Refused for its declared size, not after decoding 144 megapixels and finding the data short.
+    assert "is 12000x12000 but the image is 64x64" in response.json()["detail"]
     assert not image.annotations.exists()
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.test import override_settings
+from PIL import Image as PILImage
 
 from labeling.models import Image, SourceFile
 from labeling.selectors import channel_plane
@@ -168,3 +170,9 @@ def test_paired_channels_of_different_sizes_are_refused(client_for, project):
 def test_an_image_name_with_a_path_is_refused(client_for, project):
     response = upload(client_for("manager"), project, named(field_png(), "ok.png"), name="../sneaky")
     refused(response, 400, "path separators")
+
+
+def test_pillow_guards_every_decode_in_the_process_with_our_pixel_limit():
+    # Not switched off for the whole process: label images, display renditions and any other
+    # Pillow read refuse a decompression bomb by MAX_IMAGE_PIXELS too.
+    assert PILImage.MAX_IMAGE_PIXELS == settings.MAX_IMAGE_PIXELS
