@@ -299,6 +299,21 @@ def label_map_at(annotation: Annotation, version: int | None = None) -> np.ndarr
     return label_map
 
 
+def replay_cost(annotation: Annotation) -> int:
+    """Pixels a read of the layer's current map visits replaying the strokes saved since its
+    last whole map (labelmaps.paint_cost)."""
+    image = annotation.image
+    cost = 0
+    for revision in annotation.revisions.order_by("-version").iterator():
+        if revision.is_deleted or revision.snapshot:  # the map as it was after this revision
+            break
+        strokes = revision.data.get("strokes", [])
+        cost += labelmaps.paint_cost(strokes, width=image.width, height=image.height)
+        if revision.mask:  # replay starts from this revision's mask
+            break
+    return cost
+
+
 def instance_map_at(annotation: Annotation, version: int | None = None) -> np.ndarray | None:
     """The instance map that came with the layer's latest whole mask at or before `version`."""
     version = annotation.version if version is None else version

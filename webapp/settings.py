@@ -202,6 +202,12 @@ IMPORT_MAX_ZIP_ENTRIES = env_int("IMPORT_MAX_ZIP_ENTRIES", 10_000, minimum=1)
 IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 4 * 1024**3, minimum=1)
 IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 512 * 1024**2, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+# Brush strokes: every read of a layer replays the strokes saved since its last whole map, so a
+# save may hold at most this many strokes and make the rasteriser visit at most this many pixels
+# (each segment's box); a layer whose unsnapshotted strokes cost more than the last is snapshotted.
+STROKES_MAX_PER_SAVE = env_int("STROKES_MAX_PER_SAVE", 1000, minimum=1)
+STROKES_MAX_PAINT_PIXELS = env_int("STROKES_MAX_PAINT_PIXELS", 20_000_000, minimum=1)
+STROKES_REPLAY_MAX_PIXELS = env_int("STROKES_REPLAY_MAX_PIXELS", 20_000_000, minimum=0)
 # Display renditions and thumbnails of images up to this many pixels are made during the upload;
 # larger ones by a worker (queue "default"), so an upload of a huge image answers at once.
 DISPLAY_SYNC_MAX_PIXELS = env_int("DISPLAY_SYNC_MAX_PIXELS", 4_000_000, minimum=0)
