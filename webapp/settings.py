@@ -143,6 +143,9 @@ RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 45, minimum=2)
 TRAIN_DEVICE = env_str("TRAIN_DEVICE", "auto")
 # A folder of ImageNet encoder weights (<encoder>.pth) for runs with encoder_weights "imagenet".
 LESSLABEL_WEIGHTS_DIR = env_str("LESSLABEL_WEIGHTS_DIR", "")
+# A training patch is cut at patch_size x a random scale (scale_range) before it is resized: no run
+# may ask for crops larger than this many pixels square (memory of the training worker).
+TRAIN_MAX_CROP = env_int("TRAIN_MAX_CROP", 2048, minimum=64)
 # Live progress events per second and run at most (validation, previews and states always go).
 LIVE_PROGRESS_PER_SECOND = env_int("LIVE_PROGRESS_PER_SECOND", 4, minimum=1)
 
