@@ -13,7 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,6 +49,7 @@ from labeling.serializers import (
     SplitOut,
     VersionIn,
 )
+from webapp.api import StrictJSONParser, query_int
 
 PNG = {(200, "image/png"): OpenApiTypes.BINARY}
 
@@ -209,8 +210,8 @@ class ImageList(generics.ListAPIView[Image]):
         images = selectors.with_label_state(selectors.images_of(project)).prefetch_related("channels__source")
         if split := self.request.query_params.get("split"):
             images = images.filter(split=split)
-        if (stack := self.request.query_params.get("stack", "")).isdigit():
-            images = images.filter(stack_id=int(stack))
+        if (stack := query_int(self.request, "stack")) is not None:
+            images = images.filter(stack_id=stack)
         return _work_filters(images, self.request).select_related("uploaded_by", "stack")
 
     @extend_schema(
@@ -363,7 +364,7 @@ class ChannelOriginal(APIView):
 
 class AnnotationList(APIView):
     serializer_class = AnnotationOut
-    parser_classes = [JSONParser, StrictMultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, StrictMultiPartParser, FormParser]
 
     def get(self, request: Request, image_id: int) -> Response:
         image = image_for(request.user, image_id)
@@ -437,9 +438,8 @@ class AnnotationRevisions(APIView):
         """The layer's history, oldest first; `after` gives the revisions past a version the client has."""
         annotation = annotation_for(request.user, annotation_id)
         revisions = annotation.revisions.select_related("author").order_by("version")
-        after = request.query_params.get("after", "")
-        if after.isdigit():
-            revisions = revisions.filter(version__gt=int(after))
+        if (after := query_int(request, "after")) is not None:
+            revisions = revisions.filter(version__gt=after)
         return Response(RevisionOut(revisions, many=True).data)
 
 
@@ -470,13 +470,9 @@ class AnnotationMask(APIView):
 
 
 def _version_param(request: Request, annotation: Annotation) -> int:
-    raw = request.query_params.get("version")
-    if raw is None:
+    version = query_int(request, "version")
+    if version is None:
         return annotation.version
-    try:
-        version = int(raw)
-    except ValueError:
-        raise InvalidInput("version must be an integer.") from None
     if not 0 <= version <= annotation.version:
         raise InvalidInput(f"This layer has versions 0 to {annotation.version}.")
     return version

@@ -224,6 +224,10 @@ TEAM_ACTIVE_GAP_SECONDS = env_int("TEAM_ACTIVE_GAP_SECONDS", 300, minimum=1)
 # Progress counts labelled pixels from the label maps of at most this many images (newest first).
 TEAM_PROGRESS_MAX_IMAGES = env_int("TEAM_PROGRESS_MAX_IMAGES", 2000, minimum=1)
 
+# Paginated lists: items per page unless ?limit= asks, and the most ?limit= may ask for.
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 200, minimum=1)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -231,8 +235,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 200,
+    "DEFAULT_PAGINATION_CLASS": "webapp.api.Pagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "webapp.api.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "PAGE_SIZE": API_PAGE_SIZE,
     "EXCEPTION_HANDLER": "webapp.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

@@ -49,6 +49,7 @@ from training.models import ModelVersion, Prediction, PredictionJob, Study, Trai
 from training.predict import accept, exports
 from training.predict import job as prediction_job
 from training.runs import create, lifecycle
+from webapp.api import query_int
 
 InProject = TypeVar("InProject", TrainingRun, ModelVersion, Study, PredictionJob)
 
@@ -115,9 +116,8 @@ class RunMetrics(APIView):
         """The run's curve points so far, in order; `after` gives those past a known seq."""
         run = in_project_for(TrainingRun, request.user, run_id)
         metrics = run.metrics.all()
-        after = request.query_params.get("after")
-        if after is not None and after.isdigit():
-            metrics = metrics.filter(seq__gt=int(after))
+        if (after := query_int(request, "after")) is not None:
+            metrics = metrics.filter(seq__gt=after)
         return Response(RunMetricOut(metrics, many=True).data)
 
 
@@ -147,9 +147,8 @@ class PredictionList(generics.ListAPIView[Prediction]):
         project = project_for(self.request.user, self.kwargs["project_id"])
         predictions = Prediction.objects.filter(model_version__project=project)
         for name in ("image", "model_version"):
-            value = self.request.query_params.get(name)
-            if value is not None and value.isdigit():
-                predictions = predictions.filter(**{f"{name}_id": int(value)})
+            if (value := query_int(self.request, name)) is not None:
+                predictions = predictions.filter(**{f"{name}_id": value})
         return predictions
 
     @extend_schema(
@@ -316,10 +315,7 @@ class ProjectMeasurementsCsv(APIView):
 
 def _project_and_version(request: Request, project_id: int) -> tuple[Project, ModelVersion]:
     project = project_for(request.user, project_id)
-    raw = request.query_params.get("model_version")
-    if raw is not None and not raw.isdigit():
-        raise ValidationError({"model_version": "Give the id of a model version."})
-    return project, exports.project_version(project, None if raw is None else int(raw))
+    return project, exports.project_version(project, query_int(request, "model_version"))
 
 
 async def _streamed(chunks: Iterator[str]) -> AsyncIterator[bytes]:
@@ -520,12 +516,10 @@ class NextImage(APIView):
 
 def _image_of(project: Any, request: Request, name: str) -> int | None:
     """The image id a query parameter names: None when absent, 400 unless an image of the project."""
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or not selectors.images_of(project).filter(pk=int(raw)).exists():
-        raise ValidationError({name: f"{raw!r} is not the id of an image of this project."})
-    return int(raw)
+    image = query_int(request, name)
+    if image is not None and not selectors.images_of(project).filter(pk=image).exists():
+        raise ValidationError({name: f"{image} is not the id of an image of this project."})
+    return image
 
 
 class UncertaintyRanking(APIView):
