@@ -197,6 +197,8 @@ STORAGES = {
 # Image ingest limits: refuse decompression bombs and oversized uploads before decoding them.
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 150_000_000, minimum=1)
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
+# Channels of one image (a 300-page TIFF read as channels is more likely a stack said wrongly).
+MAX_IMAGE_CHANNELS = env_int("MAX_IMAGE_CHANNELS", 32, minimum=1)
 # A z-stack or time series becomes one image per (z, t) plane; at most this many per file.
 MAX_STACK_PLANES = env_int("MAX_STACK_PLANES", 1000, minimum=1)
 # Imported annotations (a file, or a zip of files): checked from the zip's directory before

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+import tifffile
 from django.conf import settings
 from django.test import override_settings
 from PIL import Image as PILImage
@@ -100,6 +103,28 @@ def test_an_rgb_jpeg_becomes_three_channels(client_for, project):
     response = upload(client_for("manager"), project, named(jpeg_bytes(rgb), "colour.jpg"))
     assert response.status_code == 201, response.content
     assert [c["name"] for c in response.json()[0]["channels"]] == ["red", "green", "blue"]
+
+
+def test_a_grey_and_alpha_tiff_is_one_image_with_its_channels_last(client_for, project):
+    # tifffile stores an (H, W, 2) array as H pages of W x 2 pixels; the image is 64x64, not 2x64.
+    grey_alpha = np.stack([np.arange(64 * 64).reshape(64, 64) % 251, np.full((64, 64), 255)], axis=-1)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, grey_alpha.astype(np.uint8))
+    response = upload(client_for("manager"), project, named(buffer.getvalue(), "grey-alpha.tif"))
+    assert response.status_code == 201, response.content
+    image = Image.objects.get(pk=response.json()[0]["id"])
+    assert (image.width, image.height, image.channels.count()) == (64, 64, 2)
+    grey, alpha = image.channels.order_by("index")
+    assert np.array_equal(channel_plane(grey), grey_alpha[..., 0])
+    assert np.array_equal(channel_plane(alpha), grey_alpha[..., 1])
+
+
+@override_settings(MAX_IMAGE_CHANNELS=8)
+def test_a_tiff_with_more_pages_than_channels_allowed_is_refused_before_decoding(client_for, project):
+    data = tiff_bytes(*[np.full((16, 16), n, np.uint8) for n in range(9)])
+    response = upload(client_for("manager"), project, named(data, "stack.tif"), pages="channels")
+    refused(response, 400, "9 channels is more than this server accepts (8)")
+    assert not Image.objects.exists()
 
 
 def refused(response, status: int, words: str) -> None:
