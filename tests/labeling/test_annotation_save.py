@@ -330,3 +330,30 @@ def test_the_image_list_shows_each_images_live_label_kinds(client_for, image, nu
     assert listed["g"]["label_kinds"] == ["tag"]
     assert not listed["f"]["predicted"]
     assert annotator.get(f"/api/images/{other.pk}/").json()["label_kinds"] == ["tag"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "", None),
+        ("get", "revisions/", None),
+        ("get", "mask.png", None),
+        ("delete", "?base_version=1", None),
+        ("post", "restore/", {"version": 1, "base_version": 1}),
+    ],
+)
+def test_the_labels_of_an_archived_image_are_gone_with_it(client_for, users, image, method, path, body):
+    annotation = services.annotation_save(
+        image=image,
+        author=users["annotator"],
+        kind="scribble",
+        base_version=0,
+        data={"strokes": [stroke(1, [[5, 5]])]},
+    )
+    services.image_archive(image=image)
+    response = getattr(client_for("owner"), method)(
+        f"/api/annotations/{annotation.pk}/{path}", body, format="json"
+    )
+    assert response.status_code == 404, response.content
+    annotation.refresh_from_db()
+    assert (annotation.version, annotation.is_deleted) == (1, False)
