@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -355,7 +356,8 @@ class ChannelOriginal(APIView):
         if row is None:
             raise NotFound(f"This image has no channel {channel!r}.")
         response = _file_response(row.source.file, "application/octet-stream")
-        response["Content-Disposition"] = f'attachment; filename="{row.source.original_name}"'
+        # Built by Django, which quotes and escapes the name: a stored name is the uploader's text.
+        response["Content-Disposition"] = content_disposition_header(True, row.source.original_name)
         return response
 
 

@@ -9,6 +9,7 @@ import pytest
 import tifffile
 from django.conf import settings
 from django.test import override_settings
+from django.utils.http import parse_header_parameters
 from PIL import Image as PILImage
 
 from labeling.models import Image, SourceFile
@@ -201,3 +202,14 @@ def test_pillow_guards_every_decode_in_the_process_with_our_pixel_limit():
     # Not switched off for the whole process: label images, display renditions and any other
     # Pillow read refuse a decompression bomb by MAX_IMAGE_PIXELS too.
     assert PILImage.MAX_IMAGE_PIXELS == settings.MAX_IMAGE_PIXELS
+
+
+def test_the_original_files_name_cannot_add_parameters_to_the_download(client_for, project):
+    response = upload(client_for("manager"), project, named(field_png(), "f.png"))
+    image = Image.objects.get(pk=response.json()[0]["id"])
+    evil = "x\"; filename*=UTF-8''evil.html; y=\".png"
+    SourceFile.objects.filter(image=image).update(original_name=evil)
+    download = client_for("viewer").get(f"/api/images/{image.pk}/channels/gray/original")
+    assert download.status_code == 200
+    kind, params = parse_header_parameters(download["Content-Disposition"])
+    assert kind == "attachment" and params == {"filename": evil}

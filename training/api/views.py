@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
@@ -275,12 +276,8 @@ class DenseMeasurementsCsv(APIView):
 
 def _csv(text: str, filename: str) -> HttpResponse:
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_safe(filename)}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
-
-
-def _safe(filename: str) -> str:
-    return "".join(char if char.isalnum() or char in "._-" else "_" for char in filename)
 
 
 class ProjectMeasurements(APIView):
@@ -308,8 +305,8 @@ class ProjectMeasurementsCsv(APIView):
         response = StreamingHttpResponse(
             _streamed(exports.project_csv(project, version)), content_type="text/csv; charset=utf-8"
         )
-        name = _safe(f"{project.name}-v{version.pk}-objects.csv")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        name = f"{project.name}-v{version.pk}-objects.csv"
+        response["Content-Disposition"] = content_disposition_header(True, name)
         return response
 
 
