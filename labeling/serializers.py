@@ -23,7 +23,7 @@ from labeling.models import (
     Role,
     Split,
 )
-from webapp import api
+from webapp import inputs
 
 
 class ProjectOut(serializers.ModelSerializer[Project]):
@@ -271,7 +271,7 @@ class JSONObjectField(serializers.JSONField):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str):
             try:
-                data = api.loads(data)
+                data = inputs.loads(data)
             except ValueError:
                 raise serializers.ValidationError("Not valid JSON.") from None
         if not isinstance(data, dict):

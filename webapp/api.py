@@ -5,9 +5,6 @@ Conflict 409, Locked 423), and how numbers in requests are read, so that input o
 from __future__ import annotations
 
 import codecs
-import json
-import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from labeling.errors import Conflict, InvalidInput, Locked, NotAllowed
+from webapp.inputs import MAX_INT, loads, whole_number
 
 
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
@@ -34,18 +32,13 @@ def exception_handler(error: Exception, context: dict[str, Any]) -> Response | N
     return drf_exception_handler(error, context)
 
 
-# Ids and counts are 64-bit integers in the database; larger ones cannot name anything.
-MAX_INT = 2**63 - 1
-_INTEGER = re.compile(r"-?[0-9]{1,19}")
-
-
 def query_int(request: Request, name: str, *, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
     """The integer query parameter `name` (None when absent); a 400 naming it unless it is a plain
     whole number from minimum to maximum. Python's int() alone would take "1_0", " 7" and "²"."""
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    value = int(raw) if _INTEGER.fullmatch(raw) else None
+    value = whole_number(raw)
     if value is None or not minimum <= value <= maximum:
         raise ValidationError({name: f"{raw[:40]!r} is not a whole number from {minimum} to {maximum}."})
     return value
@@ -62,24 +55,9 @@ class Pagination(LimitOffsetPagination):
         return query_int(request, self.offset_query_param) or 0
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is not a finite number")
-    return value
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def loads(text: str | bytes) -> Any:
-    """JSON as the API reads it: NaN, Infinity and numbers too large for a float (1e400) refused,
-    as no JSON column or client could hold them."""
-    return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
-
-
 class StrictJSONParser(JSONParser):
+    """JSON bodies read by inputs.loads: NaN, Infinity and 1e400 are a 400."""
+
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> Any:

@@ -272,6 +272,12 @@ export interface PresenceEvent {
   left: boolean;
 }
 
+export interface MemberRemovedEvent {
+  type: "member.removed";
+  at?: number;
+  user: string;
+}
+
 export interface PongEvent {
   type: "pong";
   at?: number;
@@ -309,6 +315,7 @@ export type LiveEvent =
   | StudyStateEvent
   | HelloEvent
   | PresenceEvent
+  | MemberRemovedEvent
   | PongEvent
   | SocketErrorEvent;
 
