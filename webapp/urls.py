@@ -23,3 +23,6 @@ urlpatterns = [
     path("api-auth/login/", auth.api_login_view, name="api-login"),
     path("api-auth/", include("rest_framework.urls")),
 ]
+
+handler400 = "webapp.pages.bad_request"
+handler404 = "webapp.pages.not_found"

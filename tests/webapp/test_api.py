@@ -88,3 +88,25 @@ def test_a_multipart_json_field_with_such_a_number_is_refused(client_for, image)
     )
     assert response.status_code == 400, response.content
     assert not image.annotations.exists()
+
+
+def test_an_unknown_api_url_is_a_json_404(client_for):
+    response = client_for("viewer").get("/api/no-such-thing/")
+    assert response.status_code == 404 and "No API endpoint" in response.json()["detail"]
+
+
+def test_a_body_over_the_upload_limit_is_a_json_413_before_it_is_read(client_for, project, settings):
+    settings.MAX_UPLOAD_BYTES = 1000
+    body = b"x" * 2000
+    response = client_for("manager").post(
+        f"/api/projects/{project.pk}/images/", body, content_type="application/octet-stream"
+    )
+    assert response.status_code == 413 and "MAX_UPLOAD_BYTES" in response.json()["detail"]
+
+
+def test_form_fields_over_djangos_memory_limit_are_a_json_413(client_for, project, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = client_for("manager").patch(
+        f"/api/projects/{project.pk}/", {"description": "x" * 5000}, format="json"
+    )
+    assert response.status_code == 413 and "too large" in response.json()["detail"]
