@@ -121,6 +121,7 @@ class ReviewQueue(APIView):
 class ImageComments(APIView):
     serializer_class = CommentOut
 
+    @extend_schema(responses=CommentOut(many=True))
     def get(self, request: Request, image_id: int) -> Response:
         """The image's comment threads, oldest first (members)."""
         image = image_for(request.user, image_id)

@@ -50,7 +50,7 @@ from labeling.serializers import (
     SplitOut,
     VersionIn,
 )
-from webapp.api import StrictJSONParser, query_int
+from webapp.rest import StrictJSONParser, query_int
 
 PNG = {(200, "image/png"): OpenApiTypes.BINARY}
 
@@ -114,6 +114,7 @@ class ProjectDetail(APIView):
 class MemberList(APIView):
     serializer_class = MembershipOut
 
+    @extend_schema(responses=MembershipOut(many=True))
     def get(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id)
         members = project.memberships.select_related("user")
@@ -161,6 +162,7 @@ class MemberDetail(APIView):
 class ClassList(APIView):
     serializer_class = LabelClassOut
 
+    @extend_schema(responses=LabelClassOut(many=True))
     def get(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id)
         return Response(LabelClassOut(project.classes.all(), many=True).data)
@@ -368,6 +370,7 @@ class AnnotationList(APIView):
     serializer_class = AnnotationOut
     parser_classes = [StrictJSONParser, StrictMultiPartParser, FormParser]
 
+    @extend_schema(responses=AnnotationOut(many=True))
     def get(self, request: Request, image_id: int) -> Response:
         image = image_for(request.user, image_id)
         annotations = image.annotations.select_related("created_by", "updated_by")
@@ -435,7 +438,9 @@ class AnnotationDetail(APIView):
 class AnnotationRevisions(APIView):
     serializer_class = RevisionOut
 
-    @extend_schema(parameters=[OpenApiParameter("after", int, required=False)])
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, required=False)], responses=RevisionOut(many=True)
+    )
     def get(self, request: Request, annotation_id: int) -> Response:
         """The layer's history, oldest first; `after` gives the revisions past a version the client has."""
         annotation = annotation_for(request.user, annotation_id)

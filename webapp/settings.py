@@ -240,9 +240,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "webapp.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "webapp.rest.Pagination",
     "DEFAULT_PARSER_CLASSES": [
-        "webapp.api.StrictJSONParser",
+        "webapp.rest.StrictJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -255,6 +255,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webapp.schema.document_errors",
+    ],
 }
 
 AUTH_PASSWORD_VALIDATORS = [

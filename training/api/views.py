@@ -50,7 +50,7 @@ from training.models import ModelVersion, Prediction, PredictionJob, Study, Trai
 from training.predict import accept, exports
 from training.predict import job as prediction_job
 from training.runs import create, lifecycle
-from webapp.api import query_int
+from webapp.rest import query_int
 
 InProject = TypeVar("InProject", TrainingRun, ModelVersion, Study, PredictionJob)
 
@@ -112,7 +112,9 @@ class RunCancel(APIView):
 class RunMetrics(APIView):
     serializer_class = RunMetricOut
 
-    @extend_schema(parameters=[OpenApiParameter("after", int, required=False)])
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, required=False)], responses=RunMetricOut(many=True)
+    )
     def get(self, request: Request, run_id: int) -> Response:
         """The run's curve points so far, in order; `after` gives those past a known seq."""
         run = in_project_for(TrainingRun, request.user, run_id)
