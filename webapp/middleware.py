@@ -26,3 +26,16 @@ class BodyLimitMiddleware:
             detail = f"The request body is {length} bytes; at most {limit} (MAX_UPLOAD_BYTES)."
             return JsonResponse({"detail": detail}, status=413)
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Adds CONTENT_SECURITY_POLICY to every answer that has none of its own."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if settings.CONTENT_SECURITY_POLICY and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
+        return response
