@@ -46,7 +46,8 @@ def image_for(user: Any, image_id: Any, *, needs: Role = Role.VIEWER) -> Image:
 
 def annotation_for(user: Any, annotation_id: Any, *, needs: Role = Role.VIEWER) -> Annotation:
     annotation = (
-        Annotation.objects.filter(image__project__in=projects_for(user))
+        # An archived image's labels go with it: read and written through the image only.
+        Annotation.objects.filter(image__project__in=projects_for(user), image__archived_at__isnull=True)
         .select_related("image__project", "label_class")
         .filter(pk=_pk(annotation_id))
         .first()

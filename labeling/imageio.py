@@ -85,11 +85,12 @@ def open_image(
     pages: PagesAre | None = None,
     max_pixels: int,
     max_planes: int,
+    max_channels: int | None = None,
     use_metadata: bool = True,
     path: str | None = None,
 ) -> Iterator[ImageReader]:
     """An open reader of an uploaded file, its layout checked against what we keep and the
-    budgets (pixels x channels of one plane, and planes) before any pixel is decoded.
+    budgets (pixels x channels of one plane, planes, and channels) before any pixel is decoded.
 
     `pages` says what the pages of a multi-page TIFF without metadata are; files whose metadata
     says (OME-TIFF, ImageJ, CZI, ND2) follow their metadata, unless `use_metadata` is False (a
@@ -117,7 +118,13 @@ def open_image(
     else:
         reader = PillowReader(handle, filename=filename, kind=kind)
     try:
-        check_layout(reader.layout, filename=filename, max_pixels=max_pixels, max_planes=max_planes)
+        check_layout(
+            reader.layout,
+            filename=filename,
+            max_pixels=max_pixels,
+            max_planes=max_planes,
+            max_channels=max_channels,
+        )
         yield reader
     finally:
         reader.close()

@@ -18,7 +18,6 @@ from PIL import Image as PILImage
 from labeling.errors import InvalidInput
 
 MAX_STROKE_POINTS = 10_000
-MAX_STROKES_PER_SAVE = 1_000
 MAX_RADIUS = 512.0
 
 
@@ -46,12 +45,7 @@ def human_label_map(dense: np.ndarray | None, scribble: np.ndarray | None) -> np
 
 def decode_label_map(data: bytes, *, width: int, height: int, allowed: set[int]) -> np.ndarray:
     """A PNG label map of exactly (height, width) whose values are 0 or class indices."""
-    array = decode_png_map(data, what="label map")
-    if array.shape != (height, width):
-        raise LabelMapError(
-            f"the label map is {array.shape[1]}x{array.shape[0]} but the image is "
-            f"{width}x{height}; send a map of the image's size"
-        )
+    array = decode_png_map(data, what="label map", size=(width, height))
     unknown = sorted(set(np.unique(array).tolist()) - allowed - {0})
     if unknown:
         raise LabelMapError(
@@ -62,32 +56,36 @@ def decode_label_map(data: bytes, *, width: int, height: int, allowed: set[int])
 
 
 def decode_instance_map(data: bytes, *, width: int, height: int) -> np.ndarray:
-    array = decode_png_map(data, what="instance map")
-    if array.shape != (height, width):
-        raise LabelMapError(
-            f"the instance map is {array.shape[1]}x{array.shape[0]} but the image is {width}x{height}"
-        )
-    return array
+    return decode_png_map(data, what="instance map", size=(width, height))
 
 
-def decode_png_map(data: bytes, *, what: str) -> np.ndarray:
+def decode_png_map(data: bytes, *, what: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """The values of a single-channel PNG; with `size` (width, height), the size its header
+    declares must be that, checked before a pixel is decoded (a small PNG can declare a huge map).
+    """
     try:
         image = PILImage.open(io.BytesIO(data))
-        if image.format != "PNG":
-            raise LabelMapError(f"the {what} must be a PNG file")
+    except Exception as error:
+        raise LabelMapError(f"the {what} is not a readable PNG ({error})") from None
+    if image.format != "PNG":
+        raise LabelMapError(f"the {what} must be a PNG file")
+    if size is not None and image.size != size:
+        raise LabelMapError(
+            f"the {what} is {image.width}x{image.height} but the image is "
+            f"{size[0]}x{size[1]}; send a map of the image's size"
+        )
+    if image.mode not in ("L", "P", "1") and not image.mode.startswith("I"):
+        raise LabelMapError(f"the {what} must be a single-channel PNG (it is {image.mode})")
+    try:
         image.load()
-    except LabelMapError:
-        raise
     except Exception as error:
         raise LabelMapError(f"the {what} is not a readable PNG ({error})") from None
     if image.mode in ("L", "P", "1"):
         return np.asarray(image).astype(np.uint16)
-    if image.mode.startswith("I"):
-        array = np.asarray(image)
-        if array.min() < 0 or array.max() > 65535:
-            raise LabelMapError(f"the {what} has values outside 0..65535")
-        return array.astype(np.uint16)
-    raise LabelMapError(f"the {what} must be a single-channel PNG (it is {image.mode})")
+    array = np.asarray(image)
+    if array.min() < 0 or array.max() > 65535:
+        raise LabelMapError(f"the {what} has values outside 0..65535")
+    return array.astype(np.uint16)
 
 
 def encode_map(array: np.ndarray) -> bytes:
@@ -100,13 +98,55 @@ def encode_map(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def validate_strokes(raw: Any, *, width: int, height: int, allowed: set[int]) -> list[dict[str, Any]]:
-    """Normalised strokes, or LabelMapError naming the first thing wrong."""
+def validate_strokes(
+    raw: Any, *, width: int, height: int, allowed: set[int], max_strokes: int, max_paint_pixels: int
+) -> list[dict[str, Any]]:
+    """Normalised strokes, or LabelMapError naming the first thing wrong.
+
+    Each stroke is checked alone, then the save in total: at most `max_strokes` strokes, and at
+    most `max_paint_pixels` pixels for the rasteriser to visit (paint_cost), since every read of
+    the layer replays them.
+    """
     if not isinstance(raw, list):
         raise LabelMapError("strokes must be a list")
-    if len(raw) > MAX_STROKES_PER_SAVE:
-        raise LabelMapError(f"at most {MAX_STROKES_PER_SAVE} strokes per save")
-    return [_validate_stroke(s, n, width, height, allowed) for n, s in enumerate(raw)]
+    if len(raw) > max_strokes:
+        raise LabelMapError(f"at most {max_strokes} strokes per save (STROKES_MAX_PER_SAVE); save in parts")
+    strokes = [_validate_stroke(s, n, width, height, allowed) for n, s in enumerate(raw)]
+    cost = paint_cost(strokes, width=width, height=height)
+    if cost > max_paint_pixels:
+        raise LabelMapError(
+            f"these strokes paint over {cost} pixels (each segment's box, counted once per stroke), "
+            f"more than one save may ({max_paint_pixels}, STROKES_MAX_PAINT_PIXELS); save fewer or "
+            "smaller strokes at a time, or upload a dense mask"
+        )
+    return strokes
+
+
+def paint_cost(strokes: Iterable[dict[str, Any]], *, width: int, height: int) -> int:
+    """How many pixels rasterize_strokes visits for these strokes: the sum of the boxes of their
+    segments, clipped to the image. What replaying them costs on every read."""
+    total = 0
+    for stroke in strokes:
+        radius = float(stroke["radius"])
+        for (x0, y0), (x1, y1) in _segments(stroke["points"]):
+            left, right, top, bottom = _segment_box(x0, y0, x1, y1, radius, width, height)
+            total += max(0, right - left) * max(0, bottom - top)
+    return total
+
+
+def _segments(points: list[list[float]]) -> Iterable[tuple[list[float], list[float]]]:
+    return pairwise(points) if len(points) > 1 else [(points[0], points[0])]
+
+
+def _segment_box(
+    x0: float, y0: float, x1: float, y1: float, radius: float, width: int, height: int
+) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) of the pixels a segment may cover, clipped to the image."""
+    left = max(0, math.floor(min(x0, x1) - radius))
+    right = min(width, math.ceil(max(x0, x1) + radius) + 1)
+    top = max(0, math.floor(min(y0, y1) - radius))
+    bottom = min(height, math.ceil(max(y0, y1) + radius) + 1)
+    return left, right, top, bottom
 
 
 def _validate_stroke(stroke: Any, n: int, width: int, height: int, allowed: set[int]) -> dict[str, Any]:
@@ -151,9 +191,7 @@ def rasterize_strokes(label_map: np.ndarray, strokes: Iterable[dict[str, Any]]) 
     for stroke in strokes:
         radius = float(stroke["radius"])
         value = int(stroke["class_index"])
-        points = stroke["points"]
-        segments = pairwise(points) if len(points) > 1 else [(points[0], points[0])]
-        for (x0, y0), (x1, y1) in segments:
+        for (x0, y0), (x1, y1) in _segments(stroke["points"]):
             _paint_segment(label_map, x0, y0, x1, y1, radius, value, width, height)
 
 
@@ -168,10 +206,7 @@ def _paint_segment(
     width: int,
     height: int,
 ) -> None:
-    left = max(0, math.floor(min(x0, x1) - radius))
-    right = min(width, math.ceil(max(x0, x1) + radius) + 1)
-    top = max(0, math.floor(min(y0, y1) - radius))
-    bottom = min(height, math.ceil(max(y0, y1) + radius) + 1)
+    left, right, top, bottom = _segment_box(x0, y0, x1, y1, radius, width, height)
     if left >= right or top >= bottom:
         return
     ys, xs = np.mgrid[top:bottom, left:right]

@@ -292,12 +292,31 @@ def label_map_at(annotation: Annotation, version: int | None = None) -> np.ndarr
         if revision.is_deleted:  # only ever the first: the layer was empty from there
             continue
         if position == 0 and revision.snapshot:
-            label_map = labelmaps.decode_png_map(read_file(revision.snapshot), what="snapshot")
+            label_map = labelmaps.decode_png_map(
+                read_file(revision.snapshot), what="snapshot", size=(image.width, image.height)
+            )
             continue
         if revision.mask:
-            label_map = labelmaps.decode_png_map(read_file(revision.mask), what="label map")
+            label_map = labelmaps.decode_png_map(
+                read_file(revision.mask), what="label map", size=(image.width, image.height)
+            )
         labelmaps.rasterize_strokes(label_map, revision.data.get("strokes", []))
     return label_map
+
+
+def replay_cost(annotation: Annotation) -> int:
+    """Pixels a read of the layer's current map visits replaying the strokes saved since its
+    last whole map (labelmaps.paint_cost)."""
+    image = annotation.image
+    cost = 0
+    for revision in annotation.revisions.order_by("-version").iterator():
+        if revision.is_deleted or revision.snapshot:  # the map as it was after this revision
+            break
+        strokes = revision.data.get("strokes", [])
+        cost += labelmaps.paint_cost(strokes, width=image.width, height=image.height)
+        if revision.mask:  # replay starts from this revision's mask
+            break
+    return cost
 
 
 def instance_map_at(annotation: Annotation, version: int | None = None) -> np.ndarray | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -24,6 +23,7 @@ from labeling.models import (
     Role,
     Split,
 )
+from webapp import inputs
 
 
 class ProjectOut(serializers.ModelSerializer[Project]):
@@ -271,7 +271,7 @@ class JSONObjectField(serializers.JSONField):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str):
             try:
-                data = json.loads(data)
+                data = inputs.loads(data)
             except ValueError:
                 raise serializers.ValidationError("Not valid JSON.") from None
         if not isinstance(data, dict):

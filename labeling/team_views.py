@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -120,6 +121,7 @@ class ReviewQueue(APIView):
 class ImageComments(APIView):
     serializer_class = CommentOut
 
+    @extend_schema(responses=CommentOut(many=True))
     def get(self, request: Request, image_id: int) -> Response:
         """The image's comment threads, oldest first (members)."""
         image = image_for(request.user, image_id)
@@ -187,7 +189,9 @@ class ProgressCsv(APIView):
         response = HttpResponse(
             progress.progress_csv(progress.project_progress(project)), content_type="text/csv"
         )
-        response["Content-Disposition"] = f'attachment; filename="progress-project-{project.pk}.csv"'
+        response["Content-Disposition"] = content_disposition_header(
+            True, f"progress-project-{project.pk}.csv"
+        )
         return response
 
 

@@ -9,11 +9,12 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,6 +50,7 @@ from labeling.serializers import (
     SplitOut,
     VersionIn,
 )
+from webapp.rest import StrictJSONParser, query_int
 
 PNG = {(200, "image/png"): OpenApiTypes.BINARY}
 
@@ -112,6 +114,7 @@ class ProjectDetail(APIView):
 class MemberList(APIView):
     serializer_class = MembershipOut
 
+    @extend_schema(responses=MembershipOut(many=True))
     def get(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id)
         members = project.memberships.select_related("user")
@@ -159,6 +162,7 @@ class MemberDetail(APIView):
 class ClassList(APIView):
     serializer_class = LabelClassOut
 
+    @extend_schema(responses=LabelClassOut(many=True))
     def get(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id)
         return Response(LabelClassOut(project.classes.all(), many=True).data)
@@ -209,8 +213,8 @@ class ImageList(generics.ListAPIView[Image]):
         images = selectors.with_label_state(selectors.images_of(project)).prefetch_related("channels__source")
         if split := self.request.query_params.get("split"):
             images = images.filter(split=split)
-        if (stack := self.request.query_params.get("stack", "")).isdigit():
-            images = images.filter(stack_id=int(stack))
+        if (stack := query_int(self.request, "stack")) is not None:
+            images = images.filter(stack_id=stack)
         return _work_filters(images, self.request).select_related("uploaded_by", "stack")
 
     @extend_schema(
@@ -354,7 +358,8 @@ class ChannelOriginal(APIView):
         if row is None:
             raise NotFound(f"This image has no channel {channel!r}.")
         response = _file_response(row.source.file, "application/octet-stream")
-        response["Content-Disposition"] = f'attachment; filename="{row.source.original_name}"'
+        # Built by Django, which quotes and escapes the name: a stored name is the uploader's text.
+        response["Content-Disposition"] = content_disposition_header(True, row.source.original_name)
         return response
 
 
@@ -363,8 +368,9 @@ class ChannelOriginal(APIView):
 
 class AnnotationList(APIView):
     serializer_class = AnnotationOut
-    parser_classes = [JSONParser, StrictMultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, StrictMultiPartParser, FormParser]
 
+    @extend_schema(responses=AnnotationOut(many=True))
     def get(self, request: Request, image_id: int) -> Response:
         image = image_for(request.user, image_id)
         annotations = image.annotations.select_related("created_by", "updated_by")
@@ -432,14 +438,15 @@ class AnnotationDetail(APIView):
 class AnnotationRevisions(APIView):
     serializer_class = RevisionOut
 
-    @extend_schema(parameters=[OpenApiParameter("after", int, required=False)])
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, required=False)], responses=RevisionOut(many=True)
+    )
     def get(self, request: Request, annotation_id: int) -> Response:
         """The layer's history, oldest first; `after` gives the revisions past a version the client has."""
         annotation = annotation_for(request.user, annotation_id)
         revisions = annotation.revisions.select_related("author").order_by("version")
-        after = request.query_params.get("after", "")
-        if after.isdigit():
-            revisions = revisions.filter(version__gt=int(after))
+        if (after := query_int(request, "after")) is not None:
+            revisions = revisions.filter(version__gt=after)
         return Response(RevisionOut(revisions, many=True).data)
 
 
@@ -470,13 +477,9 @@ class AnnotationMask(APIView):
 
 
 def _version_param(request: Request, annotation: Annotation) -> int:
-    raw = request.query_params.get("version")
-    if raw is None:
+    version = query_int(request, "version")
+    if version is None:
         return annotation.version
-    try:
-        version = int(raw)
-    except ValueError:
-        raise InvalidInput("version must be an integer.") from None
     if not 0 <= version <= annotation.version:
         raise InvalidInput(f"This layer has versions 0 to {annotation.version}.")
     return version

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,18 @@ def png_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     PILImage.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A small 8-bit grey PNG whose header declares width x height and whose data is no zlib
+    stream: only a check of the header can name its size; decoding allocates the whole declared
+    image and then fails on the data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"not zlib") + chunk(b"IEND", b"")
 
 
 def jpeg_bytes(array: np.ndarray) -> bytes:

@@ -1,5 +1,6 @@
 """How service errors become HTTP answers: InvalidInput is 400, NotAllowed 403, Conflict 409,
-Locked 423."""
+Locked 423. (How requests are read is webapp/rest.py: DRF's settings name those classes, so they
+live apart from this module, which imports DRF's views.)"""
 
 from __future__ import annotations
 

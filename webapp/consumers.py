@@ -4,7 +4,9 @@ Signed in with the browser session (Channels' AuthMiddlewareStack); only members
 get in, everyone else is refused during the handshake (close code 4403). The socket only reads:
 labels are written through the REST API, where roles are checked, so a viewer's socket is the
 same as an annotator's. Clients may send {"type": "ping"} (answered with "pong") and
-{"type": "presence", "image": <id or null>} to tell the others they are here, and on which image.
+{"type": "presence", "image": <id or null>} to tell the others they are here, and on which image
+of the project; any other frame (not JSON, binary, another image) is answered with an "error".
+A member removed from the project gets "member.removed" and the socket closes (4403).
 
 Presence lives in a Redis hash per project (one field per open socket), so every web process
 sees the same list: "hello" carries who is there, "presence" events follow each move, and an
@@ -22,8 +24,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from labeling.selectors import projects_for
-from webapp import events
+from labeling.selectors import images_of, live_project, projects_for
+from webapp import events, inputs
 from webapp.live import MESSAGE_TYPE, group_name
 
 REFUSED = 4403
@@ -42,10 +44,16 @@ def _role(user: Any, project_id: int) -> str | None:
     return str(role) if role else None
 
 
+def _image_in_project(project_id: int, image_id: int) -> bool:
+    project = live_project(project_id)
+    return project is not None and images_of(project).filter(pk=image_id).exists()
+
+
 class ProjectConsumer(AsyncJsonWebsocketConsumer):
     group = ""
     project_id = 0
     username = ""
+    removed = False
 
     async def connect(self) -> None:
         self.project_id = int(self.scope["url_route"]["kwargs"]["project_id"])
@@ -71,20 +79,36 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
             await self._announce(image=None, left=True)
         await self.redis.aclose()
 
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        """A frame that is not JSON text gets an error frame; it must not end the consumer (a
+        crash skips disconnect, and its presence entry would stay)."""
+        try:
+            content = inputs.loads(text_data) if text_data is not None else None
+        except ValueError:
+            content = None
+        await self.receive_json(content)
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "ping":
             await self.send_json(events.Pong().to_json())
             return
         image = content.get("image") if isinstance(content, dict) else None
-        if kind == "presence" and (image is None or (isinstance(image, int) and not isinstance(image, bool))):
+        if kind == "presence" and (image is None or await self._is_image_here(image)):
             await self._set_presence(image)
             return
         detail = (
             'This socket streams events; send {"type": "ping"} or '
-            '{"type": "presence", "image": <image id or null>}.'
+            '{"type": "presence", "image": <id of an image of this project, or null>} as JSON text.'
         )
         await self.send_json(events.SocketError(detail=detail).to_json())
+
+    async def _is_image_here(self, image: Any) -> bool:
+        if not isinstance(image, int) or isinstance(image, bool) or not 0 < image < inputs.MAX_INT:
+            return False
+        return bool(await database_sync_to_async(_image_in_project)(self.project_id, image))
 
     async def _set_presence(self, image: int | None) -> None:
         entry = {"user": self.username, "image": image, "seen": time.time()}
@@ -113,4 +137,10 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         return present
 
     async def live_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        if self.removed:
+            return
+        event = message["event"]
+        await self.send_json(event)
+        if event.get("type") == events.MemberRemoved.TYPE and event.get("user") == self.username:
+            self.removed = True
+            await self.close(code=REFUSED)

@@ -353,6 +353,14 @@ class Presence(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MemberRemoved(Event):
+    """A member left the project or was removed: their open sockets get this, then close (4403)."""
+
+    TYPE = "member.removed"
+    user: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Pong(Event):
     TYPE = "pong"
 

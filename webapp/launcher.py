@@ -130,12 +130,45 @@ class Child:
     def end_group(self) -> None:
         """Kill what is left of the exited child's process group (a worker whose main process died
         leaves its forked worker process behind, which would go on taking messages beside the new one)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        self.signal_group(signal.SIGKILL)
+
+    def signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signum)
+
+    def wait_group(self, deadline: float) -> bool:
+        """Wait until no process of the child's group is left (its leader reaped, and the others
+        exited); False if some are still there at `deadline`."""
+        while time.monotonic() < deadline:
+            self.process.poll()
+            if self.process.returncode is not None and not _group_alive(self.process.pid):
+                return True
+            time.sleep(0.05)
+        self.process.poll()
+        return self.process.returncode is not None and not _group_alive(self.process.pid)
 
     @property
     def keeps_failing(self) -> bool:
         return self.quick_exits >= MAX_QUICK_EXITS
+
+
+def _group_alive(pgid: int) -> bool:
+    """Does a process that has not exited remain in the group? (An orphan reparented to a parent
+    that does not reap stays a zombie; that one has exited.)"""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp
+            return True
+    return False
 
 
 def describe(host: str, port: str, redis_url: str, database: Mapping[str, Any]) -> str:
@@ -181,16 +214,29 @@ def supervise(children: list[Child], *, stop: threading.Event) -> int:
 
 
 def stop_all(children: list[Child]) -> None:
-    """Stop the workers and the web server first, Redis last (the workers drain into it)."""
-    for process in (child.process for child in reversed(children)):
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """Stop the workers and wait for them, then the web server, then Redis (the workers' last
+    acknowledgements go to it: a worker whose Redis is gone blocks in shutdown and is orphaned).
+
+    Each child runs in a process group of its own, with whatever it forked (a Dramatiq worker
+    process beside its main process): the whole group gets SIGTERM, then SIGKILL for what is left
+    after STOP_GRACE_SECONDS. The launcher returns only when every group is gone.
+    """
+    workers = [child for child in children if child.restart]
+    rest = [child for child in reversed(children) if not child.restart]
+    for stage in (workers, *([child] for child in rest)):
+        stop_groups(stage, grace=STOP_GRACE_SECONDS)
     print("Lesslabel stopped.", flush=True)
+
+
+def stop_groups(children: list[Child], *, grace: float) -> None:
+    """SIGTERM to the process groups of these children, SIGKILL to what is left after `grace`."""
+    for child in children:
+        child.signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children:
+        if not child.wait_group(deadline):
+            child.signal_group(signal.SIGKILL)
+            child.wait_group(time.monotonic() + grace)
 
 
 if __name__ == "__main__":

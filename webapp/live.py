@@ -46,6 +46,7 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._failing = False
 
     def publish(self, project_id: int, event: Event, *, before: Callable[[], None] | None = None) -> None:
         """Queue an event; it gets "at", the Unix time it was made (clients measure delays by it)."""
@@ -80,12 +81,23 @@ class Publisher:
             if event:
                 loop.run_until_complete(self._send(layer, project_id, event))
 
-    @staticmethod
-    async def _send(layer: Any, project_id: int, event: dict[str, Any]) -> None:
+    async def _send(self, layer: Any, project_id: int, event: dict[str, Any]) -> None:
+        # One line when sending starts failing (Redis not up yet, or gone) and one when it works
+        # again, not a traceback per event: a seeding script sends hundreds.
         try:
             await layer.group_send(group_name(project_id), {"type": MESSAGE_TYPE, "event": event})
-        except Exception:
-            log.warning("could not send the live event %s", event.get("type"), exc_info=True)
+        except Exception as error:
+            if not self._failing:
+                log.warning(
+                    "could not send live events (%s: %s); dropping them until Redis answers",
+                    type(error).__name__,
+                    error,
+                )
+            self._failing = True
+            return
+        if self._failing:
+            log.info("live events are sent again")
+        self._failing = False
 
 
 def _call(function: Callable[[], None]) -> bool:

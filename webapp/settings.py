@@ -40,7 +40,21 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+# Served over HTTPS: cookies only over HTTPS, plain HTTP redirected, and browsers told to use HTTPS
+# for SECURE_HSTS_SECONDS (`manage.py check --deploy` passes with these set; see README.md).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", BEHIND_TLS_PROXY)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# The Content-Security-Policy header of every answer (webapp/middleware.py); empty sends none.
+# Scripts only from this server: the app and the API docs have no inline scripts.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
 
 INSTALLED_APPS = [
     "daphne",
@@ -53,6 +67,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from this server, so /api/docs/ works offline
     "channels",
     "django_dramatiq",
     "labeling",
@@ -60,7 +75,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "webapp.middleware.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "webapp.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -130,6 +147,8 @@ CHANNEL_LAYERS = {
     }
 }
 
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
 DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",
     "OPTIONS": {"url": REDIS_URL},
@@ -152,6 +171,9 @@ RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", 45, minimum=2)
 TRAIN_DEVICE = env_str("TRAIN_DEVICE", "auto")
 # A folder of ImageNet encoder weights (<encoder>.pth) for runs with encoder_weights "imagenet".
 LESSLABEL_WEIGHTS_DIR = env_str("LESSLABEL_WEIGHTS_DIR", "")
+# A training patch is cut at patch_size x a random scale (scale_range) before it is resized: no run
+# may ask for crops larger than this many pixels square (memory of the training worker).
+TRAIN_MAX_CROP = env_int("TRAIN_MAX_CROP", 2048, minimum=64)
 # Live progress events per second and run at most (validation, previews and states always go).
 LIVE_PROGRESS_PER_SECOND = env_int("LIVE_PROGRESS_PER_SECOND", 4, minimum=1)
 
@@ -208,6 +230,8 @@ STORAGES = {
 # Image ingest limits: refuse decompression bombs and oversized uploads before decoding them.
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 150_000_000, minimum=1)
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
+# Channels of one image (a 300-page TIFF read as channels is more likely a stack said wrongly).
+MAX_IMAGE_CHANNELS = env_int("MAX_IMAGE_CHANNELS", 32, minimum=1)
 # A z-stack or time series becomes one image per (z, t) plane; at most this many per file.
 MAX_STACK_PLANES = env_int("MAX_STACK_PLANES", 1000, minimum=1)
 # Imported annotations (a file, or a zip of files): checked from the zip's directory before
@@ -216,6 +240,12 @@ IMPORT_MAX_ZIP_ENTRIES = env_int("IMPORT_MAX_ZIP_ENTRIES", 10_000, minimum=1)
 IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 4 * 1024**3, minimum=1)
 IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 512 * 1024**2, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+# Brush strokes: every read of a layer replays the strokes saved since its last whole map, so a
+# save may hold at most this many strokes and make the rasteriser visit at most this many pixels
+# (each segment's box); a layer whose unsnapshotted strokes cost more than the last is snapshotted.
+STROKES_MAX_PER_SAVE = env_int("STROKES_MAX_PER_SAVE", 1000, minimum=1)
+STROKES_MAX_PAINT_PIXELS = env_int("STROKES_MAX_PAINT_PIXELS", 20_000_000, minimum=1)
+STROKES_REPLAY_MAX_PIXELS = env_int("STROKES_REPLAY_MAX_PIXELS", 20_000_000, minimum=0)
 # Display renditions and thumbnails of images up to this many pixels are made during the upload;
 # larger ones by a worker (queue "default"), so an upload of a huge image answers at once.
 DISPLAY_SYNC_MAX_PIXELS = env_int("DISPLAY_SYNC_MAX_PIXELS", 4_000_000, minimum=0)
@@ -229,6 +259,10 @@ TEAM_ACTIVE_GAP_SECONDS = env_int("TEAM_ACTIVE_GAP_SECONDS", 300, minimum=1)
 # Progress counts labelled pixels from the label maps of at most this many images (newest first).
 TEAM_PROGRESS_MAX_IMAGES = env_int("TEAM_PROGRESS_MAX_IMAGES", 2000, minimum=1)
 
+# Paginated lists: items per page unless ?limit= asks, and the most ?limit= may ask for.
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 200, minimum=1)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -236,8 +270,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 200,
+    "DEFAULT_PAGINATION_CLASS": "webapp.rest.Pagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "webapp.rest.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "PAGE_SIZE": API_PAGE_SIZE,
     "EXCEPTION_HANDLER": "webapp.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -246,12 +285,25 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webapp.schema.document_errors",
+    ],
 }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in: after this many wrong passwords for one user name from one address, that pair is
+# refused for LOGIN_LOCKOUT_SECONDS (counted in the cache, i.e. Redis, shared by web processes).
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

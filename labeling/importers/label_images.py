@@ -52,17 +52,30 @@ def read_label_image(data: bytes, *, filename: str) -> np.ndarray:
     return array
 
 
+def _check_pixels(width: int, height: int) -> None:
+    """Refuse a label image larger than an image may be before decoding it (Pillow's limit is
+    set from MAX_IMAGE_PIXELS when the app starts)."""
+    limit = PILImage.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise AnnotationFileError(
+            f"it declares {width}x{height} pixels, more than an image may have ({limit}, MAX_IMAGE_PIXELS)"
+        )
+
+
 def _read_tiff(data: bytes) -> np.ndarray:
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
         if len(tif.pages) != 1:
             raise AnnotationFileError(
                 f"it has {len(tif.pages)} pages; send one label image per image (or per plane of a stack)"
             )
-        return np.asarray(tif.pages.first.asarray())
+        page = tif.pages.first
+        _check_pixels(int(page.imagewidth), int(page.imagelength))
+        return np.asarray(page.asarray())
 
 
 def _read_png(data: bytes) -> np.ndarray:
     image = PILImage.open(io.BytesIO(data))
+    _check_pixels(image.width, image.height)
     if image.mode not in ("1", "L", "P", "I", "I;16", "I;16B", "I;16L"):
         raise AnnotationFileError(
             f"a {image.mode} PNG is a picture, not a label image of one integer channel"

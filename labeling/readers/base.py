@@ -116,7 +116,9 @@ class ImageReader(ABC):
         return np.ascontiguousarray(plane)
 
 
-def check_layout(layout: Layout, *, filename: str, max_pixels: int, max_planes: int) -> None:
+def check_layout(
+    layout: Layout, *, filename: str, max_pixels: int, max_planes: int, max_channels: int | None = None
+) -> None:
     """Refuse, before decoding, what we cannot keep or what is over the server's budgets."""
     if layout.dtype not in SUPPORTED_DTYPES:
         raise ImageReadError(
@@ -125,6 +127,12 @@ def check_layout(layout: Layout, *, filename: str, max_pixels: int, max_planes: 
         )
     if layout.width < 1 or layout.height < 1 or layout.size_c < 1:
         raise ImageReadError(f"{filename}: the file holds no image")
+    if max_channels is not None and layout.size_c > max_channels:
+        raise ImageReadError(
+            f"{filename}: {layout.size_c} channels is more than this server accepts ({max_channels}); "
+            "if the pages are z-planes or time points, say so (pages=z or pages=t), or raise "
+            "MAX_IMAGE_CHANNELS"
+        )
     pixels = layout.width * layout.height * layout.size_c
     if pixels > max_pixels:
         raise ImageReadError(

@@ -9,9 +9,6 @@ from PIL import Image as PILImage
 
 from labeling.readers.base import COLOUR_NAMES, ImageReader, ImageReadError, Layout
 
-# We check the pixel budget ourselves, before decoding, with a configurable limit.
-PILImage.MAX_IMAGE_PIXELS = None
-
 MODE_DTYPES = {"1": np.uint8, "L": np.uint8, "P": np.uint8, "LA": np.uint8, "PA": np.uint8, "F": np.float32}
 
 
@@ -19,6 +16,8 @@ class PillowReader(ImageReader):
     def __init__(self, handle: BinaryIO, *, filename: str, kind: str) -> None:
         try:
             self._image: PILImage.Image = PILImage.open(handle)
+        except PILImage.DecompressionBombError as error:
+            raise ImageReadError(f"{filename}: {error}; crop or downsample the image") from None
         except Exception as error:
             raise ImageReadError(f"{filename}: the file is damaged or truncated ({error})") from None
         super().__init__(_layout(self._image, filename, kind), filename)

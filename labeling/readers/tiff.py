@@ -37,6 +37,9 @@ class _Arrangement:
     axes: dict[str, int]  # page-level axis -> size, outermost first
     names: list[str | None] = field(default_factory=list)
     pages_as: str = ""
+    # tifffile writes an (H, W, k) array with k of 2 or more (not RGB) as H pages of (W, k): the
+    # image is H x W with k channels, read whole (a page is a row).
+    rows_as_pages: bool = False
     pixel_size: tuple[float | None, float | None, float | None] = (None, None, None)
 
 
@@ -72,6 +75,8 @@ class TiffReader(ImageReader):
         where = {"C": outer, "Z": z, "T": t}
         axes = self._arrangement.axes
         number = int(np.ravel_multi_index([where[a] for a in axes], list(axes.values()))) if axes else 0
+        if self._arrangement.rows_as_pages and self._cached is None:
+            self._cached = (0, np.stack([page.asarray() for page in self._arrangement.pages]))
         if self._cached is None or self._cached[0] != number:
             page = self._arrangement.pages[number]
             if page is None:
@@ -97,7 +102,16 @@ def _arrangement(tif: tifffile.TiffFile, filename: str, pages: PagesAre | None) 
         axes = dict(zip(series.get_axes(False), series.get_shape(False), strict=True))
         if all(a in PLANE_AXES + "YXS" for a in axes):  # tifffile wrote the axes' names
             return _from_series(series, "tiff", filename)
+        if _channels_last(series):
+            return _Arrangement(format="tiff", pages=list(series.pages), axes={}, rows_as_pages=True)
     return _plain(tif, filename, pages)
+
+
+def _channels_last(series: Any) -> bool:
+    """A shaped TIFF of one (H, W, k) array, k <= 4 channels last, that tifffile stored as H pages
+    of W x k pixels (it does so for k = 2, e.g. grey + alpha, and for k = 3 or 4 as minisblack)."""
+    shape = tuple(series.get_shape(False))
+    return series.get_axes(False) == "QYX" and len(shape) == 3 and 2 <= shape[2] <= 4
 
 
 def _from_series(series: Any, kind: str, filename: str) -> _Arrangement:
@@ -178,6 +192,8 @@ def _layout(arrangement: _Arrangement, filename: str) -> tuple[Layout, int]:
     """The layout, and how many of a page's samples are channels (3 of RGBA's 4)."""
     first = arrangement.pages[0].keyframe
     in_page = dict(zip(first.axes, first.shape, strict=True))
+    if arrangement.rows_as_pages:
+        in_page = {"Y": len(arrangement.pages), "X": first.shape[0], "S": first.shape[1]}
     if set(in_page) - set("YXS"):
         raise ImageReadError(f"{filename}: a page of shape {first.shape} is not a 2-D image")
     samples = in_page.get("S", 1)

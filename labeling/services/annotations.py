@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,7 +27,8 @@ from labeling.models import (
 from labeling.services.review import REVIEWED_KINDS, label_save_effect, label_save_recorded
 from webapp import events, live
 
-# A layer's whole map is written every this many revisions, so reads replay few strokes.
+# A layer's whole map is written every this many revisions, or sooner when the strokes saved
+# since the last whole map cost more than STROKES_REPLAY_MAX_PIXELS to replay, so reads stay cheap.
 SNAPSHOT_EVERY = 25
 
 
@@ -106,7 +108,12 @@ def _validate_content(
     if extra:
         raise InvalidInput(f"Unknown fields in data: {sorted(extra)}.")
     strokes = labelmaps.validate_strokes(
-        data.get("strokes", []), width=image.width, height=image.height, allowed=allowed
+        data.get("strokes", []),
+        width=image.width,
+        height=image.height,
+        allowed=allowed,
+        max_strokes=settings.STROKES_MAX_PER_SAVE,
+        max_paint_pixels=settings.STROKES_MAX_PAINT_PIXELS,
     )
     label_map = None
     if mask is not None:
@@ -199,7 +206,7 @@ def _append_revision(
     head.updated_by = author
     head.updated_at = now
     head.save(update_fields=["version", "is_deleted", "updated_by", "updated_at"])
-    if kind in MAP_KINDS and content is not None and version % SNAPSHOT_EVERY == 0:
+    if kind in MAP_KINDS and content is not None and _snapshot_due(head):
         snapshot = labelmaps.encode_map(selectors.label_map_at(head, version))
         revision.snapshot.save(f"{head.pk}-v{version}-snapshot.png", ContentFile(snapshot), save=True)
     live.publish_on_commit(
@@ -221,6 +228,12 @@ def _append_revision(
             image_id=image.pk, project_id=image.project_id, annotation_id=head.pk, kind=kind, version=version
         )
     return head
+
+
+def _snapshot_due(head: Annotation) -> bool:
+    if head.version % SNAPSHOT_EVERY == 0:
+        return True
+    return selectors.replay_cost(head) > settings.STROKES_REPLAY_MAX_PIXELS
 
 
 def _attach_maps(revision: AnnotationRevision, head: Annotation, content: LayerContent) -> None:

@@ -85,6 +85,7 @@ def image_ingest(
                     pages=pages,
                     max_pixels=settings.MAX_IMAGE_PIXELS,
                     max_planes=settings.MAX_STACK_PLANES,
+                    max_channels=settings.MAX_IMAGE_CHANNELS,
                 )
             )
             for upload in uploads

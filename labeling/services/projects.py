@@ -20,6 +20,7 @@ from labeling.models import (
 )
 from labeling.services.assignments import unassign_member
 from labeling.services.audit import audit_record, changes
+from webapp import events, live
 
 
 @transaction.atomic
@@ -123,6 +124,8 @@ def membership_remove(*, membership: Membership, by: Any | None = None) -> None:
         details={"role": role},
     )
     unassign_member(project=project, user=user, by=by)
+    # Their open sockets stop streaming the project (the consumer closes them on this event).
+    live.publish_on_commit(project.pk, events.MemberRemoved(user=user.username))
 
 
 def _keep_an_owner(project: Project, *, leaving: Membership) -> None:

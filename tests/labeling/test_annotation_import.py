@@ -21,7 +21,7 @@ from labeling.models import Annotation, AnnotationRevision, LabelClass
 from labeling.selectors import instance_map_at, label_map_at
 from labeling.services import annotation_import
 from labeling.synthetic import synthetic_field
-from tests.factories import named, png_bytes
+from tests.factories import named, png_bytes, png_declaring
 
 pytestmark = pytest.mark.django_db
 
@@ -358,6 +358,17 @@ def test_a_label_image_of_another_size_is_refused(client_for, project, images):
     refused(
         send(client_for("manager"), project, named(data, "a.png"), class_name="nucleus"),
         "not of the image's size",
+    )
+    assert_nothing_stored(project)
+
+
+def test_a_label_image_declaring_more_pixels_than_allowed_is_refused_before_decoding(
+    client_for, project, images
+):
+    data = png_declaring(16000, 16000)  # 256 megapixels > MAX_IMAGE_PIXELS, in a few hundred bytes
+    refused(
+        send(client_for("manager"), project, named(data, "a.png"), class_name="nucleus"),
+        "declares 16000x16000 pixels",
     )
     assert_nothing_stored(project)
 

@@ -6,12 +6,13 @@ import io
 
 import numpy as np
 import pytest
+from django.test import override_settings
 from PIL import Image as PILImage
 
 from labeling import services
 from labeling.models import AnnotationRevision
 from labeling.selectors import label_map_at
-from tests.factories import field_png, png_bytes
+from tests.factories import field_png, png_bytes, png_declaring
 
 pytestmark = pytest.mark.django_db
 
@@ -127,6 +128,17 @@ def test_a_bad_mask_is_refused_and_nothing_is_stored(client_for, image, mask, wo
     assert not image.annotations.exists()
 
 
+@pytest.mark.parametrize("kind", ["mask", "instances"])
+def test_a_map_declaring_a_huge_size_is_refused_from_its_header(client_for, image, kind):
+    dense = io.BytesIO(png_bytes(np.ones((64, 64), np.uint8)))
+    body = {"kind": "dense", "base_version": 0, "mask": dense, kind: io.BytesIO(png_declaring(12000, 12000))}
+    response = client_for("annotator").post(f"/api/images/{image.pk}/annotations/", body, format="multipart")
+    assert response.status_code == 400
+    # Refused for its declared size, not after decoding 144 megapixels and finding the data short.
+    assert "is 12000x12000 but the image is 64x64" in response.json()["detail"]
+    assert not image.annotations.exists()
+
+
 @pytest.mark.parametrize(
     ("data", "words"),
     [
@@ -142,6 +154,48 @@ def test_bad_strokes_are_refused(client_for, image, data, words):
     assert response.status_code == 400
     assert words in response.json()["detail"]
     assert not image.annotations.exists()
+
+
+@override_settings(STROKES_MAX_PAINT_PIXELS=20_000)
+def test_a_save_whose_strokes_paint_too_much_in_total_is_refused(client_for, image):
+    # Each stroke is valid alone (radius 30 <= 512); ten discs of 61x61 boxes clipped to the
+    # 64x64 image are ~31000 pixels to visit, over the limit; one of them is not.
+    annotator = client_for("annotator")
+    many = [stroke(1, [[32, 32]], radius=30) for _ in range(10)]
+    response = save(annotator, image, kind="scribble", base_version=0, data={"strokes": many})
+    assert response.status_code == 400
+    assert "STROKES_MAX_PAINT_PIXELS" in response.json()["detail"]
+    assert not image.annotations.exists()
+    assert (
+        save(annotator, image, kind="scribble", base_version=0, data={"strokes": many[:1]}).status_code == 201
+    )
+
+
+@override_settings(STROKES_MAX_PER_SAVE=3)
+def test_a_save_with_more_strokes_than_allowed_is_refused(client_for, image):
+    strokes = [stroke(1, [[5, 5]]) for _ in range(4)]
+    response = save(
+        client_for("annotator"), image, kind="scribble", base_version=0, data={"strokes": strokes}
+    )
+    assert response.status_code == 400 and "STROKES_MAX_PER_SAVE" in response.json()["detail"]
+    assert not image.annotations.exists()
+
+
+@override_settings(STROKES_REPLAY_MAX_PIXELS=10_000)
+def test_a_layer_is_snapshotted_once_its_strokes_cost_too_much_to_replay(users, image):
+    annotation = None
+    for version in range(4):  # each disc of radius 20 visits a 41x41 box: 1681 pixels
+        annotation = services.annotation_save(
+            image=image,
+            author=users["annotator"],
+            kind="scribble",
+            base_version=version,
+            data={"strokes": [stroke(1, [[32, 32], [32.5, 32]], radius=20)] * 2},
+        )
+    assert annotation is not None
+    # 3 saves = 3 x 2 x 42 x 41 > 10000: the third writes a snapshot, long before SNAPSHOT_EVERY.
+    assert [r.version for r in annotation.revisions.exclude(snapshot="")] == [3]
+    assert label_map_at(annotation)[32, 32] == 1
 
 
 def test_a_tag_of_an_unknown_class_is_refused(client_for, image):
@@ -276,3 +330,30 @@ def test_the_image_list_shows_each_images_live_label_kinds(client_for, image, nu
     assert listed["g"]["label_kinds"] == ["tag"]
     assert not listed["f"]["predicted"]
     assert annotator.get(f"/api/images/{other.pk}/").json()["label_kinds"] == ["tag"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "", None),
+        ("get", "revisions/", None),
+        ("get", "mask.png", None),
+        ("delete", "?base_version=1", None),
+        ("post", "restore/", {"version": 1, "base_version": 1}),
+    ],
+)
+def test_the_labels_of_an_archived_image_are_gone_with_it(client_for, users, image, method, path, body):
+    annotation = services.annotation_save(
+        image=image,
+        author=users["annotator"],
+        kind="scribble",
+        base_version=0,
+        data={"strokes": [stroke(1, [[5, 5]])]},
+    )
+    services.image_archive(image=image)
+    response = getattr(client_for("owner"), method)(
+        f"/api/annotations/{annotation.pk}/{path}", body, format="json"
+    )
+    assert response.status_code == 404, response.content
+    annotation.refresh_from_db()
+    assert (annotation.version, annotation.is_deleted) == (1, False)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+import tifffile
+from django.conf import settings
 from django.test import override_settings
+from django.utils.http import parse_header_parameters
+from PIL import Image as PILImage
 
 from labeling.models import Image, SourceFile
 from labeling.selectors import channel_plane
@@ -100,6 +106,28 @@ def test_an_rgb_jpeg_becomes_three_channels(client_for, project):
     assert [c["name"] for c in response.json()[0]["channels"]] == ["red", "green", "blue"]
 
 
+def test_a_grey_and_alpha_tiff_is_one_image_with_its_channels_last(client_for, project):
+    # tifffile stores an (H, W, 2) array as H pages of W x 2 pixels; the image is 64x64, not 2x64.
+    grey_alpha = np.stack([np.arange(64 * 64).reshape(64, 64) % 251, np.full((64, 64), 255)], axis=-1)
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, grey_alpha.astype(np.uint8))
+    response = upload(client_for("manager"), project, named(buffer.getvalue(), "grey-alpha.tif"))
+    assert response.status_code == 201, response.content
+    image = Image.objects.get(pk=response.json()[0]["id"])
+    assert (image.width, image.height, image.channels.count()) == (64, 64, 2)
+    grey, alpha = image.channels.order_by("index")
+    assert np.array_equal(channel_plane(grey), grey_alpha[..., 0])
+    assert np.array_equal(channel_plane(alpha), grey_alpha[..., 1])
+
+
+@override_settings(MAX_IMAGE_CHANNELS=8)
+def test_a_tiff_with_more_pages_than_channels_allowed_is_refused_before_decoding(client_for, project):
+    data = tiff_bytes(*[np.full((16, 16), n, np.uint8) for n in range(9)])
+    response = upload(client_for("manager"), project, named(data, "stack.tif"), pages="channels")
+    refused(response, 400, "9 channels is more than this server accepts (8)")
+    assert not Image.objects.exists()
+
+
 def refused(response, status: int, words: str) -> None:
     assert response.status_code == status, response.content
     assert words in response.json()["detail"].lower(), response.json()
@@ -168,3 +196,20 @@ def test_paired_channels_of_different_sizes_are_refused(client_for, project):
 def test_an_image_name_with_a_path_is_refused(client_for, project):
     response = upload(client_for("manager"), project, named(field_png(), "ok.png"), name="../sneaky")
     refused(response, 400, "path separators")
+
+
+def test_pillow_guards_every_decode_in_the_process_with_our_pixel_limit():
+    # Not switched off for the whole process: label images, display renditions and any other
+    # Pillow read refuse a decompression bomb by MAX_IMAGE_PIXELS too.
+    assert PILImage.MAX_IMAGE_PIXELS == settings.MAX_IMAGE_PIXELS
+
+
+def test_the_original_files_name_cannot_add_parameters_to_the_download(client_for, project):
+    response = upload(client_for("manager"), project, named(field_png(), "f.png"))
+    image = Image.objects.get(pk=response.json()[0]["id"])
+    evil = "x\"; filename*=UTF-8''evil.html; y=\".png"
+    SourceFile.objects.filter(image=image).update(original_name=evil)
+    download = client_for("viewer").get(f"/api/images/{image.pk}/channels/gray/original")
+    assert download.status_code == 200
+    kind, params = parse_header_parameters(download["Content-Disposition"])
+    assert kind == "attachment" and params == {"filename": evil}

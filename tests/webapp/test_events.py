@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from channels.layers import channel_layers
 from django.conf import settings
 
 from webapp import events
+from webapp.live import Publisher
 
 GENERATED = Path(settings.BASE_DIR) / "frontend" / "src" / "api" / "events.gen.ts"
 REGENERATE = "python -m webapp.events > frontend/src/api/events.gen.ts"
@@ -66,3 +68,23 @@ def test_an_events_json_has_its_type_first_then_its_fields(kind):
 def test_every_type_is_named_once():
     types_ = [cls.TYPE for cls in events.EVENTS.values()]
     assert len(types_) == len(set(types_)) and all(types_)
+
+
+def test_events_that_cannot_be_sent_are_logged_once_not_each_with_a_traceback(settings, caplog):
+    # Redis not up yet (make run seeding the demo): hundreds of events, one line.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": "redis://127.0.0.1:1/0"}]},
+        }
+    }
+    channel_layers.backends.clear()
+    try:
+        publisher = Publisher()
+        for image in range(20):
+            publisher.publish(1, events.ImageRendered(image=image, made=["gray"]))
+        assert publisher.flush(timeout=60)
+    finally:
+        channel_layers.backends.clear()
+    failures = [r for r in caplog.records if "could not send live events" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is None

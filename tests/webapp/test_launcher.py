@@ -1,6 +1,6 @@
 """`make run`'s launcher, for real: embedded defaults (SQLite, embedded Redis), the ASGI server and
 the workers start; the demo login works; a worker killed by the system is started again while the
-app stays up; Ctrl-C stops every process."""
+app stays up; SIGTERM (as a service manager stops it) stops every process, workers included."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ def kill_training_worker_process(launcher_pid: int) -> None:
     victims[0].kill()
 
 
-def test_the_app_starts_with_embedded_defaults_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_the_app_starts_with_embedded_defaults_and_stops_on_sigterm_leaving_no_process(
+    tmp_path: Path,
+) -> None:
     port, redis_port = free_ports(2)
     env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
@@ -96,6 +98,7 @@ def test_the_app_starts_with_embedded_defaults_and_stops_on_ctrl_c(tmp_path: Pat
             [sys.executable, "-m", "webapp.launcher"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     base = f"http://127.0.0.1:{port}"
+    descendants: list[psutil.Process] = []
     try:
         wait_for(base + "/healthz", launcher, log_path)
         # The workers (training, light work) import PyTorch before they are ready: wait for both.
@@ -118,9 +121,12 @@ def test_the_app_starts_with_embedded_defaults_and_stops_on_ctrl_c(tmp_path: Pat
         assert "worker exited with code" in log_path.read_text()
         with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
             assert response.status == 200
+        descendants = psutil.Process(launcher.pid).children(recursive=True)
     finally:
-        launcher.send_signal(signal.SIGINT)
-        launcher.wait(timeout=60)
+        launcher.send_signal(signal.SIGTERM)
+        launcher.wait(timeout=90)
+    left = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not left, [(p.pid, p.cmdline()) for p in left]
     output = log_path.read_text()
     assert launcher.returncode == 0, output
     assert f"http://127.0.0.1:{port}/" in output and "alice / s3cret-demo" in output

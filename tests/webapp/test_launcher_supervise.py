@@ -110,3 +110,65 @@ def test_the_web_server_exiting_stops_the_workers_without_a_restart(
 
     assert worker.process.poll() is not None
     assert "web exited with code 2; stopping the rest." in capsys.readouterr().err
+
+
+# A worker as Dramatiq runs one: a main process that exits at once on SIGTERM, and a forked worker
+# process in its group that needs a moment to acknowledge its message to Redis before it exits.
+DRAINING_WORKER = """
+import subprocess, sys, time
+log, redis_pid = sys.argv[1], sys.argv[2]
+DRAIN = '''
+import os, signal, sys, time
+def drain(signum, frame):
+    time.sleep(1.0)
+    try:
+        os.kill(int(sys.argv[2]), 0)
+        alive = "redis alive"
+    except ProcessLookupError:
+        alive = "redis gone"
+    open(sys.argv[1], "a").write(alive + "\\\\n")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, drain)
+open(sys.argv[1] + ".pid", "w").write(str(os.getpid()))
+time.sleep(120)
+'''
+subprocess.Popen([sys.executable, "-c", DRAIN, log, redis_pid])
+time.sleep(120)
+"""
+
+
+def test_stopping_waits_for_every_worker_process_before_redis_and_leaves_no_orphan(tmp_path: Path) -> None:
+    log = tmp_path / "worker.log"
+    redis = python_child("redis", SLEEPER)
+    web = python_child("web", SLEEPER)
+    worker = python_child("worker", DRAINING_WORKER, str(log), str(redis.process.pid), restart=True)
+    wait_until(lambda: Path(f"{log}.pid").exists())
+    drainer = int(Path(f"{log}.pid").read_text())
+
+    launcher.stop_all([redis, web, worker])
+
+    assert log.read_text().splitlines() == ["redis alive"]  # Redis stopped only after it drained
+    assert gone(drainer) and gone(worker.process.pid) and gone(redis.process.pid) and gone(web.process.pid)
+
+
+def test_a_worker_process_that_ignores_sigterm_is_killed_after_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(launcher, "STOP_GRACE_SECONDS", 1.0)
+    pid_file = tmp_path / "stubborn.pid"
+    stubborn = (
+        "import os, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)"
+    )
+    spawner = (
+        "import subprocess, sys, time; "
+        f"subprocess.Popen([sys.executable, '-c', {stubborn!r}, sys.argv[1]]); time.sleep(120)"
+    )
+    worker = python_child("worker", spawner, str(pid_file), restart=True)
+    wait_until(lambda: pid_file.exists() and pid_file.read_text() != "")
+    started = time.monotonic()
+
+    launcher.stop_all([worker])
+
+    assert time.monotonic() - started < 5
+    assert gone(int(pid_file.read_text())) and gone(worker.process.pid)

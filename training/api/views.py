@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
@@ -49,6 +50,7 @@ from training.models import ModelVersion, Prediction, PredictionJob, Study, Trai
 from training.predict import accept, exports
 from training.predict import job as prediction_job
 from training.runs import create, lifecycle
+from webapp.rest import query_int
 
 InProject = TypeVar("InProject", TrainingRun, ModelVersion, Study, PredictionJob)
 
@@ -110,14 +112,15 @@ class RunCancel(APIView):
 class RunMetrics(APIView):
     serializer_class = RunMetricOut
 
-    @extend_schema(parameters=[OpenApiParameter("after", int, required=False)])
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, required=False)], responses=RunMetricOut(many=True)
+    )
     def get(self, request: Request, run_id: int) -> Response:
         """The run's curve points so far, in order; `after` gives those past a known seq."""
         run = in_project_for(TrainingRun, request.user, run_id)
         metrics = run.metrics.all()
-        after = request.query_params.get("after")
-        if after is not None and after.isdigit():
-            metrics = metrics.filter(seq__gt=int(after))
+        if (after := query_int(request, "after")) is not None:
+            metrics = metrics.filter(seq__gt=after)
         return Response(RunMetricOut(metrics, many=True).data)
 
 
@@ -147,9 +150,8 @@ class PredictionList(generics.ListAPIView[Prediction]):
         project = project_for(self.request.user, self.kwargs["project_id"])
         predictions = Prediction.objects.filter(model_version__project=project)
         for name in ("image", "model_version"):
-            value = self.request.query_params.get(name)
-            if value is not None and value.isdigit():
-                predictions = predictions.filter(**{f"{name}_id": int(value)})
+            if (value := query_int(self.request, name)) is not None:
+                predictions = predictions.filter(**{f"{name}_id": value})
         return predictions
 
     @extend_schema(
@@ -276,12 +278,8 @@ class DenseMeasurementsCsv(APIView):
 
 def _csv(text: str, filename: str) -> HttpResponse:
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_safe(filename)}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
-
-
-def _safe(filename: str) -> str:
-    return "".join(char if char.isalnum() or char in "._-" else "_" for char in filename)
 
 
 class ProjectMeasurements(APIView):
@@ -309,17 +307,14 @@ class ProjectMeasurementsCsv(APIView):
         response = StreamingHttpResponse(
             _streamed(exports.project_csv(project, version)), content_type="text/csv; charset=utf-8"
         )
-        name = _safe(f"{project.name}-v{version.pk}-objects.csv")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        name = f"{project.name}-v{version.pk}-objects.csv"
+        response["Content-Disposition"] = content_disposition_header(True, name)
         return response
 
 
 def _project_and_version(request: Request, project_id: int) -> tuple[Project, ModelVersion]:
     project = project_for(request.user, project_id)
-    raw = request.query_params.get("model_version")
-    if raw is not None and not raw.isdigit():
-        raise ValidationError({"model_version": "Give the id of a model version."})
-    return project, exports.project_version(project, None if raw is None else int(raw))
+    return project, exports.project_version(project, query_int(request, "model_version"))
 
 
 async def _streamed(chunks: Iterator[str]) -> AsyncIterator[bytes]:
@@ -520,12 +515,10 @@ class NextImage(APIView):
 
 def _image_of(project: Any, request: Request, name: str) -> int | None:
     """The image id a query parameter names: None when absent, 400 unless an image of the project."""
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or not selectors.images_of(project).filter(pk=int(raw)).exists():
-        raise ValidationError({name: f"{raw!r} is not the id of an image of this project."})
-    return int(raw)
+    image = query_int(request, name)
+    if image is not None and not selectors.images_of(project).filter(pk=image).exists():
+        raise ValidationError({name: f"{image} is not the id of an image of this project."})
+    return image
 
 
 class UncertaintyRanking(APIView):

@@ -7,6 +7,7 @@ made, and a resumed run continues with exactly the settings it started with.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,18 @@ ARCHITECTURES = {
     "deeplabv3plus": "DeepLabV3Plus",
 }
 ENCODERS = ("resnet18", "resnet34", "efficientnet-b0", "mobilenet_v2")
+# Seeds numpy, torch and Python's random all take.
+MAX_SEED = 2**32 - 1
+# Options that are weights, rates or counts: never below zero.
+NON_NEGATIVE = (
+    "weight_decay",
+    "warmup_steps",
+    "dice_weight",
+    "pairwise_weight",
+    "derived_weight",
+    "early_stopping_epochs",
+    "num_workers",
+)
 
 
 def _is_number(value: Any) -> bool:
@@ -28,12 +41,12 @@ def _is_number(value: Any) -> bool:
 _JSON_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "bool": (lambda v: isinstance(v, bool), "true or false"),
     "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
-    "float": (_is_number, "a number"),
+    "float": (lambda v: _is_number(v) and math.isfinite(v), "a finite number"),
     "str": (lambda v: isinstance(v, str), "a string"),
     "str | None": (lambda v: v is None or isinstance(v, str), "a string or null"),
     "tuple[float, float]": (
-        lambda v: isinstance(v, (tuple, list)) and all(map(_is_number, v)),
-        "two numbers",
+        lambda v: isinstance(v, (tuple, list)) and all(_is_number(x) and math.isfinite(x) for x in v),
+        "two finite numbers",
     ),
     "dict[str, Any]": (lambda v: isinstance(v, dict), "an object"),
 }
@@ -111,8 +124,14 @@ class TrainConfig:
             raise ValueError("a model needs at least 1 input channel and 2 classes")
         if self.steps < 1 or self.batch_size < 1 or self.steps_per_epoch < 1:
             raise ValueError("steps, steps_per_epoch and batch_size must be positive")
-        if self.pairwise_weight < 0 or self.pairwise_sigma <= 0:
-            raise ValueError("pairwise_weight must be >= 0 and pairwise_sigma > 0")
+        for name in ("learning_rate", "pairwise_sigma"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, not {getattr(self, name)}")
+        for name in NON_NEGATIVE:
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, not {getattr(self, name)}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, not {self.seed}")
         for name in ("labelled_patch_fraction", "human_patch_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be a fraction from 0 to 1, not {getattr(self, name)}")

@@ -78,6 +78,9 @@ class PretrainConfig:
             patch_size=self.patch_size,
             batch_size=self.batch_size,
             steps=self.steps,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            warmup_steps=self.warmup_steps,
             seed=self.seed,
         )
 

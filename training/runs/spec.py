@@ -30,6 +30,8 @@ MAX_PATCH_SIZE = 1024
 MAX_BATCH_SIZE = 64
 MAX_TRAIN_IMAGES = 100_000
 MAX_PREVIEW_IMAGES = 8
+MAX_LEARNING_RATE = 1.0
+MAX_DATA_WORKERS = 8  # data-loading processes one run may start beside its worker
 DEFAULT_TRAIN = {"steps": 1000, "steps_per_epoch": 100, "patch_size": 256, "batch_size": 8}
 # TrainConfig fields the server sets from the project, never a request.
 SERVER_SET = ("in_channels", "num_classes", "extra")
@@ -286,6 +288,18 @@ def _check_bounds(config: TrainConfig) -> None:
     if config.steps > MAX_STEPS or config.patch_size > MAX_PATCH_SIZE or config.batch_size > MAX_BATCH_SIZE:
         raise InvalidInput(
             f"Keep steps <= {MAX_STEPS}, patch_size <= {MAX_PATCH_SIZE} and batch_size <= {MAX_BATCH_SIZE}."
+        )
+    if config.learning_rate > MAX_LEARNING_RATE:
+        raise InvalidInput(f"learning_rate must be at most {MAX_LEARNING_RATE}, not {config.learning_rate}.")
+    if config.num_workers > MAX_DATA_WORKERS:
+        raise InvalidInput(f"num_workers must be at most {MAX_DATA_WORKERS}.")
+    # A patch is cut at patch_size x scale before it is resized: that crop is what costs memory.
+    crop = config.patch_size * config.scale_range[1]
+    if crop > settings.TRAIN_MAX_CROP:
+        raise InvalidInput(
+            f"scale_range {list(config.scale_range)} with patch_size {config.patch_size} cuts crops of up "
+            f"to {crop:.0f} pixels square; keep patch_size x the larger scale <= {settings.TRAIN_MAX_CROP} "
+            "(TRAIN_MAX_CROP)."
         )
 
 

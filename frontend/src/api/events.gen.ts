@@ -279,6 +279,12 @@ export interface PresenceEvent {
   left: boolean;
 }
 
+export interface MemberRemovedEvent {
+  type: "member.removed";
+  at?: number;
+  user: string;
+}
+
 export interface PongEvent {
   type: "pong";
   at?: number;
@@ -317,6 +323,7 @@ export type LiveEvent =
   | StudyStateEvent
   | HelloEvent
   | PresenceEvent
+  | MemberRemovedEvent
   | PongEvent
   | SocketErrorEvent;
 

@@ -63,7 +63,7 @@ def test_weights_of_another_architecture_are_refused():
         ({"patch_size": 100}, "multiple of 32"),
         ({"num_classes": 1}, "2 classes"),
         ({"pairwise_weight": -1.0}, "pairwise_weight must be >= 0"),
-        ({"pairwise_sigma": 0.0}, "pairwise_sigma > 0"),
+        ({"pairwise_sigma": 0.0}, "pairwise_sigma must be > 0"),
         ({"scale_range": (0.0, 1.0)}, "0 < low <= high"),
         ({"scale_range": (2.0, 0.5)}, "0 < low <= high"),
         ({"scale_range": (1.0,)}, "two factors"),

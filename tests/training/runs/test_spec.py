@@ -157,11 +157,34 @@ def test_what_the_server_sets_cannot_be_asked_for(field):
         ({"steps": "5"}, "steps must be a whole number"),
         ({"zoom": 2}, "unknown TrainConfig fields"),
         ({"encoder_weights": "ssl"}, 'encoder_weights must be null or "imagenet"'),
+        ({"learning_rate": -0.01}, "learning_rate must be > 0"),
+        ({"learning_rate": float("inf")}, "learning_rate must be a finite number"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
+        ({"learning_rate": 5.0}, "learning_rate must be at most 1.0"),
+        ({"weight_decay": -1e-4}, "weight_decay must be >= 0"),
+        ({"warmup_steps": -5}, "warmup_steps must be >= 0"),
+        ({"dice_weight": -0.5}, "dice_weight must be >= 0"),
+        ({"derived_weight": -1.0}, "derived_weight must be >= 0"),
+        ({"pairwise_weight": -4.0}, "pairwise_weight must be >= 0"),
+        ({"early_stopping_epochs": -1}, "early_stopping_epochs must be >= 0"),
+        ({"num_workers": -1}, "num_workers must be >= 0"),
+        ({"num_workers": 64}, "num_workers must be at most 8"),
+        ({"seed": -1}, "seed must be a whole number from 0 to 4294967295"),
+        ({"seed": 2**64}, "seed must be a whole number from 0 to 4294967295"),
+        ({"scale_range": [30, 30]}, "cuts crops of up to 7680 pixels square"),
+        ({"scale_range": [0.5, float("inf")]}, "scale_range must be two finite numbers"),
     ],
 )
 def test_a_bad_training_option_is_refused_with_what_fits(options, message):
     with pytest.raises(InvalidInput, match=message):
         train(**options)
+
+
+def test_the_largest_crop_follows_the_setting(settings):
+    settings.TRAIN_MAX_CROP = 512
+    assert train(patch_size=256, scale_range=[0.5, 2.0]).scale_range == (0.5, 2.0)
+    with pytest.raises(InvalidInput, match="TRAIN_MAX_CROP"):
+        train(patch_size=256, scale_range=[0.5, 2.5])
 
 
 def test_imagenet_weights_are_refused_unless_they_are_on_disk(settings, tmp_path):
