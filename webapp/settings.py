@@ -202,6 +202,13 @@ IMPORT_MAX_ZIP_ENTRIES = env_int("IMPORT_MAX_ZIP_ENTRIES", 10_000, minimum=1)
 IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("IMPORT_MAX_UNCOMPRESSED_BYTES", 4 * 1024**3, minimum=1)
 IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 512 * 1024**2, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+# Exports (training/exports): the API streams projects of up to this many images (the
+# export_project command has no limit). Restores (import_project) check a backup's directory
+# against these before anything is read or stored.
+EXPORT_MAX_IMAGES = env_int("EXPORT_MAX_IMAGES", 20_000, minimum=1)
+PROJECT_IMPORT_MAX_ENTRIES = env_int("PROJECT_IMPORT_MAX_ENTRIES", 500_000, minimum=1)
+PROJECT_IMPORT_MAX_BYTES = env_int("PROJECT_IMPORT_MAX_BYTES", 500 * 1024**3, minimum=1)
+APP_VERSION = "0.1.0"  # written into every export's manifest
 # Display renditions and thumbnails of images up to this many pixels are made during the upload;
 # larger ones by a worker (queue "default"), so an upload of a huge image answers at once.
 DISPLAY_SYNC_MAX_PIXELS = env_int("DISPLAY_SYNC_MAX_PIXELS", 4_000_000, minimum=0)
