@@ -609,3 +609,8 @@ def has_live_layer(image: Image, kind: str) -> bool:
 def label_classes(project: Project) -> list[LabelClass]:
     """The project's classes by index."""
     return list(LabelClass.objects.filter(project=project).order_by("index"))
+
+
+def projects_named(name: str) -> list[Project]:
+    """The live projects of this name (names need not be unique), oldest first."""
+    return list(Project.objects.filter(name=name, archived_at__isnull=True).order_by("pk"))

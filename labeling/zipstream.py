@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
-from typing import IO
+from typing import IO, cast
 
 CHUNK = 1024 * 1024
 # Already compressed (zlib TIFF, PNG): stored; the rest (JSON, CSV, GeoJSON) deflated.
@@ -47,7 +47,7 @@ class ZipStream:
 
     def __init__(self) -> None:
         self._sink = _Sink()
-        self._zip = zipfile.ZipFile(self._sink, "w", zipfile.ZIP_DEFLATED, compresslevel=1)  # type: ignore[arg-type]
+        self._zip = zipfile.ZipFile(cast(IO[bytes], self._sink), "w", zipfile.ZIP_DEFLATED, compresslevel=1)
         self.names: list[str] = []
 
     def add(self, name: str, data: bytes) -> Iterator[bytes]:

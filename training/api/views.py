@@ -332,7 +332,7 @@ class ProjectExport(APIView):
         Every member may export: the zip holds what their role already reads through the API."""
         project = project_for(request.user, project_id)
         try:
-            parsed = spec.parse_spec(dict(request.query_params.items()))
+            parsed = spec.parse_spec({key: request.query_params.get(key) for key in request.query_params})
         except spec.OptionError as error:
             raise ValidationError({error.option: error.message}) from None
         export = stream.export_prepare(project=project, spec=parsed, max_images=settings.EXPORT_MAX_IMAGES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 from labeling.errors import InvalidInput
 
@@ -42,9 +42,9 @@ def parse_spec(options: Mapping[str, str | None]) -> ExportSpec:
     if what not in WHATS:
         raise OptionError("what", f"{what!r} is not one of {', '.join(WHATS)}")
     return ExportSpec(
-        what=cast(What, what),
+        what=what,
         formats=_formats(options.get("as")),
-        model_version=_version(cast(What, what), options.get("model_version")),
+        model_version=_version(what, options.get("model_version")),
     )
 
 

@@ -43,7 +43,7 @@ class Export:
     project: Project
     spec: ExportSpec
     version: ModelVersion | None
-    classes: dict[int, formats.LabelClassInfo]
+    class_info: dict[int, formats.LabelClassInfo]
 
     @property
     def file_name(self) -> str:
@@ -82,7 +82,7 @@ def export_prepare(*, project: Project, spec: ExportSpec, max_images: int | None
         row.index: formats.LabelClassInfo(row.index, row.name, row.color)
         for row in selectors.label_classes(project)
     }
-    return Export(project=project, spec=spec, version=version, classes=classes)
+    return Export(project=project, spec=spec, version=version, class_info=classes)
 
 
 def export_stream(export: Export, *, on_image: Callable[[], None] | None = None) -> Iterator[bytes]:
@@ -149,7 +149,7 @@ def _image_files(
         files.append(f"{folder}/geojson/{stem}.geojson")
         collection = {
             "type": "FeatureCollection",
-            "features": formats.geojson_features(labelled.objects, export.classes),
+            "features": formats.geojson_features(labelled.objects, export.class_info),
         }
         yield from zipped.add(files[-1], json.dumps(collection).encode())
     if "coco" in wanted:
@@ -175,7 +175,7 @@ def _add_rows(export: Export, labelled: sources.Labelled, planes: dict[str, Any]
     assert spans.csv_rows is not None
     table = labelled.table
     if table is None:
-        names = {index: info.name for index, info in export.classes.items()}
+        names = {index: info.name for index, info in export.class_info.items()}
         table = measure(
             labelled.objects, planes, class_names=names, pixel_size=selectors.pixel_size(labelled.image)
         )
@@ -191,7 +191,7 @@ def _coco_document(export: Export, spans: _Spans) -> Iterator[str]:
     assert spans.coco_annotations is not None
     categories = [
         {"id": info.index, "name": info.name, "color": info.color}
-        for info in export.classes.values()
+        for info in export.class_info.values()
         if info.index != sources.BACKGROUND_INDEX
     ]
     head = {
@@ -232,7 +232,7 @@ def _manifest(export: Export, spans: _Spans, names: list[str]) -> dict[str, Any]
         "project": {"id": project.pk, "name": project.name, "description": project.description},
         "classes": [
             {**asdict(info), "background": info.index == sources.BACKGROUND_INDEX}
-            for info in export.classes.values()
+            for info in export.class_info.values()
         ],
         "what": export.spec.what,
         "formats": list(export.spec.formats),
