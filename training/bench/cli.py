@@ -11,6 +11,7 @@
   pretraining       the label-efficiency curve with and without self-supervised pretraining
   preview-latency   time from a stroke saved through the API to its instant preview on the socket
   self-training     retrain on the test images labelled by the previous model's confident calls
+  export-memory     the web process's peak memory while it streams a project's export zip
 
 Each prints progress bars and writes JSON with --out. The commands that train several models
 write what they have after each one, marked "incomplete", so a run stopped part way keeps it.
@@ -25,6 +26,7 @@ import sys
 
 from training.bench import (
     efficiency,
+    exportmem,
     live,
     memory,
     overhead,
@@ -51,6 +53,7 @@ COMMANDS = (
     selftraining,
     teacher,
     weaktags,
+    exportmem,
 )
 
 
