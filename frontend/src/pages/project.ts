@@ -7,6 +7,7 @@ import { ProjectSocket } from "../live";
 import { watchPresence } from "../presence";
 import { projectsHref, teacherHref, trainingHref } from "../routes";
 import { canManage, errorText, h, messageLine, type Stop } from "../ui";
+import { exportButton } from "./export-dialog";
 import { imageGrid } from "./image-grid";
 import { classSection, memberSection } from "./project-admin";
 import { auditSection } from "./project-audit";
@@ -43,6 +44,7 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
       " / ",
       h("strong", {}, project.name),
       h("span", { class: "muted" }, ` · you are ${project.role}`),
+      exportButton(projectId),
       h("a", { class: "button", href: teacherHref(projectId) }, "Fluorescence teacher"),
       h("a", { class: "button", href: trainingHref(projectId) }, "Training →"),
     ),
