@@ -10,9 +10,6 @@ def test_export_memory_quick_measures_the_web_process_while_it_streams(quick_ben
     result = quick_bench_in_own_process("export-memory")
     assert result["images"] == 3 and result["size"] == 256 and result["objects"] > 0
     assert result["peak_mb"] >= result["idle_mb"] > 0
-    assert (
-        result["growth_mb"] == result["peak_mb"] - result["idle_mb"]
-        or abs(result["growth_mb"] - (result["peak_mb"] - result["idle_mb"])) <= 1
-    )
+    assert abs(result["growth_mb"] - (result["peak_mb"] - result["idle_mb"])) <= 1  # each rounded
     assert result["zip_mb"] >= 0 and result["seconds"] > 0 and result["within_goal"] is True
     assert "ome" in result["formats"] and result["date"] and "cores" in result["machine"]
