@@ -140,7 +140,9 @@ def _image_files(
     if "instances" in wanted:
         files.append(f"{folder}/instance_masks/{stem}.tif")
         yield from zipped.add(files[-1], formats.label_tiff(instances))
-    planes = selectors.all_planes(image) if {"ome", "csv"} & set(wanted) else {}
+    # The original pixels, decoded once, where a format needs them (a prediction was measured already).
+    needs_pixels = "ome" in wanted or ("csv" in wanted and labelled.table is None)
+    planes = selectors.all_planes(image) if needs_pixels else {}
     if "ome" in wanted:
         files.append(f"{folder}/ome/{stem}.ome.tif")
         ome = formats.ome_tiff(planes, labelled.classes, instances, pixel_size=selectors.pixel_size(image))
