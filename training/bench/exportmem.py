@@ -67,7 +67,7 @@ def export_memory(args: argparse.Namespace) -> dict[str, Any]:
         generated = time.perf_counter() - started
         daphne = _start_daphne(folder, env)
         try:
-            stack.wait_for_http(int(env["BENCH_PORT"]))
+            stack.wait_for_http(int(env["BENCH_PORT"]), timeout=600)  # a loaded machine starts daphne slowly
             measured = _measure(int(env["BENCH_PORT"]), daphne.pid, project_id, cookie, args.formats)
         finally:
             stack.stop([daphne])
