@@ -609,3 +609,32 @@ def tag_present_at(annotation_id: int, version: int) -> bool:
     """Whether the tag of this id said "present" at `version`."""
     revision = AnnotationRevision.objects.filter(annotation_id=annotation_id, version=version).first()
     return bool(revision is not None and revision.data.get("present"))
+
+
+# Exports -------------------------------------------------------------------------------------
+
+
+def dense_provenance(head: Annotation) -> Any:
+    """The provenance of the whole map a dense layer's current state starts from (an accepted
+    prediction's names its model version), or None when a person painted or uploaded it."""
+    base = (
+        head.revisions.filter(version__lte=head.version, is_deleted=False)
+        .exclude(mask="")
+        .order_by("-version")
+        .first()
+    )
+    return base.data.get("provenance") if base is not None else None
+
+
+def has_live_layer(image: Image, kind: str) -> bool:
+    return image.annotations.filter(kind=kind, is_deleted=False).exists()
+
+
+def label_classes(project: Project) -> list[LabelClass]:
+    """The project's classes by index."""
+    return list(LabelClass.objects.filter(project=project).order_by("index"))
+
+
+def projects_named(name: str) -> list[Project]:
+    """The live projects of this name (names need not be unique), oldest first."""
+    return list(Project.objects.filter(name=name, archived_at__isnull=True).order_by("pk"))

@@ -246,6 +246,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 STROKES_MAX_PER_SAVE = env_int("STROKES_MAX_PER_SAVE", 1000, minimum=1)
 STROKES_MAX_PAINT_PIXELS = env_int("STROKES_MAX_PAINT_PIXELS", 20_000_000, minimum=1)
 STROKES_REPLAY_MAX_PIXELS = env_int("STROKES_REPLAY_MAX_PIXELS", 20_000_000, minimum=0)
+# Exports (training/exports): the API streams projects of up to this many images (the
+# export_project command has no limit). Restores (import_project) check a backup's directory
+# against these before anything is read or stored.
+EXPORT_MAX_IMAGES = env_int("EXPORT_MAX_IMAGES", 20_000, minimum=1)
+PROJECT_IMPORT_MAX_ENTRIES = env_int("PROJECT_IMPORT_MAX_ENTRIES", 500_000, minimum=1)
+PROJECT_IMPORT_MAX_BYTES = env_int("PROJECT_IMPORT_MAX_BYTES", 500 * 1024**3, minimum=1)
+APP_VERSION = "0.1.0"  # written into every export's manifest
 # Display renditions and thumbnails of images up to this many pixels are made during the upload;
 # larger ones by a worker (queue "default"), so an upload of a huge image answers at once.
 DISPLAY_SYNC_MAX_PIXELS = env_int("DISPLAY_SYNC_MAX_PIXELS", 4_000_000, minimum=0)
@@ -282,7 +289,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lesslabel API",
     "DESCRIPTION": "Label microscopy images with weak and sparse labels and train segmentation models.",
-    "VERSION": "0.1.0",
+    "VERSION": APP_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -126,3 +126,9 @@ def _read(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> byt
             f"{info.filename}: the zip's directory says {info.file_size} bytes, not {len(data)}."
         )
     return data
+
+
+def check_directory(zip_name: str, infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    """Refuse a zip whose directory names a link or a path outside its folder, or holds more
+    than the limits allow (InvalidInput), before anything in it is read."""
+    _check_directory(zip_name, infos, limits)

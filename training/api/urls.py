@@ -55,6 +55,7 @@ urlpatterns = [
     path(
         "predictions/<int:prediction_id>/accept/", views.PredictionAccept.as_view(), name="prediction-accept"
     ),
+    path("projects/<int:project_id>/export/", views.ProjectExport.as_view(), name="project-export"),
     path(
         "projects/<int:project_id>/measurements/",
         views.ProjectMeasurements.as_view(),

@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
@@ -45,6 +46,7 @@ from training.api.serializers import (
     TrainingRunIn,
     TrainingRunOut,
 )
+from training.exports import spec, stream
 from training.features import guidance, instant, pseudo, study, teacher
 from training.models import ModelVersion, Prediction, PredictionJob, Study, TrainingRun
 from training.predict import accept, exports
@@ -310,6 +312,42 @@ class ProjectMeasurementsCsv(APIView):
         name = f"{project.name}-v{version.pk}-objects.csv"
         response["Content-Disposition"] = content_disposition_header(True, name)
         return response
+
+
+class ProjectExport(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("what", str, enum=list(spec.WHATS), required=False),
+            OpenApiParameter(
+                "as", str, required=False, description="comma-separated: " + ", ".join(spec.FORMATS)
+            ),
+            OpenApiParameter("model_version", int, required=False),
+        ],
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request, project_id: int) -> StreamingHttpResponse:
+        """The project's labels or a model version's predictions as a zip, streamed (training/exports).
+        Every member may export: the zip holds what their role already reads through the API."""
+        project = project_for(request.user, project_id)
+        try:
+            parsed = spec.parse_spec({key: request.query_params.get(key) for key in request.query_params})
+        except spec.OptionError as error:
+            raise ValidationError({error.option: error.message}) from None
+        export = stream.export_prepare(project=project, spec=parsed, max_images=settings.EXPORT_MAX_IMAGES)
+        response = StreamingHttpResponse(
+            _streamed_bytes(stream.export_stream(export)), content_type="application/zip"
+        )
+        response["Content-Disposition"] = content_disposition_header(True, export.file_name)
+        return response
+
+
+async def _streamed_bytes(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """As `_streamed`, for chunks that are bytes already (empty ones are not sent)."""
+    end = object()
+    step = sync_to_async(lambda: next(chunks, end))
+    while (chunk := await step()) is not end:
+        if chunk:
+            yield cast(bytes, chunk)
 
 
 def _project_and_version(request: Request, project_id: int) -> tuple[Project, ModelVersion]:

@@ -12,6 +12,7 @@
   preview-latency   time from a stroke saved through the API to its instant preview on the socket
   load              the labelling API under N annotators at once (locust), while a model trains
   self-training     retrain on the test images labelled by the previous model's confident calls
+  export-memory     the web process's peak memory while it streams a project's export zip
 
 Each prints progress bars and writes JSON with --out. The commands that train several models
 write what they have after each one, marked "incomplete", so a run stopped part way keeps it.
@@ -26,6 +27,7 @@ import sys
 
 from training.bench import (
     efficiency,
+    exportmem,
     live,
     load,
     memory,
@@ -54,6 +56,7 @@ COMMANDS = (
     selftraining,
     teacher,
     weaktags,
+    exportmem,
 )
 
 

@@ -9,6 +9,7 @@ import { watchPresence } from "../presence";
 import { projectsHref, teacherHref, trainingHref } from "../routes";
 import { canManage, h, type Stop } from "../ui";
 import { annotationImport } from "./annotation-import";
+import { exportButton } from "./export-dialog";
 import { imageGrid } from "./image-grid";
 import { PredictPanel } from "./predict-panel";
 import { classSection, memberSection } from "./project-admin";
@@ -58,6 +59,7 @@ export async function showProject(root: HTMLElement, projectId: number): Promise
       " / ",
       h("strong", {}, project.name),
       h("span", { class: "muted" }, ` · you are ${project.role}`),
+      exportButton(projectId),
       h("a", { class: "button", href: teacherHref(projectId) }, "Fluorescence teacher"),
       h("a", { class: "button", href: trainingHref(projectId) }, "Training →"),
     ),
