@@ -12,6 +12,7 @@ import tifffile
 from PIL import Image as PILImage
 from pylibCZIrw import czi
 
+from labeling import services
 from labeling.synthetic import synthetic_field
 
 
@@ -31,6 +32,16 @@ def png_declaring(width: int, height: int) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"not zlib") + chunk(b"IEND", b"")
+
+
+def blank_image(project, user, name: str = "f.png", size: int = 8):
+    """One black single-channel image ingested into `project` by `user` (a test's canvas)."""
+    (made,) = services.image_ingest(
+        project=project,
+        uploader=user,
+        uploads=[services.Upload(name, png_bytes(np.zeros((size, size), np.uint8)))],
+    )
+    return made
 
 
 def jpeg_bytes(array: np.ndarray) -> bytes:

@@ -112,3 +112,17 @@ export function networkFields() {
     }),
   };
 }
+
+/** Make `zone` take dropped files: highlighted while something is dragged over it, `dropped` gets what was let go. */
+export function dropZone(zone: HTMLElement, dropped: (data: DataTransfer) => void): void {
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    if (event.dataTransfer) dropped(event.dataTransfer);
+  });
+}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from labeling import selectors, services
-from tests.factories import png_bytes
+from tests.factories import blank_image
 
 pytestmark = pytest.mark.django_db
 
@@ -16,12 +16,7 @@ SOURCE = "fluorescence-teacher"
 
 @pytest.fixture
 def image(project, users):
-    (made,) = services.image_ingest(
-        project=project,
-        uploader=users["owner"],
-        uploads=[services.Upload("f.png", png_bytes(np.zeros((8, 8), np.uint8)))],
-    )
-    return made
+    return blank_image(project, users["owner"])
 
 
 def generate(image, user, head=None, value=2):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from labeling import services
-from tests.factories import png_bytes
+from tests.factories import blank_image, png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +18,7 @@ HUGE = "99999999999999999999"
 
 @pytest.fixture
 def image(project, users):
-    (made,) = services.image_ingest(
-        project=project,
-        uploader=users["owner"],
-        uploads=[services.Upload("f.png", png_bytes(np.zeros((8, 8), np.uint8)))],
-    )
-    return made
+    return blank_image(project, users["owner"])
 
 
 @pytest.mark.parametrize(

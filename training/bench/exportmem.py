@@ -148,16 +148,7 @@ def _png(pixels: np.ndarray) -> bytes:
 def _start_daphne(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     root = Path(__file__).resolve().parents[2]
     log = (folder / "daphne.log").open("wb")
-    command = [
-        sys.executable,
-        "-m",
-        "daphne",
-        "-b",
-        "127.0.0.1",
-        "-p",
-        env["BENCH_PORT"],
-        "webapp.asgi:application",
-    ]
+    command = stack.daphne_command(env["BENCH_PORT"])
     return subprocess.Popen(
         command, cwd=root, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )

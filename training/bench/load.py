@@ -203,16 +203,7 @@ def _start_app(
     log = (folder / "services.log").open("wb")
     root = Path(__file__).resolve().parents[2]
     worker = [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues"]
-    daphne = [
-        sys.executable,
-        "-m",
-        "daphne",
-        "-b",
-        "127.0.0.1",
-        "-p",
-        env["BENCH_PORT"],
-        "webapp.asgi:application",
-    ]
+    daphne = stack.daphne_command(env["BENCH_PORT"])
 
     def start(command: list[str], **extra: str) -> subprocess.Popen[bytes]:
         child_env = {**os.environ, **env, "dramatiq_queue_prefetch": "1", **extra}

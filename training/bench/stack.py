@@ -67,6 +67,11 @@ def start_redis(folder: Path, env: dict[str, str]) -> list[subprocess.Popen[byte
     return [embedded_redis.start(port=int(env["EMBEDDED_REDIS_PORT"]), directory=folder / "redis")]
 
 
+def daphne_command(port: str) -> list[str]:
+    """The web server as `make run` starts it, on the loopback at `port`."""
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "webapp.asgi:application"]
+
+
 def start_services(folder: Path, env: dict[str, str], *, queue: str) -> list[subprocess.Popen[bytes]]:
     """daphne and one worker on `queue`, as `make run` starts them: live-latency's on the gpu
     queue (training), preview-latency's on the default queue (where previews are made)."""
@@ -74,16 +79,7 @@ def start_services(folder: Path, env: dict[str, str], *, queue: str) -> list[sub
     log = (folder / "services.log").open("wb")
     root = Path(__file__).resolve().parents[2]
     commands = [
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            env["BENCH_PORT"],
-            "webapp.asgi:application",
-        ],
+        daphne_command(env["BENCH_PORT"]),
         [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues", queue],
     ]
     processes = [

@@ -4,7 +4,7 @@
 // server's answer is shown file by file: attached, or skipped and why; a refusal with its message.
 import { importAnnotations, type ImportOptions } from "../api/annotations";
 import type { LabelClass } from "../api/projects";
-import { errorText, h, messageLine, selectField } from "../ui";
+import { dropZone, errorText, h, messageLine, selectField } from "../ui";
 import { importHeadline, importLines } from "./import-result";
 
 /** Every file of a drop, walking into dropped folders (their files carry only their own names). */
@@ -85,15 +85,6 @@ export function annotationImport(projectId: number, classes: LabelClass[], nameO
   }
 
   for (const input of [files, folder]) input.addEventListener("change", () => void send([...(input.files ?? [])]));
-  zone.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    zone.classList.add("over");
-  });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("over");
-    if (event.dataTransfer) void droppedFiles(event.dataTransfer).then(send, (error) => message.error(errorText(error)));
-  });
+  dropZone(zone, (data) => void droppedFiles(data).then(send, (error) => message.error(errorText(error))));
   return h("section", { "data-testid": "annotation-import" }, h("h3", {}, "Import annotations"), options.node, zone);
 }

@@ -3,7 +3,7 @@
 // told what the pages are, so the box asks (channels, z-planes or time points) and sends the same
 // files again with that answer. Any other refusal (an unsupported format…) shows the server's message.
 import { needsPages, uploadImages, type ImageSummary, type PagesAre } from "../api/images";
-import { errorText, h, messageLine } from "../ui";
+import { dropZone, errorText, h, messageLine } from "../ui";
 
 const PAGE_ANSWERS: [PagesAre, string][] = [
   ["channels", "channels"],
@@ -76,15 +76,6 @@ export function uploader(projectId: number, added: (images: ImageSummary[]) => v
   }
 
   input.addEventListener("change", () => void send([...(input.files ?? [])]));
-  zone.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    zone.classList.add("over");
-  });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("over");
-    void send([...(event.dataTransfer?.files ?? [])]);
-  });
+  dropZone(zone, (data) => void send([...data.files]));
   return zone;
 }
