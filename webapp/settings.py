@@ -12,8 +12,9 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from botocore.config import Config as BotoConfig
 
-from webapp.env import env_bool, env_int, env_list, env_str
+from webapp.env import ConfigurationError, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LESSLABEL_VAR_DIR", str(BASE_DIR / "var")))
@@ -121,9 +122,20 @@ CHANNEL_LAYERS = {
     }
 }
 
+# The Dramatiq broker: REDIS_URL's Redis by default. BROKER_URL=amqp://... puts the queues on
+# RabbitMQ instead, whose durable queues keep queued work through a restart (Redis then carries
+# only live events, cancel flags and previews). Whatever the broker, queued runs and prediction
+# jobs are also sent again from the database when a worker finds the broker emptied (see
+# training/middleware.py).
+BROKER_URL = env_str("BROKER_URL", REDIS_URL)
+if BROKER_URL.startswith(("amqp://", "amqps://")):
+    _broker = {"BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker", "OPTIONS": {"url": BROKER_URL}}
+elif BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
+    _broker = {"BROKER": "dramatiq.brokers.redis.RedisBroker", "OPTIONS": {"url": BROKER_URL}}
+else:
+    raise ConfigurationError(f"BROKER_URL={BROKER_URL!r} must start with redis:// or amqp://")
 DRAMATIQ_BROKER = {
-    "BROKER": "dramatiq.brokers.redis.RedisBroker",
-    "OPTIONS": {"url": REDIS_URL},
+    **_broker,
     "MIDDLEWARE": [
         "dramatiq.middleware.AgeLimit",
         "dramatiq.middleware.TimeLimit",
@@ -179,6 +191,14 @@ if S3_BUCKET:
             "location": env_str("S3_PREFIX", "lesslabel"),
             "default_acl": None,
             "querystring_auth": True,
+            # An S3 that does not answer fails a request within seconds (the upload answers 503)
+            # instead of holding a web process for minutes of retries.
+            "client_config": BotoConfig(
+                s3={"addressing_style": env_str("S3_ADDRESSING_STYLE", "auto")},
+                connect_timeout=env_int("S3_TIMEOUT_SECONDS", 10, minimum=1),
+                read_timeout=60,
+                retries={"max_attempts": env_int("S3_MAX_ATTEMPTS", 3, minimum=1), "mode": "standard"},
+            ),
         },
     }
 else:
@@ -186,6 +206,10 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT)},
     }
+# `manage.py sweep_orphans` removes stored files no row names once they are this old: a file is
+# stored a moment before the row that names it, so younger ones may be an upload in flight.
+ORPHAN_GRACE_SECONDS = env_int("ORPHAN_GRACE_SECONDS", 24 * 3600, minimum=60)
+
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
