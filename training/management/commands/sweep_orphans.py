@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from training import orphans
@@ -22,7 +21,7 @@ class Command(BaseCommand):
             "--grace-seconds",
             type=int,
             default=None,
-            help=f"only files older than this (default: ORPHAN_GRACE_SECONDS={settings.ORPHAN_GRACE_SECONDS})",
+            help="only files older than this many seconds (default: ORPHAN_GRACE_SECONDS)",
         )
 
     def handle(self, *args: Any, dry_run: bool, grace_seconds: int | None, **options: Any) -> None:
