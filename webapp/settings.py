@@ -13,6 +13,9 @@ from pathlib import Path
 
 import dj_database_url
 from botocore.config import Config as BotoConfig
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from webapp.env import ConfigurationError, env_bool, env_int, env_list, env_str
 
@@ -118,7 +121,18 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # redis-py 8 times reads out after 5 s by default, exactly as long as channels-redis
         # blocks waiting for a message: an idle socket's reader would die. Wait longer.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        # After a Redis restart every pooled connection is dead: without retrying on a connection
+        # error, each web process's next socket connect failed once per stale connection (1011).
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": 30,
+                    "retry": Retry(ExponentialBackoff(cap=1, base=0.1), 3),
+                    "retry_on_error": [RedisConnectionError],
+                }
+            ]
+        },
     }
 }
 
