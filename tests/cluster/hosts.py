@@ -168,7 +168,11 @@ def remove_leftovers() -> None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(pid), signal.SIGKILL)
             sh("ip", "netns", "del", name, check=False)
-    sh("ip", "link", "del", BRIDGE, check=False)
+    # A veth whose namespace is still held by a dying process outlives `ip netns del`.
+    for line in sh("ip", "-o", "link", "show", check=False).stdout.splitlines():
+        name = line.split(":")[1].strip().split("@")[0] if line.count(":") >= 2 else ""
+        if name.startswith(PREFIX) or name == BRIDGE:
+            sh("ip", "link", "del", name, check=False)
 
 
 def wait_for_port(
