@@ -171,6 +171,9 @@ TRAIN_DEVICE = env_str("TRAIN_DEVICE", "auto")
 LESSLABEL_WEIGHTS_DIR = env_str("LESSLABEL_WEIGHTS_DIR", "")
 # Live progress events per second and run at most (validation, previews and states always go).
 LIVE_PROGRESS_PER_SECOND = env_int("LIVE_PROGRESS_PER_SECOND", 4, minimum=1)
+# An open socket joins its project's group again this often, so its events resume this soon
+# after a Redis restart that lost the group's members.
+LIVE_REJOIN_SECONDS = env_int("LIVE_REJOIN_SECONDS", 10, minimum=1)
 
 # Prediction jobs (training/predict/): images one job may freeze (ask for more in several jobs),
 # jobs a project may have queued or running at once, and how images are cut into tiles (the

@@ -262,6 +262,8 @@ def test_afterwards_every_file_is_in_s3_nothing_is_orphaned_and_every_run_is_fin
     named = cluster.manage(
         cluster.web(1),
         "shell",
+        "-v",
+        "0",
         "-c",
         "from training.orphans import named_files; print('\\n'.join(sorted(named_files())))",
     ).split()
