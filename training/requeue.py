@@ -25,8 +25,11 @@ def resend_if_broker_emptied() -> dict[str, list[int]]:
     """Send queued runs and prediction jobs again if the Redis broker lost its data; what was sent."""
     if settings.BROKER_URL != settings.REDIS_URL:  # a separate (durable) broker keeps its queues
         return {}
-    if not jobs.redis_client().set(MARK, str(time.time()), nx=True):
+    redis = jobs.redis_client()
+    if redis.exists(MARK):
         return {}
+    # Read first, mark after: a sweep that fails here (tables not made yet) leaves the mark unset,
+    # so the next sweep tries again.
     runs = list(
         TrainingRun.objects.filter(state=RunState.QUEUED)
         .order_by("created_at", "pk")
@@ -35,6 +38,8 @@ def resend_if_broker_emptied() -> dict[str, list[int]]:
     predictions = list(
         PredictionJob.objects.filter(state=RunState.QUEUED).order_by("pk").values_list("pk", flat=True)
     )
+    if not redis.set(MARK, str(time.time()), nx=True):
+        return {}
     for run_id in runs:
         jobs.send("train_run", run_id)
     for job_id in predictions:
