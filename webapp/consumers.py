@@ -15,7 +15,9 @@ entry not refreshed for PRESENCE_TTL_SECONDS (a browser that vanished) is not li
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from typing import Any
 
@@ -27,6 +29,8 @@ from django.conf import settings
 from labeling.selectors import images_of, live_project, projects_for
 from webapp import events, inputs
 from webapp.live import MESSAGE_TYPE, group_name
+
+log = logging.getLogger(__name__)
 
 REFUSED = 4403
 PRESENCE_TTL_SECONDS = 90
@@ -55,6 +59,8 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
     username = ""
     removed = False
 
+    _rejoin: asyncio.Task[None] | None = None
+
     async def connect(self) -> None:
         self.project_id = int(self.scope["url_route"]["kwargs"]["project_id"])
         user = self.scope.get("user")
@@ -67,6 +73,7 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         self.redis = redis.Redis.from_url(settings.REDIS_URL)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        self._rejoin = asyncio.create_task(self._stay_in_group())
         present = await self._present()
         hello = events.Hello(project=self.project_id, user=user.username, role=role, present=present)
         await self.send_json(hello.to_json())
@@ -74,6 +81,8 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if not self.group:
             return
+        if self._rejoin is not None:
+            self._rejoin.cancel()
         await self.channel_layer.group_discard(self.group, self.channel_name)
         if await self.redis.hdel(_presence_key(self.project_id), self.channel_name):
             await self._announce(image=None, left=True)
@@ -89,6 +98,17 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             content = None
         await self.receive_json(content)
+
+    async def _stay_in_group(self) -> None:
+        """Join the project's group again every LIVE_REJOIN_SECONDS: a Redis that restarted
+        without its data has forgotten the group's members, and events would stop reaching an
+        open socket that still looks healthy."""
+        while True:
+            await asyncio.sleep(settings.LIVE_REJOIN_SECONDS)
+            try:
+                await self.channel_layer.group_add(self.group, self.channel_name)
+            except Exception:
+                log.warning("could not rejoin %s; trying again", self.group, exc_info=True)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None

@@ -12,8 +12,12 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from botocore.config import Config as BotoConfig
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from webapp.env import env_bool, env_int, env_list, env_str
+from webapp.env import ConfigurationError, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LESSLABEL_VAR_DIR", str(BASE_DIR / "var")))
@@ -143,15 +147,37 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # redis-py 8 times reads out after 5 s by default, exactly as long as channels-redis
         # blocks waiting for a message: an idle socket's reader would die. Wait longer.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        # After a Redis restart every pooled connection is dead: without retrying on a connection
+        # error, each web process's next socket connect failed once per stale connection (1011).
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": 30,
+                    "retry": Retry(ExponentialBackoff(cap=1, base=0.1), 3),
+                    "retry_on_error": [RedisConnectionError],
+                }
+            ]
+        },
     }
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 
+# The Dramatiq broker: REDIS_URL's Redis by default. BROKER_URL=amqp://... puts the queues on
+# RabbitMQ instead, whose durable queues keep queued work through a restart (Redis then carries
+# only live events, cancel flags and previews). Whatever the broker, queued runs and prediction
+# jobs are also sent again from the database when a worker finds the broker emptied (see
+# training/middleware.py).
+BROKER_URL = env_str("BROKER_URL", REDIS_URL)
+if BROKER_URL.startswith(("amqp://", "amqps://")):
+    _broker = {"BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker", "OPTIONS": {"url": BROKER_URL}}
+elif BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
+    _broker = {"BROKER": "dramatiq.brokers.redis.RedisBroker", "OPTIONS": {"url": BROKER_URL}}
+else:
+    raise ConfigurationError(f"BROKER_URL={BROKER_URL!r} must start with redis:// or amqp://")
 DRAMATIQ_BROKER = {
-    "BROKER": "dramatiq.brokers.redis.RedisBroker",
-    "OPTIONS": {"url": REDIS_URL},
+    **_broker,
     "MIDDLEWARE": [
         "dramatiq.middleware.AgeLimit",
         "dramatiq.middleware.TimeLimit",
@@ -176,6 +202,9 @@ LESSLABEL_WEIGHTS_DIR = env_str("LESSLABEL_WEIGHTS_DIR", "")
 TRAIN_MAX_CROP = env_int("TRAIN_MAX_CROP", 2048, minimum=64)
 # Live progress events per second and run at most (validation, previews and states always go).
 LIVE_PROGRESS_PER_SECOND = env_int("LIVE_PROGRESS_PER_SECOND", 4, minimum=1)
+# An open socket joins its project's group again this often, so its events resume this soon
+# after a Redis restart that lost the group's members.
+LIVE_REJOIN_SECONDS = env_int("LIVE_REJOIN_SECONDS", 10, minimum=1)
 
 # Prediction jobs (training/predict/): images one job may freeze (ask for more in several jobs),
 # jobs a project may have queued or running at once, and how images are cut into tiles (the
@@ -215,6 +244,14 @@ if S3_BUCKET:
             "location": env_str("S3_PREFIX", "lesslabel"),
             "default_acl": None,
             "querystring_auth": True,
+            # An S3 that does not answer fails a request within seconds (the upload answers 503)
+            # instead of holding a web process for minutes of retries.
+            "client_config": BotoConfig(
+                s3={"addressing_style": env_str("S3_ADDRESSING_STYLE", "auto")},
+                connect_timeout=env_int("S3_TIMEOUT_SECONDS", 10, minimum=1),
+                read_timeout=60,
+                retries={"max_attempts": env_int("S3_MAX_ATTEMPTS", 3, minimum=1), "mode": "standard"},
+            ),
         },
     }
 else:
@@ -222,6 +259,10 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT)},
     }
+# `manage.py sweep_orphans` removes stored files no row names once they are this old: a file is
+# stored a moment before the row that names it, so younger ones may be an upload in flight.
+ORPHAN_GRACE_SECONDS = env_int("ORPHAN_GRACE_SECONDS", 24 * 3600, minimum=60)
+
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -10,9 +10,11 @@ and a run that is a point of a label-efficiency study moves its study on.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -23,6 +25,8 @@ from training.features.study_follow import study_run_changed
 from training.models import FINISHED_STATES, ModelVersion, RunState, TrainingRun
 from webapp import events, live
 from webapp.jobs import redis_client
+
+log = logging.getLogger(__name__)
 
 
 def cancel_key(run_id: int) -> str:
@@ -75,7 +79,10 @@ def finish(run: TrainingRun, state: RunState, *, error: str = "") -> bool:
     run.refresh_from_db()
     if updated:
         transaction.on_commit(lambda: publish_state(run))
-        redis_client().delete(cancel_key(run.pk))
+        try:
+            redis_client().delete(cancel_key(run.pk))
+        except redis.RedisError:  # the key expires on its own; the run's end is what counts
+            log.warning("could not clear the cancel flag of run %s: Redis is unreachable", run.pk)
     return bool(updated)
 
 
@@ -154,5 +161,12 @@ class Heartbeat:
             connection.close()
 
     def should_cancel(self) -> bool:
-        """Asked for by the heartbeat's view of the database or by the Redis key a cancel sets."""
-        return self.cancel_requested.is_set() or bool(self._redis.exists(cancel_key(self.run_id)))
+        """Asked for by the heartbeat's view of the database or by the Redis key a cancel sets.
+
+        A Redis that is restarting must not fail the run: the heartbeat reads the database too."""
+        if self.cancel_requested.is_set():
+            return True
+        try:
+            return bool(self._redis.exists(cancel_key(self.run_id)))
+        except redis.RedisError:
+            return False
