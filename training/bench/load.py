@@ -138,7 +138,7 @@ def _environment(folder: Path, args: argparse.Namespace) -> tuple[dict[str, str]
     os.environ["REDIS_URL"] = args.redis
     env = stack.environment(folder, rate=4)
     database = f"lesslabel_load_{os.getpid()}_{int(time.time())}"
-    import psycopg
+    import psycopg  # only the postgres variant needs it
 
     with psycopg.connect(f"{args.postgres}/postgres", autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{database}"')
@@ -147,7 +147,7 @@ def _environment(folder: Path, args: argparse.Namespace) -> tuple[dict[str, str]
 
 
 def _drop_database(server: str, database: str) -> None:
-    import psycopg
+    import psycopg  # only the postgres variant needs it
 
     with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -156,13 +156,13 @@ def _drop_database(server: str, database: str) -> None:
 def _seed(*, images: int, size: int, annotators: int) -> tuple[Any, Any, dict[str, Any]]:
     """The project, its images (two seeded with strokes of both classes, so a run can start) and
     one annotator account with a token per simulated person."""
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth import get_user_model  # needs django.setup() first
     from rest_framework.authtoken.models import Token
 
     from labeling import selectors, services
-    from labeling.imageio import encode_png
-    from labeling.models import Role
-    from labeling.synthetic import synthetic_field
+    from labeling.imageio import encode_png  # needs django.setup() first
+    from labeling.models import Role  # needs django.setup() first
+    from labeling.synthetic import synthetic_field  # needs django.setup() first
 
     owner, project = stack.bench_project("Load bench")
     made = []
@@ -235,7 +235,7 @@ def _phase(
     port: int, owner: Any, project: Any, shared: dict[str, Any], *, users: int, seconds: float, log: Path
 ) -> dict[str, Any]:
     """N annotators for `seconds` while a training run goes on; what they saw, and what was kept."""
-    from training.runs import create
+    from training.runs import create  # needs django.setup() first
 
     run = create.run_create(project=project, user=owner, options=TRAINING)
     _wait_until_training(run)
@@ -318,8 +318,8 @@ def _wait_until_training(run: Any, timeout: float = 300.0) -> None:
 
 def _stop_training(run: Any) -> dict[str, Any]:
     """Whether the run was training all along (still running at the end), then cancel it."""
-    from training.models import RunMetric
-    from training.runs import lifecycle
+    from training.models import RunMetric  # needs django.setup() first
+    from training.runs import lifecycle  # needs django.setup() first
 
     run.refresh_from_db()
     state = str(run.state)
@@ -332,7 +332,7 @@ def _stop_training(run: Any) -> dict[str, Any]:
 def _lost(acknowledged: list[dict[str, Any]]) -> int:
     """Acknowledged saves missing from the stored history: no revision at the version the server
     answered, a revision with other strokes, or two saves acknowledged with one version."""
-    from labeling.models import AnnotationRevision
+    from labeling.models import AnnotationRevision  # needs django.setup() first
 
     layers = {ack["annotation"] for ack in acknowledged}
     stored = {
@@ -364,7 +364,7 @@ def _same_strokes(stored: Any, sent: list[dict[str, Any]]) -> bool:
 
 def _unacknowledged(phases: list[dict[str, Any]]) -> int:
     """Revisions the annotators made that no client heard of (a save cut off when a phase ended)."""
-    from labeling.models import AnnotationRevision
+    from labeling.models import AnnotationRevision  # needs django.setup() first
 
     made = AnnotationRevision.objects.filter(author__username__startswith="annotator-").count()
     return made - sum(phase["acknowledged"] for phase in phases)
