@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { countLines, newestCounts } from "./counts";
+import type { ImageSummary } from "./api/images";
+import { countLines, newestCounts, takePrediction } from "./counts";
 
 const classes = [
   { index: 1, name: "background" },
@@ -37,5 +38,24 @@ describe("newestCounts", () => {
   it("keeps a newer version's counts over an older version's that arrive late", () => {
     const shown = { model_version: 4, counts: { "2": 6 } };
     expect(newestCounts(shown, 3, { "2": 5 })).toBe(shown);
+  });
+});
+
+describe("takePrediction", () => {
+  const event = (version: number, image: number, counts: Record<string, number>) => ({
+    type: "predictions.ready" as const,
+    at: 0,
+    model_version: version,
+    run: 1,
+    predictions: [{ image, prediction: 1, uncertainty: null, mask_url: "", counts }],
+  });
+
+  it("marks an image the event predicted, with its counts, and leaves the others alone", () => {
+    const image = { id: 7, predicted: false, object_counts: null } as unknown as ImageSummary;
+    const other = { id: 8, predicted: false, object_counts: null } as unknown as ImageSummary;
+    takePrediction(image, event(2, 7, { "2": 4 }));
+    takePrediction(other, event(2, 7, { "2": 4 }));
+    expect([image.predicted, image.object_counts]).toEqual([true, { model_version: 2, counts: { "2": 4 } }]);
+    expect([other.predicted, other.object_counts]).toEqual([false, null]);
   });
 });

@@ -1,6 +1,7 @@
 // Objects per countable class, as the grid's cards and the annotator show them: "12 nucleus".
 // Counts come from the server keyed by class index as text (training/predict, ImageOut.object_counts).
-import type { ObjectCounts } from "./api/images";
+import type { EventOf } from "./api/events.gen";
+import type { ImageSummary, ObjectCounts } from "./api/images";
 
 interface Named {
   index: number;
@@ -25,4 +26,12 @@ export function countLines(counts: Record<string, number>, classes: Named[]): st
 export function newestCounts(shown: ObjectCounts | null, version: number, counts: Record<string, number>): ObjectCounts {
   if (shown && shown.model_version > version) return shown;
   return { model_version: version, counts };
+}
+
+/** An image the event's predictions include is predicted, and shows the newest version's counts. */
+export function takePrediction(image: ImageSummary, event: EventOf<"predictions.ready">): void {
+  const row = event.predictions.find((p) => p.image === image.id);
+  if (!row) return;
+  image.predicted = true;
+  image.object_counts = newestCounts(image.object_counts, event.model_version, row.counts);
 }

@@ -8,7 +8,7 @@ import type { EventOf } from "../api/events.gen";
 import { getImage, thumbnailUrl, type ImageSummary, type Split } from "../api/images";
 import type { LabelClass } from "../api/projects";
 import { STATUS_LABELS, STATUSES } from "../api/team";
-import { countLines, newestCounts } from "../counts";
+import { countLines, takePrediction } from "../counts";
 import type { Present } from "../presence";
 import { imageHref } from "../routes";
 import { h } from "../ui";
@@ -144,10 +144,7 @@ export function imageGrid(projectId: number, images: ImageSummary[], classes: La
 
   /** Change these images as they are now known to be (those the grid has), then show them. */
   const update = (ids: number[], change: (image: ImageSummary) => void): void => {
-    for (const id of ids) {
-      const image = byId.get(id);
-      if (image) change(image);
-    }
+    ids.forEach((id) => byId.has(id) && change(byId.get(id)!));
     render();
   };
 
@@ -189,13 +186,11 @@ export function imageGrid(projectId: number, images: ImageSummary[], classes: La
     /** The split of these images changed (here or on another page: the images.split event). */
     setSplit: (ids: number[], split: Split): void => update(ids, (image) => (image.split = split)),
     /** Predictions stored by a worker: the cards show them as predicted, with the newest version's counts. */
-    predictionsReady(event: EventOf<"predictions.ready">): void {
-      const counts = new Map(event.predictions.map((row) => [row.image, row.counts]));
-      update([...counts.keys()], (image) => {
-        image.predicted = true;
-        image.object_counts = newestCounts(image.object_counts, event.model_version, counts.get(image.id) ?? {});
-      });
-    },
+    predictionsReady: (event: EventOf<"predictions.ready">): void =>
+      update(
+        event.predictions.map((row) => row.image),
+        (image) => takePrediction(image, event),
+      ),
     setPresent(people: Present[]): void {
       present = people;
       render();
