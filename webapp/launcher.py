@@ -32,6 +32,11 @@ QUICK_EXIT_SECONDS = 60.0
 MAX_QUICK_EXITS = 3
 
 
+def worker_command(python: str, queue: str) -> list[str]:
+    """One Dramatiq worker process with one thread on `queue`, as every deployment starts them."""
+    return [python, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues", queue]
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     django.setup()
@@ -76,17 +81,7 @@ def main() -> int:
         ("worker", "gpu", {}),
         ("light worker", "default", {"dramatiq_worker_timeout": "100"}),
     ):
-        command = [
-            python,
-            "manage.py",
-            "rundramatiq",
-            "--processes",
-            "1",
-            "--threads",
-            "1",
-            "--queues",
-            queue,
-        ]
+        command = worker_command(python, queue)
         env = {**os.environ, "dramatiq_queue_prefetch": "1", **extra}
         children.append(
             Child(

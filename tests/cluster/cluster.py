@@ -17,6 +17,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from webapp.launcher import worker_command
+
 from .hosts import PYTHON, SUBNET, Host, Network, Service, postgres_bin, sh, wait_for_port
 
 PG_PORT, REDIS_PORT, S3_PORT, WEB_PORT, AMQP_PORT = 5432, 6379, 9000, 8000, 5672
@@ -129,18 +131,7 @@ class Cluster:
 
     def start_worker(self, queue: str) -> Service:
         host = self.network.hosts[f"worker-{queue}"]
-        command = [
-            PYTHON,
-            "manage.py",
-            "rundramatiq",
-            "--processes",
-            "1",
-            "--threads",
-            "1",
-            "--queues",
-            queue,
-        ]
-        return self.start(f"worker-{queue}", host, command, self.app_env(host))
+        return self.start(f"worker-{queue}", host, worker_command(PYTHON, queue), self.app_env(host))
 
     def stop_all(self) -> None:
         """The app's processes first (all at once), then the services they use."""
