@@ -219,11 +219,14 @@ class PredictionMeasurements(APIView):
                 "image": prediction.image_id,
                 "image_name": prediction.image.name,
                 "model_version": prediction.model_version_id,
-                "counts": measured.counts,
-                "columns": measured.table.columns,
-                "objects": measured.objects(),
+                **_measured_json(measured),
             }
         )
+
+
+def _measured_json(measured: exports.Measured) -> dict[str, Any]:
+    """Counts, columns and one row per object, as both measurement views answer them."""
+    return {"counts": measured.counts, "columns": measured.table.columns, "objects": measured.objects()}
 
 
 class PredictionMeasurementsCsv(APIView):
@@ -263,9 +266,7 @@ class DenseMeasurements(APIView):
             {
                 "image": image.pk,
                 "image_name": image.name,
-                "counts": measured.counts,
-                "columns": measured.table.columns,
-                "objects": measured.objects(),
+                **_measured_json(measured),
             }
         )
 
