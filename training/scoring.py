@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from functools import lru_cache
 
 import torch
@@ -75,14 +76,20 @@ def store_prediction(
     """Files first (fresh names), then the row; the files of a second delivery are removed."""
     encoded = pipeline.encode(result, countable=countable)
     stem = f"predictions/v{version.pk}/image-{image.pk}-{uuid.uuid4().hex[:8]}"
-    files = {
-        "mask": default_storage.save(f"{stem}.png", ContentFile(encoded.mask)),
-        "uncertainty_map": default_storage.save(f"{stem}-uncertainty.png", ContentFile(encoded.uncertainty)),
-        "measurements": default_storage.save(f"{stem}-measurements.json", ContentFile(encoded.measurements)),
+    contents = {
+        "mask": (f"{stem}.png", encoded.mask),
+        "uncertainty_map": (f"{stem}-uncertainty.png", encoded.uncertainty),
+        "measurements": (f"{stem}-measurements.json", encoded.measurements),
     }
     if encoded.instances is not None:
-        name = f"{stem}-instances{encoded.instances_suffix}"
-        files["instances"] = default_storage.save(name, ContentFile(encoded.instances))
+        contents["instances"] = (f"{stem}-instances{encoded.instances_suffix}", encoded.instances)
+    files: dict[str, str] = {}
+    try:
+        for field, (name, content) in contents.items():
+            files[field] = default_storage.save(name, ContentFile(content))
+    except Exception:  # the storage went away half-way: no file of a prediction without its row
+        _delete_quietly(files.values())
+        raise
     counts = {str(index): count for index, count in result.objects.counts.items()}
     with transaction.atomic():
         prediction, created = Prediction.objects.get_or_create(
@@ -91,9 +98,16 @@ def store_prediction(
             defaults={**files, "uncertainty": result.uncertainty, "counts": counts},
         )
     if not created:  # another delivery of the same image got there first
-        for name in files.values():
-            default_storage.delete(name)
+        _delete_quietly(files.values())
     return prediction
+
+
+def _delete_quietly(names: Iterable[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:  # left for sweep_orphans, which removes files no row names
+            log.warning("could not remove %s; sweep_orphans will", name, exc_info=True)
 
 
 def checkpoint_of(version: ModelVersion) -> ckpt.Checkpoint:

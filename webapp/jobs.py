@@ -12,6 +12,7 @@ import functools
 from typing import Any
 
 import dramatiq
+from dramatiq.middleware import CurrentMessage, Retries
 import redis
 from django.conf import settings
 from django.db import transaction
@@ -47,6 +48,17 @@ def send(actor: str, *args: Any) -> None:
 def send_on_commit(actor: str, *args: Any) -> None:
     """Queue once the surrounding transaction commits, so the worker finds the rows it is sent."""
     transaction.on_commit(lambda: send(actor, *args))
+
+
+def retry_follows() -> bool:
+    """Whether the message being processed is sent again if its actor raises now (Dramatiq's
+    Retries middleware, with the actor's max_retries): False outside a worker's message."""
+    message = CurrentMessage.get_current_message()
+    if message is None:
+        return False
+    actor = dramatiq.get_broker().get_actor(message.actor_name)
+    limit = message.options.get("max_retries", actor.options.get("max_retries", Retries().max_retries))
+    return limit is not None and message.options.get("retries", 0) < limit
 
 
 def redis_client() -> redis.Redis:

@@ -183,6 +183,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.TimeLimit",
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
+        "dramatiq.middleware.CurrentMessage",  # webapp/jobs.retry_follows reads it
         "django_dramatiq.middleware.DbConnectionsMiddleware",
         "training.middleware.RunSweeper",
     ],

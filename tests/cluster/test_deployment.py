@@ -88,6 +88,11 @@ def cancel_quietly(browser: Browser, run: int | None) -> None:
         browser.call("POST", f"/api/runs/{run}/cancel/")
 
 
+def listed(browser: Browser, project: int) -> list[dict[str, Any]]:
+    jobs = browser.ok("GET", f"/api/projects/{project}/prediction-jobs/?limit=100")
+    return jobs["results"] if isinstance(jobs, dict) else jobs
+
+
 def progress_of(run: int) -> Any:
     return lambda event: event["type"] == "run.progress" and event.get("run") == run
 
@@ -259,6 +264,14 @@ def test_afterwards_every_file_is_in_s3_nothing_is_orphaned_and_every_run_is_fin
     runs = browser.ok("GET", f"/api/projects/{project}/runs/")
     rows = runs["results"] if isinstance(runs, dict) else runs
     assert rows and all(run["state"] in FINAL for run in rows), [(r["id"], r["state"]) for r in rows]
+    # A prediction job that met the S3 outage waits queued for its retry (Dramatiq backs off 15,
+    # 30, 60 s): it must end, and end well, now that S3 is back.
+    jobs = wait_until(
+        lambda: all(job["state"] in FINAL for job in (found := listed(browser, project))) and found,
+        timeout=300,
+        what="every prediction job to end",
+    )
+    assert all(job["state"] == "succeeded" for job in jobs), [(j["id"], j["state"], j["error"]) for j in jobs]
     named = cluster.manage(
         cluster.web(1),
         "shell",

@@ -151,8 +151,9 @@ def prediction_job_cancel(*, job: PredictionJob) -> PredictionJob:
 
 
 def job_run(job_id: int) -> None:
-    """Predict the job's images not predicted yet. Any error marks the job failed and is raised
-    again, so Dramatiq retries the message; the retry carries on from the images already stored."""
+    """Predict the job's images not predicted yet. An error is raised again, so Dramatiq retries
+    the message (the retry carries on from the images already stored); the job waits queued,
+    saying why, while a retry follows, and is failed when none does."""
     job = PredictionJob.objects.filter(pk=job_id).select_related("model_version").first()
     if job is None or job.state in (RunState.SUCCEEDED, RunState.CANCELLED):
         log.info("prediction job %s is gone or over; nothing to do", job_id)
@@ -168,7 +169,11 @@ def job_run(job_id: int) -> None:
         return
     except Exception as error:
         log.exception("prediction job %s failed", job.pk)
-        _finish(job, RunState.FAILED, error=f"{type(error).__name__}: {error}")
+        reason = f"{type(error).__name__}: {error}"
+        if jobs.retry_follows():
+            _wait_for_retry(job, reason)
+        else:
+            _finish(job, RunState.FAILED, error=reason)
         raise
     _finish(job, RunState.SUCCEEDED)
 
@@ -255,6 +260,15 @@ class Reporter:
             self.ready = []
         live.publish(job.project_id, _progress(job))
         self.last = time.monotonic()
+
+
+def _wait_for_retry(job: PredictionJob, reason: str) -> None:
+    """Back to queued until the retry: a page shows the job as waiting, not as failed, and a broker
+    that loses the retry's message sends it again (training/requeue.py resends queued jobs)."""
+    job.state, job.error = RunState.QUEUED, f"{reason} (it is tried again shortly)"
+    job.save(update_fields=["state", "error", "done", "skipped", "updated_at"])
+    live.publish(job.project_id, _progress(job))
+    live.flush()
 
 
 def _finish(job: PredictionJob, state: RunState, *, error: str = "") -> None:

@@ -14,7 +14,7 @@ from training import scoring
 from training.actors import predict_images
 from training.models import Prediction, PredictionJob
 
-from .conftest import add_images
+from .conftest import add_images, threshold_prediction
 
 pytestmark = pytest.mark.django_db
 
@@ -200,3 +200,74 @@ def test_the_image_list_and_the_predictions_list_show_the_newest_counts(project,
     (listed,) = viewer.get(f"/api/projects/{project.pk}/predictions/").json()["results"]
     assert listed["counts"] == prediction.counts
     assert listed["measurements_url"] == f"/api/predictions/{prediction.pk}/measurements/"
+
+
+def _delivered(retries: int) -> Any:
+    """predict_images' message as the worker hands it over after `retries` earlier failures."""
+    from dramatiq import Message, get_broker
+    from dramatiq.middleware import CurrentMessage
+
+    message = Message(
+        queue_name="gpu", actor_name="predict_images", args=(), kwargs={}, options={"retries": retries}
+    )
+    CurrentMessage().before_process_message(get_broker(), message)
+    return message
+
+
+def test_a_failed_attempt_waits_queued_for_its_retry_and_the_last_one_fails_the_job(
+    project, users, client_for, version, monkeypatch
+):
+    from dramatiq import get_broker
+    from dramatiq.middleware import CurrentMessage
+
+    class StorageAway:
+        def save(self, *args: Any, **kwargs: Any) -> str:
+            raise OSError("the storage is unreachable")
+
+    add_images(project, users["owner"], [1, 2])
+    job = ask(client_for("manager"), version.pk, scope="all").json()
+    storage = scoring.default_storage
+    monkeypatch.setattr(scoring, "default_storage", StorageAway())
+    message = _delivered(retries=0)
+    try:
+        with pytest.raises(OSError):
+            predict_images.fn(job["id"])
+        waiting = client_for("viewer").get(f"/api/prediction-jobs/{job['id']}/").json()
+        assert waiting["state"] == "queued" and not waiting["finished_at"]
+        assert "storage is unreachable" in waiting["error"] and "tried again" in waiting["error"]
+
+        _delivered(retries=3)  # predict_images allows 3 retries: this was the last
+        with pytest.raises(OSError):
+            predict_images.fn(job["id"])
+        failed = PredictionJob.objects.get(pk=job["id"])
+        assert failed.state == "failed" and failed.finished_at and "tried again" not in failed.error
+
+        monkeypatch.setattr(scoring, "default_storage", storage)  # the storage is back: a later message
+        predict_images.fn(job["id"])
+    finally:
+        CurrentMessage().after_process_message(get_broker(), message)
+    done = PredictionJob.objects.get(pk=job["id"])
+    assert done.state == "succeeded" and done.error == "" and done.done == 2
+    assert Prediction.objects.filter(model_version=version).count() == 2
+
+
+def test_a_storage_that_fails_half_way_leaves_no_file_of_the_prediction(project, users, version, monkeypatch):
+    (image,) = add_images(project, users["owner"], [2])
+    storage = scoring.default_storage
+    saved: list[str] = []
+
+    class FailsOnTheSecondFile:
+        def save(self, name: str, content: Any) -> str:
+            if saved:
+                raise OSError("the storage went away")
+            saved.append(storage.save(name, content))
+            return saved[-1]
+
+        def delete(self, name: str) -> None:
+            storage.delete(name)
+
+    monkeypatch.setattr(scoring, "default_storage", FailsOnTheSecondFile())
+    with pytest.raises(OSError):
+        threshold_prediction(version, image)
+    assert saved and not storage.exists(saved[0])
+    assert not Prediction.objects.exists()
