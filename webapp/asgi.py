@@ -13,9 +13,13 @@ django_application = get_asgi_application()  # sets Django up before the consume
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.urls import path  # noqa: E402
+from django.urls import get_resolver, path  # noqa: E402
 
 from webapp.consumers import ProjectConsumer  # noqa: E402
+
+# Every view, and PyTorch with the training views, is imported now, before the server listens:
+# loaded lazily, the first request after a start waited 20-40 s on a 2-core machine.
+get_resolver().url_patterns
 
 websocket_urlpatterns = [path("ws/projects/<int:project_id>/", ProjectConsumer.as_asgi())]
 
