@@ -93,6 +93,10 @@ def listed(browser: Browser, project: int) -> list[dict[str, Any]]:
     return jobs["results"] if isinstance(jobs, dict) else jobs
 
 
+def all_final(jobs: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    return jobs if all(job["state"] in FINAL for job in jobs) else None
+
+
 def progress_of(run: int) -> Any:
     return lambda event: event["type"] == "run.progress" and event.get("run") == run
 
@@ -267,7 +271,7 @@ def test_afterwards_every_file_is_in_s3_nothing_is_orphaned_and_every_run_is_fin
     # A prediction job that met the S3 outage waits queued for its retry (Dramatiq backs off 15,
     # 30, 60 s): it must end, and end well, now that S3 is back.
     jobs = wait_until(
-        lambda: all(job["state"] in FINAL for job in (found := listed(browser, project))) and found,
+        lambda: all_final(listed(browser, project)),
         timeout=300,
         what="every prediction job to end",
     )
