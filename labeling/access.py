@@ -7,8 +7,8 @@ from typing import Any
 
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from labeling.models import ROLE_RANK, Annotation, Image, Membership, Project, Role
-from labeling.selectors import projects_for
+from labeling.models import ROLE_RANK, Annotation, Image, Invitation, Membership, Project, Role
+from labeling.selectors import invitations_for, pending_invitations, projects_for
 
 
 def require_role(user: Any, project: Project, needs: Role) -> Role:
@@ -56,6 +56,23 @@ def annotation_for(user: Any, annotation_id: Any, *, needs: Role = Role.VIEWER) 
         raise NotFound("No such annotation.")
     require_role(user, annotation.image.project, needs)
     return annotation
+
+
+def invitation_for(user: Any, invitation_id: Any) -> Invitation:
+    """A pending invitation addressed to the user; everyone else's is 404, as if it did not exist."""
+    invitation = invitations_for(user).filter(pk=_pk(invitation_id)).first()
+    if invitation is None:
+        raise NotFound("No such invitation: it may have been answered, withdrawn or have lapsed.")
+    return invitation
+
+
+def project_invitation_for(user: Any, project_id: Any, invitation_id: Any) -> Invitation:
+    """A pending invitation of a project the user owns."""
+    project = project_for(user, project_id, needs=Role.OWNER)
+    invitation = pending_invitations(project.invitations.all()).filter(pk=_pk(invitation_id)).first()
+    if invitation is None:
+        raise NotFound("No such pending invitation in this project.")
+    return invitation
 
 
 def can(role: Role | None, needs: Role) -> bool:

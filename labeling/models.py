@@ -64,6 +64,33 @@ class Membership(models.Model):
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[needed]
 
 
+class Invitation(models.Model):
+    """An owner's offer of a role in a project to whoever has the user name `username`; they
+    become a member only by accepting it (labeling/services/invitations.py).
+
+    It names a user name, not a user, and is made whether or not such a user exists, so neither
+    the answer nor the project's list of pending invitations tells the owner which names exist.
+    Past `expires_at` it is as good as gone: nobody sees or accepts it, and the next invitation
+    of the project deletes it.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    username = models.CharField(max_length=150)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "username"], name="one_invitation_per_user_name")
+        ]
+        indexes = [models.Index(fields=["username", "expires_at"])]
+        ordering = ["created_at", "id"]
+
+
 class LabelClass(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classes")
     name = models.CharField(max_length=100)
@@ -367,7 +394,10 @@ class AuditAction(models.TextChoices):
     PROJECT_CREATED = "project.created", "Project created"
     PROJECT_CHANGED = "project.changed", "Project name or description changed"
     PROJECT_ARCHIVED = "project.archived", "Project archived"
-    MEMBER_ADDED = "member.added", "Member invited"
+    MEMBER_INVITED = "member.invited", "Member invited"
+    INVITATION_WITHDRAWN = "invitation.withdrawn", "Invitation withdrawn"
+    INVITATION_DECLINED = "invitation.declined", "Invitation declined"
+    MEMBER_ADDED = "member.added", "Member joined"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Member's role changed"
     MEMBER_REMOVED = "member.removed", "Member removed"
     CLASS_ADDED = "class.added", "Class added"

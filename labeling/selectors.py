@@ -13,6 +13,7 @@ import numpy as np
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.fields.files import FieldFile
+from django.utils import timezone
 
 from labeling import imageio, labelmaps
 from labeling.models import (
@@ -26,6 +27,7 @@ from labeling.models import (
     Image,
     ImageStatus,
     ImageWork,
+    Invitation,
     LabelClass,
     Project,
     SourceFile,
@@ -38,6 +40,25 @@ def projects_for(user: Any) -> QuerySet[Project]:
     if not getattr(user, "is_authenticated", False):
         return Project.objects.none()
     return Project.objects.filter(memberships__user=user, archived_at__isnull=True)
+
+
+def invitations_for(user: Any) -> QuerySet[Invitation]:
+    """The invitations addressed to the user's name that can still be answered (not lapsed, to a
+    live project): the root of the invitee's access, so anyone else gets 404."""
+    if not getattr(user, "is_authenticated", False):
+        return Invitation.objects.none()
+    return pending_invitations(
+        Invitation.objects.filter(username=user.get_username(), project__archived_at__isnull=True)
+    )
+
+
+def pending_invitations(invitations: QuerySet[Invitation]) -> QuerySet[Invitation]:
+    """Those not lapsed, oldest first, with what their answers show."""
+    return (
+        invitations.filter(expires_at__gt=timezone.now())
+        .select_related("project", "invited_by")
+        .order_by("created_at", "pk")
+    )
 
 
 def images_of(project: Project) -> QuerySet[Image]:

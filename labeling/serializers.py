@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,6 +16,7 @@ from labeling.models import (
     AnnotationRevision,
     Channel,
     Image,
+    Invitation,
     LabelClass,
     Membership,
     Project,
@@ -57,15 +57,34 @@ class MembershipOut(serializers.ModelSerializer[Membership]):
         fields = ["user_id", "username", "role", "created_at"]
 
 
-class MembershipIn(serializers.Serializer[Any]):
-    username = serializers.CharField()
-    role = serializers.ChoiceField(choices=Role.choices)
+class InvitationIn(serializers.Serializer[Any]):
+    username = serializers.CharField(max_length=150, help_text="the user name to invite, exactly")
+    role = serializers.ChoiceField(choices=Role.choices, help_text="the role they get by accepting")
 
-    def validate_username(self, value: str) -> Any:
-        user = get_user_model().objects.filter(username=value).first()
-        if user is None:
-            raise serializers.ValidationError(f"There is no user named {value!r}.")
-        return user
+
+class InvitationOut(serializers.ModelSerializer[Invitation]):
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    invited_by = serializers.CharField(
+        source="invited_by.username", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "project",
+            "project_name",
+            "username",
+            "role",
+            "invited_by",
+            "created_at",
+            "expires_at",
+        ]
+
+
+class InvitationSentOut(serializers.Serializer[Any]):
+    detail = serializers.CharField(help_text="the same words whether or not the user name exists")
+    invitation = InvitationOut()
 
 
 class RoleIn(serializers.Serializer[Any]):

@@ -5,27 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from labeling.models import AuditEntry, Comment, ImageWork, StatusChange
 from labeling.workflow import REQUESTED_MOVES
 
 
-class UserNameField(serializers.CharField):
-    """A user name, read as the user (a name nobody has is refused)."""
+class MemberNameField(serializers.CharField):
+    """A member's user name, read as the user. The project comes in the serializer's context; a
+    name nobody has gets the same answer as a non-member's, so it does not tell which names exist."""
 
     def to_internal_value(self, data: Any) -> Any:
         name = super().to_internal_value(data)
-        user = get_user_model().objects.filter(username=name).first()
-        if user is None:
-            raise serializers.ValidationError(f"There is no user named {name!r}.")
-        return user
+        membership = self.context["project"].memberships.filter(user__username=name).first()
+        if membership is None:
+            raise serializers.ValidationError(f"{name} is not a member of this project; invite them first.")
+        return membership.user
 
 
 class AssignIn(serializers.Serializer[Any]):
     images = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
-    assignee = UserNameField(allow_null=True, help_text="a member's user name; null takes the images back")
+    assignee = MemberNameField(allow_null=True, help_text="a member's user name; null takes the images back")
 
 
 class AssignOut(serializers.Serializer[Any]):
@@ -34,7 +34,7 @@ class AssignOut(serializers.Serializer[Any]):
 
 
 class ShareIn(serializers.Serializer[Any]):
-    annotators = serializers.ListField(child=UserNameField(), allow_empty=False)
+    annotators = serializers.ListField(child=MemberNameField(), allow_empty=False)
     count = serializers.IntegerField(
         required=False, allow_null=True, default=None, help_text="how many images to share (default: all)"
     )

@@ -37,8 +37,8 @@ from labeling.team_serializers import (
 )
 
 
-def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
+def _valid(serializer_class: type[Any], request: Request, **context: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data, context=context)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
@@ -51,7 +51,7 @@ class AssignImages(APIView):
     def post(self, request: Request, project_id: int) -> Response:
         """Assign a selection of images to a member, or to nobody (managers)."""
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        fields = _valid(AssignIn, request)
+        fields = _valid(AssignIn, request, project=project)
         ids = services.images_assign(
             project=project, image_ids=fields["images"], assignee=fields["assignee"], by=request.user
         )
@@ -64,7 +64,7 @@ class ShareImages(APIView):
     def post(self, request: Request, project_id: int) -> Response:
         """Deal the images nobody has labelled or taken yet evenly among these annotators (managers)."""
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        fields = _valid(ShareIn, request)
+        fields = _valid(ShareIn, request, project=project)
         shares = services.images_share(
             project=project, annotators=fields["annotators"], count=fields["count"], by=request.user
         )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from labeling import team_views, views
+from labeling import invitation_views, team_views, views
 
 urlpatterns = [
     path("projects/", views.ProjectList.as_view(), name="project-list"),
@@ -12,6 +12,27 @@ urlpatterns = [
         "projects/<int:project_id>/members/<int:user_id>/",
         views.MemberDetail.as_view(),
         name="member-detail",
+    ),
+    path(
+        "projects/<int:project_id>/invitations/",
+        invitation_views.ProjectInvitations.as_view(),
+        name="project-invitations",
+    ),
+    path(
+        "projects/<int:project_id>/invitations/<int:invitation_id>/",
+        invitation_views.ProjectInvitationDetail.as_view(),
+        name="project-invitation-detail",
+    ),
+    path("invitations/", invitation_views.MyInvitations.as_view(), name="my-invitations"),
+    path(
+        "invitations/<int:invitation_id>/accept/",
+        invitation_views.InvitationAccept.as_view(),
+        name="invitation-accept",
+    ),
+    path(
+        "invitations/<int:invitation_id>/decline/",
+        invitation_views.InvitationDecline.as_view(),
+        name="invitation-decline",
     ),
     path("projects/<int:project_id>/classes/", views.ClassList.as_view(), name="class-list"),
     path(

@@ -38,7 +38,6 @@ from labeling.serializers import (
     LabelClassIn,
     LabelClassOut,
     LabelClassPatch,
-    MembershipIn,
     MembershipOut,
     ProjectIn,
     ProjectOut,
@@ -120,14 +119,8 @@ class MemberList(APIView):
         members = project.memberships.select_related("user")
         return Response(MembershipOut(members, many=True).data)
 
-    @extend_schema(request=MembershipIn, responses={201: MembershipOut})
-    def post(self, request: Request, project_id: int) -> Response:
-        project = project_for(request.user, project_id, needs=Role.OWNER)
-        fields = _valid(MembershipIn, request)
-        membership = services.membership_set(
-            project=project, user=fields["username"], role=fields["role"], by=request.user
-        )
-        return Response(MembershipOut(membership).data, status=status.HTTP_201_CREATED)
+
+# People join by accepting an invitation (labeling/invitation_views.py), never by being added.
 
 
 class MemberDetail(APIView):

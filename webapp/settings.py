@@ -308,6 +308,11 @@ TEAM_ACTIVE_GAP_SECONDS = env_int("TEAM_ACTIVE_GAP_SECONDS", 300, minimum=1)
 # Progress counts labelled pixels from the label maps of at most this many images (newest first).
 TEAM_PROGRESS_MAX_IMAGES = env_int("TEAM_PROGRESS_MAX_IMAGES", 2000, minimum=1)
 
+# Invitations to a project (labeling/services/invitations.py): days before an unanswered one
+# lapses, and how many may wait at once in one project (names that match no user count too).
+INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 14, minimum=1)
+INVITATIONS_PENDING_MAX = env_int("INVITATIONS_PENDING_MAX", 50, minimum=1)
+
 # Paginated lists: items per page unless ?limit= asks, and the most ?limit= may ask for.
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 200, minimum=1)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000, minimum=1)

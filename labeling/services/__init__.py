@@ -1,5 +1,5 @@
-"""Operations on projects, members, classes, images, annotations and the team workflow (assignments,
-review, comments, the audit list): labeling's writes.
+"""Operations on projects, members and invitations, classes, images, annotations and the team
+workflow (assignments, review, comments, the audit list): labeling's writes.
 
 Each function is one operation, typed and keyword-only; it validates, changes the database in
 one transaction, and raises InvalidInput (400) or Conflict (409) without storing anything.
@@ -29,6 +29,12 @@ from labeling.services.images import (
     image_name_for,
     image_render_displays,
     image_update,
+)
+from labeling.services.invitations import (
+    invitation_accept,
+    invitation_create,
+    invitation_decline,
+    invitation_withdraw,
 )
 from labeling.services.projects import (
     membership_remove,
@@ -67,6 +73,10 @@ __all__ = [
     "image_update",
     "images_assign",
     "images_share",
+    "invitation_accept",
+    "invitation_create",
+    "invitation_decline",
+    "invitation_withdraw",
     "label_class_create",
     "label_class_delete",
     "label_class_update",

@@ -24,7 +24,7 @@ from webapp import events, live
 def _check_assignee(project: Project, user: Any) -> None:
     role = project.role_of(user)
     if role is None:
-        raise InvalidInput(f"{user.username} is not a member of this project; add them first.")
+        raise InvalidInput(f"{user.username} is not a member of this project; invite them first.")
     if role == Role.VIEWER:
         raise InvalidInput(
             f"{user.username} is a viewer: only annotators, managers and owners can be assigned images."

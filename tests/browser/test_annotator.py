@@ -185,8 +185,15 @@ def test_an_owner_manages_classes_and_members_and_filters_the_grid(signed_in, us
     assert project.classes.filter(name="artifact").exists()
 
     page.get_by_placeholder("User name").fill("stranger")
-    page.get_by_role("button", name="Add member").click()
-    expect(page.locator(".member-list li", has_text="stranger")).to_be_visible()
+    page.get_by_role("button", name="Invite").click()
+    expect(page.get_by_text("If a user named stranger exists")).to_be_visible()
+    expect(page.get_by_test_id("pending-invitations")).to_contain_text("stranger")
+    assert not project.memberships.filter(user=users["stranger"]).exists()
+
+    invited = signed_in(users["stranger"])  # joins only by accepting, on their projects page
+    invited.goto("/")
+    invited.get_by_test_id("invitations").get_by_role("button", name="Accept").click()
+    expect(invited.get_by_text("you are annotator")).to_be_visible()
     assert project.memberships.get(user=users["stranger"]).role == "annotator"
 
 

@@ -116,11 +116,12 @@ def test_an_assignment_that_cannot_be_made_says_why(project, images, users, clie
         refused.json()["detail"]
         == "viewer is a viewer: only annotators, managers and owners can be assigned images."
     )
-    assert assign(manager, project, [images[0].pk], "stranger").json()["detail"] == (
-        "stranger is not a member of this project; add them first."
-    )
+    # A name nobody has gets the non-member's answer: assigning does not tell which names exist.
+    assert assign(manager, project, [images[0].pk], "stranger").json() == {
+        "assignee": ["stranger is not a member of this project; invite them first."]
+    }
     assert assign(manager, project, [images[0].pk], "nobody-at-all").json() == {
-        "assignee": ["There is no user named 'nobody-at-all'."]
+        "assignee": ["nobody-at-all is not a member of this project; invite them first."]
     }
     other = services.project_create(name="Other", owner=users["stranger"])
     elsewhere = add_images(other, users["stranger"], 1)[0]

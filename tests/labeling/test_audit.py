@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
 
 from labeling.models import AuditEntry
 
@@ -23,12 +24,22 @@ def test_membership_and_settings_changes_are_listed_for_owners_newest_first(
     project, users, nucleus, client_for
 ):
     AuditEntry.objects.filter(project=project).delete()  # what the fixture's setup recorded
-    get_user_model().objects.create_user(username="newcomer", password="x")
+    newcomer = get_user_model().objects.create_user(username="newcomer", password="x")
     owner, manager = client_for("owner"), client_for("manager")
-    owner.post(
-        f"/api/projects/{project.pk}/members/", {"username": "newcomer", "role": "viewer"}, format="json"
-    )
-    newcomer = get_user_model().objects.get(username="newcomer")
+    for name in ("newcomer", "nobody", "ghost"):
+        owner.post(
+            f"/api/projects/{project.pk}/invitations/", {"username": name, "role": "viewer"}, format="json"
+        )
+    (pending,) = [
+        row
+        for row in owner.get(f"/api/projects/{project.pk}/invitations/").json()
+        if row["username"] == "ghost"
+    ]
+    owner.delete(f"/api/projects/{project.pk}/invitations/{pending['id']}/")
+    invited = APIClient()
+    invited.force_login(newcomer)
+    (invitation,) = invited.get("/api/invitations/").json()["results"]
+    invited.post(f"/api/invitations/{invitation['id']}/accept/")
     owner.patch(f"/api/projects/{project.pk}/members/{newcomer.pk}/", {"role": "annotator"}, format="json")
     owner.patch(
         f"/api/projects/{project.pk}/members/{newcomer.pk}/", {"role": "annotator"}, format="json"
@@ -49,7 +60,11 @@ def test_membership_and_settings_changes_are_listed_for_owners_newest_first(
         ("manager", "class.added", "debris", {"index": 3, "color": "#00ff00", "countable": False}),
         ("owner", "member.removed", "newcomer", {"role": "annotator"}),
         ("owner", "member.role_changed", "newcomer", {"role": {"from": "viewer", "to": "annotator"}}),
-        ("owner", "member.added", "newcomer", {"role": "viewer"}),
+        ("newcomer", "member.added", "newcomer", {"role": "viewer"}),
+        ("owner", "invitation.withdrawn", "ghost", {"role": "viewer"}),
+        ("owner", "member.invited", "ghost", {"role": "viewer"}),
+        ("owner", "member.invited", "nobody", {"role": "viewer"}),
+        ("owner", "member.invited", "newcomer", {"role": "viewer"}),
     ]
     row = owner.get(f"/api/projects/{project.pk}/audit/").json()["results"][-1]
     assert row["what"] == "Member invited" and row["at"]

@@ -43,12 +43,15 @@ ACTIONS = [
     Action("archive project", "delete", "/api/projects/{project}/", Role.OWNER),
     Action("list members", "get", "/api/projects/{project}/members/", Role.VIEWER),
     Action(
-        "add member",
+        "invite member",
         "post",
-        "/api/projects/{project}/members/",
+        "/api/projects/{project}/invitations/",
         Role.OWNER,
         {"username": "newcomer", "role": "annotator"},
+        allowed_status=(202,),
     ),
+    Action("list invitations", "get", "/api/projects/{project}/invitations/", Role.OWNER),
+    Action("withdraw invitation", "delete", "/api/projects/{project}/invitations/{invitation}/", Role.OWNER),
     Action(
         "change role", "patch", "/api/projects/{project}/members/{viewer}/", Role.OWNER, {"role": "annotator"}
     ),
@@ -149,7 +152,11 @@ def world(project, users, nucleus) -> dict[str, int]:
         project=project, uploader=users["manager"], uploads=[services.Upload("g.png", field_png(size=32))]
     )
     comment = services.comment_add(image=image, author=users["annotator"], body="Is this a nucleus?")
+    invitation = services.invitation_create(
+        project=project, username="guest", role="viewer", by=users["owner"]
+    )
     return {
+        "invitation": invitation.pk,
         "project": project.pk,
         "image": image.pk,
         "annotation": annotation.pk,

@@ -7,6 +7,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 LISTS = [
     "/api/projects/{project_id}/members/",
+    "/api/projects/{project_id}/invitations/",
     "/api/projects/{project_id}/classes/",
     "/api/images/{image_id}/annotations/",
     "/api/annotations/{annotation_id}/revisions/",

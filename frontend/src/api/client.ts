@@ -65,6 +65,7 @@ export const postJSON = <T>(url: string, body: unknown): Promise<T> =>
   request<T>("POST", url, JSON.stringify(body), true);
 export const patchJSON = <T>(url: string, body: unknown): Promise<T> =>
   request<T>("PATCH", url, JSON.stringify(body), true);
+export const deleteJSON = <T>(url: string): Promise<T> => request<T>("DELETE", url);
 export const postForm = <T>(url: string, form: FormData): Promise<T> => request<T>("POST", url, form);
 
 /** Every item of a paginated list, following `next` links. */

@@ -1,5 +1,6 @@
-// Projects, their label classes and their members (labeling/views.py).
-import { allPages, getJSON, patchJSON, postJSON } from "./client";
+// Projects, their label classes, their members and invitations (labeling/views.py,
+// labeling/invitation_views.py).
+import { allPages, deleteJSON, getJSON, patchJSON, postJSON } from "./client";
 
 export type Role = "owner" | "manager" | "annotator" | "viewer";
 
@@ -24,6 +25,24 @@ export interface Member {
   role: Role;
 }
 
+/** An owner's offer of a role, to a user name; it makes a member only once accepted. */
+export interface Invitation {
+  id: number;
+  project: number;
+  project_name: string;
+  username: string;
+  role: Role;
+  invited_by: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+/** The answer to an invitation: the same words whether or not the user name exists. */
+export interface InvitationSent {
+  detail: string;
+  invitation: Invitation;
+}
+
 export const listProjects = (): Promise<Project[]> => allPages<Project>("/api/projects/");
 export const getProject = (id: number): Promise<Project> => getJSON(`/api/projects/${id}/`);
 export const createProject = (name: string, description: string): Promise<Project> =>
@@ -36,10 +55,21 @@ export const updateClass = (projectId: number, classId: number, change: Partial<
   patchJSON(`/api/projects/${projectId}/classes/${classId}/`, change);
 
 export const listMembers = (projectId: number): Promise<Member[]> => getJSON(`/api/projects/${projectId}/members/`);
-export const addMember = (projectId: number, username: string, role: Role): Promise<Member> =>
-  postJSON(`/api/projects/${projectId}/members/`, { username, role });
 export const setMemberRole = (projectId: number, userId: number, role: Role): Promise<Member> =>
   patchJSON(`/api/projects/${projectId}/members/${userId}/`, { role });
+
+export const inviteMember = (projectId: number, username: string, role: Role): Promise<InvitationSent> =>
+  postJSON(`/api/projects/${projectId}/invitations/`, { username, role });
+export const listProjectInvitations = (projectId: number): Promise<Invitation[]> =>
+  getJSON(`/api/projects/${projectId}/invitations/`);
+export const withdrawInvitation = (projectId: number, invitationId: number): Promise<null> =>
+  deleteJSON(`/api/projects/${projectId}/invitations/${invitationId}/`);
+/** The invitations waiting for the signed-in user's answer. */
+export const listMyInvitations = (): Promise<Invitation[]> => allPages<Invitation>("/api/invitations/");
+export const acceptInvitation = (invitationId: number): Promise<Member> =>
+  postJSON(`/api/invitations/${invitationId}/accept/`, {});
+export const declineInvitation = (invitationId: number): Promise<null> =>
+  postJSON(`/api/invitations/${invitationId}/decline/`, {});
 
 /** The project's live-event socket (webapp/consumers.py), on this page's host. */
 export function projectSocketUrl(projectId: number): string {

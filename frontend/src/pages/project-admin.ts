@@ -1,7 +1,8 @@
-// A project's classes (name, colour, new ones) and members (role, new ones): what managers and
-// owners change on the project page.
-import { addMember, createClass, setMemberRole, updateClass, type LabelClass, type Member, type Project, type Role } from "../api/projects";
+// A project's classes (name, colour, new ones) and members (role; invitations for new ones): what
+// managers and owners change on the project page.
+import { createClass, setMemberRole, updateClass, type LabelClass, type Member, type Project, type Role } from "../api/projects";
 import { canManage, errorText, h, messageLine } from "../ui";
+import { invitePanel } from "./invitations";
 
 export function classSection(project: Project, classes: LabelClass[]): HTMLElement {
   const editable = canManage(project.role);
@@ -72,25 +73,6 @@ export function memberSection(project: Project, members: Member[]): HTMLElement 
   }
 
   list.append(...members.map(row));
-  const username = h("input", { placeholder: "User name", required: true });
-  let newRole: Role = "annotator";
-  const form = h(
-    "form",
-    { class: "inline-form" },
-    username,
-    roleSelect(newRole, (role) => (newRole = role)),
-    h("button", { type: "submit" }, "Add member"),
-  );
-  (form.querySelector("select") as HTMLSelectElement).disabled = false;
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      list.append(row(await addMember(project.id, username.value.trim(), newRole)));
-      username.value = "";
-      message.clear();
-    } catch (error) {
-      message.error(errorText(error));
-    }
-  });
-  return h("section", {}, h("h2", {}, "Members"), list, editable ? form : null, message.node);
+  const invite = editable ? invitePanel(project.id, (onChange) => roleSelect("annotator", onChange)) : null;
+  return h("section", {}, h("h2", {}, "Members"), list, message.node, invite);
 }

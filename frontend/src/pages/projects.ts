@@ -1,10 +1,11 @@
-// The user's projects, and a form to start a new one.
+// The user's projects, the invitations waiting for their answer, and a form to start a new one.
 import { createProject, listProjects } from "../api/projects";
 import { projectHref } from "../routes";
 import { errorText, h, messageLine, type Stop } from "../ui";
+import { invitationsBox } from "./invitations";
 
 export async function showProjects(root: HTMLElement): Promise<Stop> {
-  const projects = await listProjects();
+  const [projects, invitations] = await Promise.all([listProjects(), invitationsBox()]);
   const message = messageLine();
   const list = h("ul", { class: "project-list" });
   for (const project of projects) {
@@ -32,7 +33,8 @@ export async function showProjects(root: HTMLElement): Promise<Stop> {
   });
   root.replaceChildren(
     h("h1", {}, "Projects"),
-    projects.length ? list : h("p", {}, "No projects yet: start one below, or ask an owner to add you."),
+    ...(invitations ? [invitations] : []),
+    projects.length ? list : h("p", {}, "No projects yet: start one below, or ask an owner to invite you."),
     form,
     message.node,
   );
