@@ -55,6 +55,7 @@ class TrainingRunIn(serializers.Serializer[Any]):
 class PresetOut(serializers.Serializer[Any]):
     steps = serializers.IntegerField()
     steps_per_epoch = serializers.IntegerField()
+    warmup_steps = serializers.IntegerField()
     batch_size = serializers.IntegerField()
     patch_size = serializers.IntegerField()
 
@@ -66,6 +67,7 @@ class RunEstimateOut(serializers.Serializer[Any]):
     device = serializers.CharField(help_text="the device runs are sized and timed for: cpu or cuda")
     steps = serializers.IntegerField()
     steps_per_epoch = serializers.IntegerField()
+    warmup_steps = serializers.IntegerField()
     batch_size = serializers.IntegerField()
     patch_size = serializers.IntegerField()
     estimate = serializers.ChoiceField(choices=["measured", "unknown"])

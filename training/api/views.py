@@ -60,6 +60,7 @@ from webapp.rest import query_int
 ESTIMATE_SIZES = {
     "steps": (1, MAX_STEPS),
     "steps_per_epoch": (1, MAX_STEPS),
+    "warmup_steps": (0, MAX_STEPS),
     "batch_size": (1, MAX_BATCH_SIZE),
     "patch_size": (32, MAX_PATCH_SIZE),
 }

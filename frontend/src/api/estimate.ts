@@ -7,6 +7,7 @@ import { getJSON, withQuery } from "./client";
 export interface PresetSizes {
   steps: number;
   steps_per_epoch: number;
+  warmup_steps: number;
   batch_size: number;
   patch_size: number;
 }

@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { RunEstimate } from "../api/estimate";
 import { CUSTOM, durationText, estimateQuery, estimateText, fieldsOf, matchingPreset, sizesOf } from "./run-estimate";
 
+// As training/runs/presets.py has them for the CPU.
 const PRESETS = {
-  quick: { steps: 100, steps_per_epoch: 25, batch_size: 8, patch_size: 128 },
-  standard: { steps: 300, steps_per_epoch: 50, batch_size: 8, patch_size: 128 },
+  quick: { steps: 150, steps_per_epoch: 50, warmup_steps: 15, batch_size: 8, patch_size: 128 },
+  standard: { steps: 500, steps_per_epoch: 100, warmup_steps: 50, batch_size: 8, patch_size: 128 },
 };
 
 const answer = (seconds: number | null, runs = 0): RunEstimate => ({
@@ -20,7 +21,7 @@ const answer = (seconds: number | null, runs = 0): RunEstimate => ({
 
 describe("the form's sizes and a preset's", () => {
   it("turn steps into epochs of the preset's length and back", () => {
-    expect(fieldsOf(PRESETS.standard)).toEqual({ epochs: 6, stepsPerEpoch: 50, patchSize: 128, batchSize: 8 });
+    expect(fieldsOf(PRESETS.standard)).toEqual({ epochs: 5, stepsPerEpoch: 100, patchSize: 128, batchSize: 8 });
     expect(sizesOf(fieldsOf(PRESETS.quick))).toEqual(PRESETS.quick);
   });
 

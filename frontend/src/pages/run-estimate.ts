@@ -1,6 +1,7 @@
 // The run form's preset and expected duration, as pure functions of its values: which preset the
 // sizes match, the estimate query they make, and how the answer reads.
 import type { EstimateQuery, PresetSizes, RunEstimate } from "../api/estimate";
+import { warmupSteps } from "./run-config";
 
 export const CUSTOM = "custom";
 
@@ -19,9 +20,11 @@ export const fieldsOf = (sizes: PresetSizes): SizeFields => ({
   batchSize: sizes.batch_size,
 });
 
+/** The sizes the form sends (run-config.ts): warm-up is a tenth of the steps, at most 50. */
 export const sizesOf = (fields: SizeFields): PresetSizes => ({
   steps: fields.epochs * fields.stepsPerEpoch,
   steps_per_epoch: fields.stepsPerEpoch,
+  warmup_steps: warmupSteps(fields.epochs * fields.stepsPerEpoch),
   batch_size: fields.batchSize,
   patch_size: fields.patchSize,
 });

@@ -27,7 +27,9 @@ def finished_version(project, user, *, device: str) -> ModelVersion:
     spec = RunSpec.from_json(
         create.run_create(project=project, user=user, options={"preset": "quick"}).config
     )
-    run = TrainingRun.objects.create(project=project, created_by=user, state="succeeded", config=spec.to_json())
+    run = TrainingRun.objects.create(
+        project=project, created_by=user, state="succeeded", config=spec.to_json()
+    )
     return ModelVersion.objects.create(
         project=project,
         run=run,
@@ -43,6 +45,8 @@ def test_every_preset_names_the_same_sizes_on_every_device():
         assert all(tuple(values) == presets.PRESET_KEYS for values in table.values())
         steps = [table[name]["steps"] * table[name]["batch_size"] for name in presets.PRESET_NAMES]
         assert steps == sorted(steps) and len(set(steps)) == 3  # quick < standard < thorough
+        # Warm-up as the run form makes it (run-config.ts), so a preset's sizes read back as it.
+        assert all(v["warmup_steps"] == max(1, min(50, round(v["steps"] / 10))) for v in table.values())
 
 
 def test_a_preset_fills_in_only_the_options_the_request_leaves_out():
@@ -59,7 +63,9 @@ def test_a_preset_fills_in_only_the_options_the_request_leaves_out():
 
 @pytest.mark.parametrize("name", ["fast", "", "QUICK", 3, ["quick"]])
 def test_a_preset_that_does_not_exist_is_refused_with_the_valid_names(name):
-    with pytest.raises(InvalidInput, match=r"preset must be one of quick, standard, thorough \(default standard\)"):
+    with pytest.raises(
+        InvalidInput, match=r"preset must be one of quick, standard, thorough \(default standard\)"
+    ):
         preset_named(name)
 
 
@@ -71,7 +77,7 @@ def test_a_run_request_names_a_preset_and_its_own_options_win(project, users):
     mixed = create.run_create(project=project, user=manager, options={"preset": "thorough", "batch_size": 2})
     assert sizes(mixed) == {**CPU_PRESETS["thorough"], "batch_size": 2}
     # An API caller of before presets, who names its sizes, gets exactly those.
-    explicit = {"steps": 30, "steps_per_epoch": 10, "batch_size": 4, "patch_size": 64}
+    explicit = {"steps": 30, "steps_per_epoch": 10, "warmup_steps": 5, "batch_size": 4, "patch_size": 64}
     assert sizes(create.run_create(project=project, user=manager, options=explicit)) == explicit
 
 

@@ -53,11 +53,11 @@ def test_the_estimate_scales_the_measured_time_by_pixels_per_step(labelled, user
     finished(labelled, users["manager"], seconds=16.384)  # 10 s per megapixel
     timing = step_timing()
     assert timing is not None and timing.seconds_per_megapixel == pytest.approx(10.0)
-    quick = CPU_PRESETS["quick"]  # 100 x 8 x 128²: 13.1072 megapixels
-    assert run_estimate(options={"preset": "quick"}).seconds == pytest.approx(131.1)
+    quick = CPU_PRESETS["quick"]  # 150 x 8 x 128²: 19.6608 megapixels
+    assert run_estimate(options={"preset": "quick"}).seconds == pytest.approx(196.6)
     # Explicit sizes win over the preset's: twice the steps, half the batch, the same time.
     doubled = run_estimate(options={"preset": "quick", "steps": 2 * quick["steps"], "batch_size": 4})
-    assert doubled.seconds == pytest.approx(131.1) and doubled.train.batch_size == 4
+    assert doubled.seconds == pytest.approx(196.6) and doubled.train.batch_size == 4
 
 
 def test_the_estimate_is_the_median_of_recent_runs_on_the_newest_runs_device(labelled, users):
@@ -99,11 +99,11 @@ def test_the_estimate_endpoint_answers_members_with_the_presets_and_the_time(lab
     unknown = client_for("viewer").get(url, {"preset": "quick"}).json()
     assert unknown["estimate"] == "unknown" and unknown["seconds"] is None
     assert unknown["presets"] == CPU_PRESETS and unknown["default_preset"] == "standard"
-    assert (unknown["preset"], unknown["steps"], unknown["patch_size"]) == ("quick", 100, 128)
+    assert (unknown["preset"], unknown["steps"], unknown["patch_size"]) == ("quick", 150, 128)
     finished(labelled, users["manager"], seconds=16.384)
     measured = client_for("viewer").get(url, {"preset": "quick", "steps": 200}).json()
     assert measured["estimate"] == "measured" and measured["measured_runs"] == 1
-    assert measured["seconds"] == pytest.approx(262.1) and measured["steps"] == 200
+    assert measured["seconds"] == pytest.approx(262.1) and measured["steps"] == 200  # 200 x 8 x 128²
     assert client_for("stranger").get(url).status_code == 404
 
 
