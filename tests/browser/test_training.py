@@ -20,9 +20,15 @@ def test_a_run_started_in_the_browser_streams_its_curve_and_its_prediction(
     page = signed_in(users["manager"])
     page.goto(f"/#/projects/{project.pk}/training")
     form = page.get_by_test_id("run-form")
+    # The default preset fills the sizes in; with no run finished here, the time is unknown.
+    estimate = page.get_by_test_id("run-estimate")
+    expect(estimate).to_contain_text("unknown until a run has finished here")
+    expect(form.locator('select[name="preset"]')).to_have_value("standard")
+    expect(form.locator('input[name="patch_size"]')).to_have_value("128")
     tiny = {"epochs": "3", "steps_per_epoch": "10", "patch_size": "64", "batch_size": "4"}
     for name, value in tiny.items():
         form.locator(f'input[name="{name}"]').fill(value)
+    expect(form.locator('select[name="preset"]')).to_have_value("custom")
     # A fixed encoder needs one to start from: the server says so and nothing starts.
     freeze = form.locator('input[name="freeze_encoder"]')
     freeze.check()
@@ -43,6 +49,9 @@ def test_a_run_started_in_the_browser_streams_its_curve_and_its_prediction(
     assert int(followed.locator("> div").get_attribute("data-points")) >= 3 + 3
     expect(page.get_by_test_id("versions").locator("tr")).to_have_count(2)  # header + the new version
     screenshot(page, "training")
+    # That run's step time is now this installation's measure: choosing a preset shows a time.
+    form.locator('select[name="preset"]').select_option("quick")
+    expect(estimate).to_contain_text("from the step times of 1 finished run here")
 
     expect(status).to_have_attribute("data-predictions", "ready", timeout=TIMEOUT_MS)
     assert TrainingRun.objects.get().config["test_time_augmentation"] is True  # scored that way

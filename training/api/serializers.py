@@ -52,6 +52,31 @@ class TrainingRunIn(serializers.Serializer[Any]):
     warm_start = serializers.IntegerField(required=False, allow_null=True)
 
 
+class PresetOut(serializers.Serializer[Any]):
+    steps = serializers.IntegerField()
+    steps_per_epoch = serializers.IntegerField()
+    warmup_steps = serializers.IntegerField()
+    batch_size = serializers.IntegerField()
+    patch_size = serializers.IntegerField()
+
+
+class RunEstimateOut(serializers.Serializer[Any]):
+    """How long a run of the chosen preset and sizes is expected to train on this installation."""
+
+    preset = serializers.CharField()
+    device = serializers.CharField(help_text="the device runs are sized and timed for: cpu or cuda")
+    steps = serializers.IntegerField()
+    steps_per_epoch = serializers.IntegerField()
+    warmup_steps = serializers.IntegerField()
+    batch_size = serializers.IntegerField()
+    patch_size = serializers.IntegerField()
+    estimate = serializers.ChoiceField(choices=["measured", "unknown"])
+    seconds = serializers.FloatField(allow_null=True, help_text="null while no run has been measured")
+    measured_runs = serializers.IntegerField(help_text="the finished runs whose step times it uses")
+    default_preset = serializers.CharField()
+    presets = serializers.DictField(child=PresetOut(), help_text="every preset's sizes on this device")
+
+
 class PseudoMasksIn(serializers.Serializer[Any]):
     max_uncertainty = serializers.FloatField(
         min_value=0.0,

@@ -6,6 +6,7 @@ from training.api import models_out, views
 
 urlpatterns = [
     path("projects/<int:project_id>/runs/", views.RunList.as_view(), name="run-list"),
+    path("projects/<int:project_id>/run-estimate/", views.RunEstimate.as_view(), name="run-estimate"),
     path("runs/<int:run_id>/", views.RunDetail.as_view(), name="run-detail"),
     path("runs/<int:run_id>/cancel/", views.RunCancel.as_view(), name="run-cancel"),
     path("runs/<int:run_id>/metrics/", views.RunMetrics.as_view(), name="run-metrics"),

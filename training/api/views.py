@@ -37,6 +37,7 @@ from training.api.serializers import (
     PredictionJobOut,
     PredictionOut,
     PseudoMasksIn,
+    RunEstimateOut,
     RunMetricOut,
     StudyIn,
     StudyOut,
@@ -51,8 +52,18 @@ from training.features import guidance, instant, pseudo, study, teacher
 from training.models import ModelVersion, Prediction, PredictionJob, Study, TrainingRun
 from training.predict import accept, exports
 from training.predict import job as prediction_job
-from training.runs import create, lifecycle
+from training.runs import create, lifecycle, presets, timing
+from training.runs.spec import MAX_BATCH_SIZE, MAX_PATCH_SIZE, MAX_STEPS
 from webapp.rest import query_int
+
+# The sizes a run estimate takes as query parameters, with their bounds (a run's own, spec.py).
+ESTIMATE_SIZES = {
+    "steps": (1, MAX_STEPS),
+    "steps_per_epoch": (1, MAX_STEPS),
+    "warmup_steps": (0, MAX_STEPS),
+    "batch_size": (1, MAX_BATCH_SIZE),
+    "patch_size": (32, MAX_PATCH_SIZE),
+}
 
 InProject = TypeVar("InProject", TrainingRun, ModelVersion, Study, PredictionJob)
 
@@ -93,6 +104,37 @@ class RunList(generics.ListAPIView[TrainingRun]):
         options = incoming.validated_data["config"]
         run = create.run_create(project=project, user=request.user, options=options, warm_start=warm_start)
         return Response(TrainingRunOut(run).data, status=201)
+
+
+class RunEstimate(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("preset", str, required=False, enum=list(presets.PRESET_NAMES)),
+            *(OpenApiParameter(name, int, required=False) for name in ESTIMATE_SIZES),
+        ],
+        responses={200: RunEstimateOut},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        """The presets, and the expected training time of a run with the chosen preset and sizes,
+        from this installation's measured step times ("unknown" until a run has finished)."""
+        project_for(request.user, project_id)
+        options: dict[str, Any] = {"preset": request.query_params.get("preset")}
+        for name, (low, high) in ESTIMATE_SIZES.items():
+            if (value := query_int(request, name, minimum=low, maximum=high)) is not None:
+                options[name] = value
+        found = timing.run_estimate(options=options)
+        sizes = {key: getattr(found.train, key) for key in presets.PRESET_KEYS}
+        body = {
+            "preset": found.preset,
+            "device": found.device,
+            **sizes,
+            "estimate": "unknown" if found.seconds is None else "measured",
+            "seconds": found.seconds,
+            "measured_runs": found.measured_runs,
+            "default_preset": presets.DEFAULT_PRESET,
+            "presets": presets.presets_for(found.device),
+        }
+        return Response(RunEstimateOut(body).data)
 
 
 class RunDetail(APIView):

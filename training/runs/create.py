@@ -13,7 +13,7 @@ from django.db import transaction
 from labeling.errors import InvalidInput
 from labeling.models import Project
 from training.models import ModelVersion, TrainingRun
-from training.runs import lifecycle
+from training.runs import lifecycle, presets, timing
 from training.runs.spec import MAX_TRAIN_IMAGES, check_warm_start, whole_number
 from training.strategies import strategy_named
 from webapp import jobs
@@ -22,7 +22,8 @@ from webapp import jobs
 def run_create(
     *, project: Project, user: Any, options: dict[str, Any], warm_start: ModelVersion | None = None
 ) -> TrainingRun:
-    """Parse and check the options, freeze the labels, queue the run on the gpu queue.
+    """Parse and check the options (over a preset's sizes), freeze the labels, queue the run on
+    the gpu queue.
 
     Raises InvalidInput (a 400) for a bad value; nothing is written then.
     """
@@ -30,6 +31,8 @@ def run_create(
         raise InvalidInput("config must be a JSON object.")
     options = dict(options)
     strategy = strategy_named(options.pop("strategy", "labels"))
+    # The preset's sizes under the options given: explicit options win, and no preset is "standard".
+    options = presets.with_preset(options, device=timing.training_device())
     limit = None
     if "train_image_limit" in options:  # a point of a label-efficiency study (features/study.py)
         limit = whole_number(options.pop("train_image_limit"), "train_image_limit", 1, MAX_TRAIN_IMAGES)

@@ -32,7 +32,6 @@ MAX_TRAIN_IMAGES = 100_000
 MAX_PREVIEW_IMAGES = 8
 MAX_LEARNING_RATE = 1.0
 MAX_DATA_WORKERS = 8  # data-loading processes one run may start beside its worker
-DEFAULT_TRAIN = {"steps": 1000, "steps_per_epoch": 100, "patch_size": 256, "batch_size": 8}
 # TrainConfig fields the server sets from the project, never a request.
 SERVER_SET = ("in_channels", "num_classes", "extra")
 
@@ -264,11 +263,12 @@ def channel_list(raw: Any) -> list[str]:
 def train_config(
     options: dict[str, Any], *, in_channels: int, num_classes: int, defaults: dict[str, Any]
 ) -> TrainConfig:
-    """The run's TrainConfig: the options over the strategy's `defaults` over DEFAULT_TRAIN."""
+    """The run's TrainConfig: the options (a preset's sizes among them, training/runs/presets.py)
+    over the strategy's `defaults` over TrainConfig's own."""
     for fixed in SERVER_SET:
         if fixed in options:
             raise InvalidInput(f"config.{fixed} is set by the server from the project; leave it out.")
-    values = {**DEFAULT_TRAIN, **defaults, **options, "in_channels": in_channels, "num_classes": num_classes}
+    values = {**defaults, **options, "in_channels": in_channels, "num_classes": num_classes}
     try:
         config = TrainConfig.from_dict(values)
     except (TypeError, ValueError) as error:

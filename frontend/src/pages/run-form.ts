@@ -4,6 +4,7 @@ import { listProjects, type LabelClass } from "../api/projects";
 import { createRun, listModelVersions, type ModelVersion, type Run } from "../api/runs";
 import { errorText, h, labelSources, messageLine, networkFields, numberField as number, selectField as select } from "../ui";
 import { PRETEXT_TASKS, runConfig, STRATEGIES, versionLabel, type RunFormValues } from "./run-config";
+import { presetPicker } from "./run-presets";
 
 /** The fieldsets only one strategy needs, shown for it: "tags" and "pretrain". */
 function strategyOptions(classes: LabelClass[]) {
@@ -83,6 +84,8 @@ export function runForm(
   // ImageNet weights only from a copy the server has on disk (LESSLABEL_WEIGHTS_DIR); it says so if not.
   const imagenet = h("input", { type: "checkbox", name: "imagenet" });
   const epochs = number("epochs", 10, 1, 200);
+  // A preset fills in the sizes below; its line says how long they train here (run-presets.ts).
+  const preset = presetPicker(projectId);
   const options = strategyOptions(classes);
   // Train the decoder only, on top of the warm start's (or ImageNet's) encoder: with few labelled
   // images, fine-tuning everything forgets what pretraining learnt.
@@ -117,17 +120,21 @@ export function runForm(
     options.pretrain,
     ...network.model,
     h("label", {}, imagenet, " ImageNet encoder weights (local copy)"),
+    preset.node,
     h("label", {}, "Epochs ", epochs),
     ...network.batches,
+    preset.line,
     h("label", {}, "Warm start ", warm),
     freezeLabel,
     augmentLabel,
     h("button", { type: "submit" }, "Start training"),
   );
+  preset.attach(form);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const run = await createRun(projectId, runConfig(read()), warm.value ? Number(warm.value) : null);
+      const config = { preset: preset.chosen(), ...runConfig(read()) };
+      const run = await createRun(projectId, config, warm.value ? Number(warm.value) : null);
       message.info(`Run #${run.id} is queued.`);
       started(run);
     } catch (error) {
