@@ -12,7 +12,7 @@ from django.db import transaction
 
 from labeling.errors import InvalidInput
 from labeling.models import Project
-from training.models import ModelVersion, TrainingRun
+from training.models import ModelVersion, TrainingRun, VersionKind
 from training.runs import lifecycle
 from training.runs.spec import MAX_TRAIN_IMAGES, check_warm_start, whole_number
 from training.strategies import strategy_named
@@ -36,6 +36,13 @@ def run_create(
     prepared = strategy.prepare(project=project, options=options, train_image_limit=limit)
     spec = prepared.spec
     if warm_start is not None:
+        if not strategy.warm_starts:
+            raise InvalidInput(f'A "{strategy.name}" run is fitted from scratch; leave warm_start out.')
+        if warm_start.kind == VersionKind.FOREST:
+            raise InvalidInput(
+                f"Model version {warm_start.pk} is a random forest; a network cannot start from it. "
+                "Start from a segmentation or encoder version, or from scratch."
+            )
         check_warm_start(warm_start.pk, warm_start.config, spec)
     elif spec.train.freeze_encoder and spec.train.encoder_weights is None:
         raise InvalidInput(
