@@ -91,12 +91,19 @@ export function runForm(
   // Scoring each image as the mean over its 8 rotations and mirror images: steadier masks, 8x the time.
   const augment = h("input", { type: "checkbox", name: "test_time_augmentation" });
   const augmentLabel = h("label", {}, augment, " Score images in 8 orientations and average them (8x slower scoring)");
+  const warm = warmStartSelect(projectId, versions);
+  const imagenetLabel = h("label", {}, imagenet, " ImageNet encoder weights (local copy)");
+  const epochsLabel = h("label", {}, "Epochs ", epochs);
+  const warmLabel = h("label", {}, "Warm start ", warm);
+  // "forest" fits the random-forest peer on the labels in seconds: no network, steps or warm start.
+  const networkOnly = [...network.model, imagenetLabel, epochsLabel, ...network.batches, warmLabel, freezeLabel, augmentLabel];
   strategy.addEventListener("change", () => {
     options.tags.hidden = strategy.value !== "tags";
     options.pretrain.hidden = strategy.value !== "pretrain";
-    for (const labelsOnly of [sources.node, freezeLabel, augmentLabel]) labelsOnly.hidden = strategy.value === "pretrain";
+    sources.node.hidden = strategy.value === "pretrain";
+    for (const part of networkOnly) part.hidden = strategy.value === "forest";
+    for (const labelsOnly of [freezeLabel, augmentLabel]) labelsOnly.hidden ||= strategy.value === "pretrain";
   });
-  const warm = warmStartSelect(projectId, versions);
   const read = (): RunFormValues => ({
     strategy: strategy.value,
     sources: sources.chosen(),
@@ -116,10 +123,10 @@ export function runForm(
     options.tags,
     options.pretrain,
     ...network.model,
-    h("label", {}, imagenet, " ImageNet encoder weights (local copy)"),
-    h("label", {}, "Epochs ", epochs),
+    imagenetLabel,
+    epochsLabel,
     ...network.batches,
-    h("label", {}, "Warm start ", warm),
+    warmLabel,
     freezeLabel,
     augmentLabel,
     h("button", { type: "submit" }, "Start training"),
@@ -127,7 +134,8 @@ export function runForm(
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const run = await createRun(projectId, runConfig(read()), warm.value ? Number(warm.value) : null);
+      const warmStart = warm.value && strategy.value !== "forest" ? Number(warm.value) : null;
+      const run = await createRun(projectId, runConfig(read()), warmStart);
       message.info(`Run #${run.id} is queued.`);
       started(run);
     } catch (error) {
