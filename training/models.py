@@ -66,6 +66,18 @@ class RunMetric(models.Model):
         ordering = ["run_id", "seq"]
 
 
+class VersionKind:
+    """What a model version is. Networks ("segmentation") and random forests ("forest") predict
+    masks; a pretrained "encoder" is only a starting point for later runs."""
+
+    SEGMENTATION = "segmentation"
+    FOREST = "forest"
+    ENCODER = "encoder"
+
+
+PREDICTING_KINDS = (VersionKind.SEGMENTATION, VersionKind.FOREST)
+
+
 class ModelVersion(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
     run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="model_version")
@@ -82,6 +94,11 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    @property
+    def predicts(self) -> bool:
+        """Whether it makes masks (prediction jobs, pseudo-masks, guidance, exports of predictions)."""
+        return self.kind in PREDICTING_KINDS
 
 
 class Prediction(models.Model):

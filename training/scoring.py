@@ -26,8 +26,9 @@ from django.db import transaction
 from labeling import selectors
 from labeling.models import Image
 from training.ml import checkpoint as ckpt
+from training.ml.forest_model import forest_from_bytes
 from training.ml.models import create_model
-from training.models import ModelVersion, Prediction, StudyPoint
+from training.models import ModelVersion, Prediction, StudyPoint, VersionKind
 from training.predict import pipeline
 from training.runs.spec import VersionInputs
 
@@ -35,10 +36,10 @@ log = logging.getLogger(__name__)
 
 
 def images_to_score(version: ModelVersion) -> list[int]:
-    """Every image of the project, for a new segmentation model; none for an encoder (it predicts
-    nothing) or a study's point (measured on the validation split: scoring the whole project once
-    per point would cost more than the study itself)."""
-    if version.kind != "segmentation" or StudyPoint.objects.filter(run_id=version.run_id).exists():
+    """Every image of the project, for a new model that predicts (a network or a forest); none for
+    an encoder (it predicts nothing) or a study's point (measured on the validation split: scoring
+    the whole project once per point would cost more than the study itself)."""
+    if not version.predicts or StudyPoint.objects.filter(run_id=version.run_id).exists():
         return []
     return list(selectors.images_of(version.project).order_by("name", "pk").values_list("pk", flat=True))
 
@@ -59,7 +60,7 @@ def predict_image(
     version: ModelVersion,
     image: Image,
     *,
-    model: torch.nn.Module,
+    model: pipeline.Model,
     device: torch.device,
     context: pipeline.Context,
 ) -> Prediction:
@@ -117,9 +118,13 @@ def checkpoint_of(version: ModelVersion) -> ckpt.Checkpoint:
 
 
 @lru_cache(maxsize=2)
-def model_of(version_id: int, device_type: str) -> torch.nn.Module:
-    """The network of a model version on a device, kept for the next job of the same version."""
-    saved = checkpoint_of(ModelVersion.objects.get(pk=version_id))
+def model_of(version_id: int, device_type: str) -> pipeline.Model:
+    """The model of a version, kept for the next job of the same version: a network on a device,
+    or a random forest (kind "forest", which predicts on the CPU)."""
+    version = ModelVersion.objects.get(pk=version_id)
+    if version.kind == VersionKind.FOREST:
+        return forest_from_bytes(selectors.read_file(version.weights), where=f"model version {version.pk}")
+    saved = checkpoint_of(version)
     model = create_model(saved.config)
     model.load_state_dict(saved.model_state)
     return model.to(torch.device(device_type)).eval()

@@ -19,7 +19,7 @@ from webapp.consumers import ProjectConsumer  # noqa: E402
 
 # Every view, and PyTorch with the training views, is imported now, before the server listens:
 # loaded lazily, the first request after a start waited 20-40 s on a 2-core machine.
-get_resolver().url_patterns
+get_resolver().resolve("/")
 
 websocket_urlpatterns = [path("ws/projects/<int:project_id>/", ProjectConsumer.as_asgi())]
 

@@ -12,10 +12,10 @@ import functools
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage, Retries
 import redis
 from django.conf import settings
 from django.db import transaction
+from dramatiq.middleware import CurrentMessage, Retries
 
 GPU = "gpu"  # training and prediction: a worker on a GPU machine takes these
 DEFAULT = "default"  # light work: renditions, pseudo-masks, instant previews

@@ -29,7 +29,7 @@ from labeling.zipstream import ZipStream
 from training.exports import formats, sources
 from training.exports.spec import ExportSpec
 from training.ml.measure import measure
-from training.models import ModelVersion
+from training.models import PREDICTING_KINDS, ModelVersion
 from training.predict import exports as measurements
 from training.predict.pipeline import csv_lines
 
@@ -67,10 +67,10 @@ class _Spans:
 def export_prepare(*, project: Project, spec: ExportSpec, max_images: int | None) -> Export:
     version = None
     if spec.model_version is not None:
-        version = project.model_versions.filter(pk=spec.model_version, kind="segmentation").first()
+        version = project.model_versions.filter(pk=spec.model_version, kind__in=PREDICTING_KINDS).first()
         if version is None:
             raise InvalidInput(
-                f"Model version {spec.model_version} is not a segmentation model of this project."
+                f"Model version {spec.model_version} is not a model of this project that predicts masks."
             )
     count = selectors.images_of(project).count()
     if max_images is not None and count > max_images:

@@ -3,8 +3,8 @@
 After each segmentation model version, a prediction job (training/predict/job.py) stores every
 image's mean normalised entropy (`Prediction.uncertainty`, 0 = sure, 1 = cannot tell the classes
 apart). The
-ranking of a project uses the latest segmentation model version only (an "encoder" or
-"classifier" version does not predict masks):
+ranking of a project uses the latest model version that predicts masks only (a network or a
+random forest: a forest's class probabilities give the same entropy; an "encoder" does not predict):
 
 1. images without human labels (no live scribble, dense mask or tag: what the annotator calls
    "needs labels"; derived pseudo-masks are not human labels), scored by that version, most
@@ -46,12 +46,10 @@ from labeling import selectors
 from labeling.errors import InvalidInput
 from labeling.models import HUMAN_KINDS, NOT_TRAINED_ON, ImageStatus, Project
 from labeling.workflow import LOCKED, OPEN
-from training.models import ModelVersion, Prediction, TrainingRun
+from training.models import PREDICTING_KINDS, ModelVersion, Prediction, TrainingRun
 from training.runs import create
 from training.runs.spec import UnknownOptions, version_spec
-from training.strategies import strategy_of
-
-SEGMENTATION = "segmentation"
+from training.strategies import strategy_named, strategy_of
 
 
 @dataclass(frozen=True)
@@ -88,13 +86,13 @@ class Suggestion:
     assigned: bool = False  # one of the images assigned to whoever asked
 
 
-def latest_segmentation_version(project: Project) -> ModelVersion | None:
-    return project.model_versions.filter(kind=SEGMENTATION).order_by("-created_at", "-id").first()
+def latest_predicting_version(project: Project) -> ModelVersion | None:
+    return project.model_versions.filter(kind__in=PREDICTING_KINDS).order_by("-created_at", "-id").first()
 
 
 def uncertainty_ranking(*, project: Project) -> Ranking:
     """The project's images outside the validation split, ranked by what most needs labels."""
-    version = latest_segmentation_version(project)
+    version = latest_predicting_version(project)
     scores: dict[int, float] = {}
     if version is not None:
         rows = Prediction.objects.filter(model_version=version).values_list("image_id", "uncertainty")
@@ -191,15 +189,17 @@ def _nothing_left(ranking: Ranking, *, others_have_some: bool = False) -> str:
 
 def version_retrain(*, version: ModelVersion, user: Any) -> TrainingRun:
     """A new run warm-started from `version`, with the options its run was started with, on the
-    labels as they are now. Raises InvalidInput (400, nothing created) for a version that is not
-    a segmentation model, or whatever run_create refuses (no labels left, channels gone)."""
-    if version.kind != SEGMENTATION:
+    labels as they are now (a forest, fitted from scratch, is simply fitted again on them). Raises
+    InvalidInput (400, nothing created) for a version that predicts nothing (an encoder), or
+    whatever run_create refuses (no labels left, channels gone)."""
+    if not version.predicts:
         raise InvalidInput(
             f"Model version {version.pk} is a {version.kind} model, not a segmentation model; "
             "retrain from a segmentation model version."
         )
     options = run_options(version.run.config, project=version.project)
-    return create.run_create(project=version.project, user=user, options=options, warm_start=version)
+    warm = version if strategy_named(options.get("strategy", "labels")).warm_starts else None
+    return create.run_create(project=version.project, user=user, options=options, warm_start=warm)
 
 
 def run_options(config: dict[str, Any], *, project: Project) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def pseudo_masks_start(*, version: ModelVersion, author: Any, max_uncertainty: f
 
     400 for a version that does not predict, 409 while it has scored nothing yet.
     """
-    if version.kind != "segmentation":
+    if not version.predicts:
         raise InvalidInput(f"Model version {version.pk} is a pretrained {version.kind}; it does not predict.")
     scored = version.predictions.count()
     if not scored:

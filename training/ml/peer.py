@@ -13,7 +13,7 @@ pixels it would see in the whole image, so a 2304x2304 image never holds its ful
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +107,63 @@ def _class_quotas(counts: np.ndarray, limit: int) -> np.ndarray:
     return floor + (spare * rest) // int(rest.sum())
 
 
+@dataclass(frozen=True)
+class PeerSample:
+    """The sampled labelled pixels of a training set: features, class ids and weights.
+
+    Shape: x (N, F) float32, y (N,) int64 class ids, w (N,) float32.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+
+
+def sample_peer(
+    images: Sequence[np.ndarray],
+    targets: Sequence[np.ndarray],
+    config: PeerConfig,
+    *,
+    weights: Sequence[np.ndarray | None] | None = None,
+    block_rows: int = BLOCK_ROWS,
+    on_image: Callable[[int], None] | None = None,
+) -> PeerSample:
+    """A seeded, stratified sample of each image's labelled pixels, with their features.
+
+    `weights` (optional, one per image, None for all ones) weigh the sampled pixels in the fit, so
+    pseudo-masks can count less than human labels; `on_image(done)` is called after each image.
+
+    Shape:
+        images: each (C, H, W) floating, normalised to about 0..1, the same C throughout.
+        targets: each (H, W) integer, -1 unknown and class ids 0..K-1 elsewhere (scribbles or masks).
+        weights: each (H, W) float32, or None.
+    """
+    _check_training_set(images, targets)
+    per_image = list(weights) if weights is not None else [None] * len(images)
+    rng = np.random.default_rng(config.seed)
+    xs, ys, ws = [], [], []
+    for done, (image, target, weight) in enumerate(zip(images, targets, per_image, strict=True), start=1):
+        chosen = sample_labelled_pixels(target, config.max_samples_per_image, rng)
+        xs.append(_features_at(image, chosen, config, block_rows))
+        ys.append(target.ravel()[chosen].astype(np.int64))
+        ws.append(np.ones(chosen.size, np.float32) if weight is None else weight.ravel()[chosen])
+        if on_image is not None:
+            on_image(done)
+    return PeerSample(x=np.concatenate(xs), y=np.concatenate(ys), w=np.concatenate(ws))
+
+
+def fit_sample(sample: PeerSample, config: PeerConfig) -> RandomForestClassifier:
+    """The forest on a sample; ValueError when it holds fewer than two classes."""
+    if np.unique(sample.y).size < 2:
+        only = sample.y[0]
+        raise ValueError(f"only class {only} is labelled; label at least two classes to train the peer")
+    model = RandomForestClassifier(
+        n_estimators=config.n_estimators, max_depth=config.max_depth, n_jobs=-1, random_state=config.seed
+    )
+    model.fit(sample.x, sample.y, sample_weight=sample.w)
+    return model
+
+
 def fit_peer(
     images: Sequence[np.ndarray],
     targets: Sequence[np.ndarray],
@@ -114,27 +171,9 @@ def fit_peer(
     *,
     block_rows: int = BLOCK_ROWS,
 ) -> RandomForestClassifier:
-    """Train the forest on a seeded, stratified sample of each image's labelled pixels.
-
-    Shape:
-        images: each (C, H, W) floating, normalised to about 0..1, the same C throughout.
-        targets: each (H, W) integer, -1 unknown and class ids 0..K-1 elsewhere (scribbles or masks).
-    """
-    _check_training_set(images, targets)
-    rng = np.random.default_rng(config.seed)
-    xs, ys = [], []
-    for image, target in zip(images, targets, strict=True):
-        chosen = sample_labelled_pixels(target, config.max_samples_per_image, rng)
-        xs.append(_features_at(image, chosen, config, block_rows))
-        ys.append(target.ravel()[chosen].astype(np.int64))
-    y = np.concatenate(ys)
-    if np.unique(y).size < 2:
-        raise ValueError(f"only class {y[0]} is labelled; label at least two classes to train the peer")
-    model = RandomForestClassifier(
-        n_estimators=config.n_estimators, max_depth=config.max_depth, n_jobs=-1, random_state=config.seed
-    )
-    model.fit(np.concatenate(xs), y)
-    return model
+    """Train the forest on a seeded, stratified sample of each image's labelled pixels (shapes as
+    in `sample_peer`)."""
+    return fit_sample(sample_peer(images, targets, config, block_rows=block_rows), config)
 
 
 def _features_at(
@@ -147,7 +186,7 @@ def _features_at(
     width = image.shape[2]
     rows, cols = np.divmod(flat_indices, width)
     parts = []
-    for top, bottom in _row_blocks(image.shape[1], block_rows):
+    for top, bottom in row_blocks(image.shape[1], block_rows):
         inside = (rows >= top) & (rows < bottom)
         if inside.any():
             block = feature_rows(image, config, top, bottom)
@@ -167,7 +206,7 @@ def predict_peer(
     _check_image(image, "image")
     height, width = image.shape[1:]
     out = np.empty((height, width), dtype=np.int64)
-    for top, bottom in _row_blocks(height, block_rows):
+    for top, bottom in row_blocks(height, block_rows):
         block = feature_rows(image, config, top, bottom)
         if block.shape[-1] != model.n_features_in_:
             raise ValueError(
@@ -178,7 +217,7 @@ def predict_peer(
     return out
 
 
-def _row_blocks(height: int, block_rows: int) -> Iterator[tuple[int, int]]:
+def row_blocks(height: int, block_rows: int) -> Iterator[tuple[int, int]]:
     if block_rows < 1:
         raise ValueError(f"block_rows must be at least 1; got {block_rows}")
     for top in range(0, height, block_rows):

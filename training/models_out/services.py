@@ -32,7 +32,7 @@ from labeling.models import Project
 from training import scoring
 from training.ml import checkpoint as ckpt
 from training.ml.inference import predict_probabilities
-from training.models import ModelVersion, RunState, TrainingRun
+from training.models import ModelVersion, RunState, TrainingRun, VersionKind
 from training.models_out import network, package
 from training.predict.pipeline import model_input
 from training.runs.spec import RunSpec, VersionInputs, version_spec
@@ -54,7 +54,13 @@ def version_export(*, version: ModelVersion, kind: str) -> Export:
     segment (a pretrained encoder, a classifier)."""
     if kind not in FORMATS:
         raise InvalidInput(f"as must be one of {', '.join(FORMATS)}, not {kind!r}.")
-    if version.kind != "segmentation":
+    if version.kind == VersionKind.FOREST:
+        raise InvalidInput(
+            f"Model version {version.pk} is a random forest; TorchScript, ONNX and BioImage.IO hold "
+            "neural networks, so only segmentation networks export. Export its predictions instead "
+            "(label images, COCO, GeoJSON, measurements)."
+        )
+    if version.kind != VersionKind.SEGMENTATION:
         raise InvalidInput(
             f"Model version {version.pk} is a pretrained {version.kind}; only segmentation models export."
         )
@@ -142,8 +148,10 @@ def test_tensors(version: ModelVersion, inputs: VersionInputs) -> tuple[np.ndarr
     )
     normalised = model_input(dict(zip(inputs.channels, raw, strict=True)), inputs)
     side = normalised.shape[-1]
+    model = scoring.model_of(version.pk, CPU.type)
+    assert isinstance(model, torch.nn.Module), "version_export refuses forests before this"
     probabilities = predict_probabilities(
-        scoring.model_of(version.pk, CPU.type),
+        model,
         normalised,
         device=CPU,
         tile=side,

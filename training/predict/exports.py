@@ -20,7 +20,7 @@ from labeling import selectors
 from labeling.errors import InvalidInput
 from labeling.models import Image, Project
 from training.ml.measure import SHAPE_COLUMNS, Objects, Table, count_objects, measure, objects_of_instances
-from training.models import ModelVersion, Prediction
+from training.models import PREDICTING_KINDS, ModelVersion, Prediction
 from training.predict.pipeline import csv_lines, table_from_json
 
 PROJECT_COLUMNS = ("image", "model_version")
@@ -76,11 +76,13 @@ def as_csv(measured: Measured, **context: Any) -> str:
 
 def project_version(project: Project, version_id: int | None) -> ModelVersion:
     """The version asked for (400 unless one of the project's), else the newest that predicted."""
-    versions = project.model_versions.filter(kind="segmentation")
+    versions = project.model_versions.filter(kind__in=PREDICTING_KINDS)
     if version_id is not None:
         found = versions.filter(pk=version_id).first()
         if found is None:
-            raise InvalidInput(f"Model version {version_id} is not a segmentation model of this project.")
+            raise InvalidInput(
+                f"Model version {version_id} is not a model of this project that predicts masks."
+            )
         return found
     found = versions.filter(predictions__isnull=False).distinct().first()
     if found is None:

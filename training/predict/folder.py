@@ -63,7 +63,7 @@ def read_planes(path: Path, channels: Sequence[str], *, max_pixels: int) -> dict
 
 def predict_folder(
     *,
-    model: torch.nn.Module,
+    model: pipeline.Model,
     context: pipeline.Context,
     version_id: int,
     files: Sequence[Path],

@@ -80,7 +80,7 @@ def selected_images(version: ModelVersion, selection: Selection) -> list[int]:
 @transaction.atomic
 def prediction_job_start(*, version: ModelVersion, author: Any, selection: Selection) -> PredictionJob:
     """Check the request, freeze its images, record the job and queue it once committed."""
-    if version.kind != "segmentation":
+    if not version.predicts:
         raise InvalidInput(f"Model version {version.pk} is a pretrained {version.kind}; it does not predict.")
     image_ids = selected_images(version, selection)
     if not image_ids:

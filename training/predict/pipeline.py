@@ -22,11 +22,14 @@ from torch import nn
 
 from labeling import imageio, labelmaps
 from training.ml.data import normalize
-from training.ml.inference import predict
+from training.ml.forest_model import ForestModel
+from training.ml.inference import Prediction, predict
 from training.ml.measure import Objects, Table, count_objects, measure
 from training.runs.spec import VersionInputs
 
 PNG_MAX_OBJECTS = 65535  # instance maps past this are written as 32-bit TIFF
+
+Model = nn.Module | ForestModel  # what a model version predicts with: a network or a random forest
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def model_input(planes: Mapping[str, np.ndarray], inputs: VersionInputs) -> np.n
 
 
 def analyse(
-    model: nn.Module,
+    model: Model,
     planes: Mapping[str, np.ndarray],
     context: Context,
     *,
@@ -78,8 +81,19 @@ def analyse(
     Shape: planes {channel name: (H, W) original pixels}, every channel of the image (each one is
     measured; the model reads its own) -> Result of (H, W) maps.
     """
-    x = model_input(planes, context.inputs)
-    predicted = predict(
+    predicted = probabilities(model, model_input(planes, context.inputs), context, device=device)
+    label_map = np.asarray(context.inputs.classes, dtype=np.uint16)[predicted.classes]
+    objects = count_objects(label_map, context.countable, min_size=context.min_object_size)
+    table = measure(objects, planes, class_names=context.class_names, pixel_size=pixel_size)
+    return Result(label_map, predicted.entropy, predicted.uncertainty, objects, table)
+
+
+def probabilities(model: Model, x: np.ndarray, context: Context, *, device: torch.device) -> Prediction:
+    """A forest's per-pixel probabilities (on the CPU, row block by row block), or a network's tiled
+    prediction on `device`. Shape: x (C, H, W) normalised -> Prediction of (K, H, W) / (H, W)."""
+    if isinstance(model, ForestModel):
+        return model.predict(x)
+    return predict(
         model,
         x,
         device=device,
@@ -87,10 +101,6 @@ def analyse(
         batch_size=context.batch_size,
         augment=context.inputs.test_time_augmentation,
     )
-    label_map = np.asarray(context.inputs.classes, dtype=np.uint16)[predicted.classes]
-    objects = count_objects(label_map, context.countable, min_size=context.min_object_size)
-    table = measure(objects, planes, class_names=context.class_names, pixel_size=pixel_size)
-    return Result(label_map, predicted.entropy, predicted.uncertainty, objects, table)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from labeling.errors import InvalidInput
 from labeling.models import Project
-from training.models import ModelVersion, TrainingRun
+from training.models import ModelVersion, TrainingRun, VersionKind
 from training.runs import lifecycle, presets, timing
 from training.runs.spec import MAX_TRAIN_IMAGES, check_warm_start, whole_number
 from training.strategies import strategy_named
@@ -32,13 +32,25 @@ def run_create(
     options = dict(options)
     strategy = strategy_named(options.pop("strategy", "labels"))
     # The preset's sizes under the options given: explicit options win, and no preset is "standard".
-    options = presets.with_preset(options, device=timing.training_device())
+    if strategy.trains_a_network:
+        options = presets.with_preset(options, device=timing.training_device())
+    elif "preset" in options:
+        raise InvalidInput(
+            f'Presets size network training; a "{strategy.name}" run trains none: leave preset out.'
+        )
     limit = None
     if "train_image_limit" in options:  # a point of a label-efficiency study (features/study.py)
         limit = whole_number(options.pop("train_image_limit"), "train_image_limit", 1, MAX_TRAIN_IMAGES)
     prepared = strategy.prepare(project=project, options=options, train_image_limit=limit)
     spec = prepared.spec
     if warm_start is not None:
+        if not strategy.warm_starts:
+            raise InvalidInput(f'A "{strategy.name}" run is fitted from scratch; leave warm_start out.')
+        if warm_start.kind == VersionKind.FOREST:
+            raise InvalidInput(
+                f"Model version {warm_start.pk} is a random forest; a network cannot start from it. "
+                "Start from a segmentation or encoder version, or from scratch."
+            )
         check_warm_start(warm_start.pk, warm_start.config, spec)
     elif spec.train.freeze_encoder and spec.train.encoder_weights is None:
         raise InvalidInput(

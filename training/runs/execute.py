@@ -23,7 +23,6 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from training import scoring
-from training.ml import checkpoint as ckpt
 from training.ml.loop import TrainingCancelled, choose_device
 from training.models import ModelVersion, RunState, TrainingRun
 from training.predict import job as prediction_job
@@ -81,9 +80,8 @@ def _train(run: TrainingRun, beat: lifecycle.Heartbeat) -> ModelVersion | None:
 
 def _store_version(run: TrainingRun, spec: RunSpec, made: Made) -> ModelVersion | None:
     """Weights file first (a fresh name), then the version row and "succeeded" in one transaction."""
-    name = default_storage.save(
-        f"models/run-{run.pk}-{uuid.uuid4().hex}.pt", ContentFile(ckpt.checkpoint_bytes(made.checkpoint))
-    )
+    data, suffix = made.weights_file()
+    name = default_storage.save(f"models/run-{run.pk}-{uuid.uuid4().hex}{suffix}", ContentFile(data))
     live.flush()  # every curve point is stored before the run reads as finished
     kept = True
     with transaction.atomic():

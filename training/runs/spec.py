@@ -9,6 +9,7 @@ strategy shares live here too, so each option is refused with the same message w
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from django.conf import settings
 from labeling.errors import InvalidInput
 from training.ml.config import TrainConfig
 from training.ml.models import WeightsUnavailable, imagenet_weights_file
+from training.ml.peer import PeerConfig
 from training.ml.pretrain import PretrainConfig
 
 LABEL_SOURCES = ("scribble", "dense", "derived")
@@ -32,6 +34,10 @@ MAX_TRAIN_IMAGES = 100_000
 MAX_PREVIEW_IMAGES = 8
 MAX_LEARNING_RATE = 1.0
 MAX_DATA_WORKERS = 8  # data-loading processes one run may start beside its worker
+# Bounds on a "forest" run: trees, and labelled pixels sampled per image (features cost 80 bytes
+# per pixel and channel at the default scales, the fit grows faster than the sample).
+MAX_FOREST_TREES = 500
+MAX_FOREST_SAMPLES_PER_IMAGE = 200_000
 # TrainConfig fields the server sets from the project, never a request.
 SERVER_SET = ("in_channels", "num_classes", "extra")
 
@@ -107,6 +113,20 @@ class PretrainOptions:
 
 
 @dataclass(frozen=True)
+class ForestOptions:
+    """The "forest" strategy: the random-forest peer's features and trees, no network."""
+
+    settings: PeerConfig
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": "forest", **dataclasses.asdict(self.settings)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ForestOptions:
+        return cls(settings=PeerConfig(**{key: value for key, value in data.items() if key != "name"}))
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """How a run trains. Model class k is the label class with index classes[k]."""
 
@@ -121,11 +141,14 @@ class RunSpec:
     test_time_augmentation: bool = False
     tags: TagsOptions | None = None
     pretrain: PretrainOptions | None = field(default=None)
+    forest: ForestOptions | None = field(default=None)
 
     @property
     def strategy(self) -> str:
         if self.tags is not None:
             return "tags"
+        if self.forest is not None:
+            return "forest"
         return "pretrain" if self.pretrain is not None else "labels"
 
     def to_json(self) -> dict[str, Any]:
@@ -142,6 +165,8 @@ class RunSpec:
             data["derived_sources"] = list(self.derived_sources)
         if self.tags is not None:
             data["strategy"] = self.tags.to_json()
+        if self.forest is not None:
+            data["strategy"] = self.forest.to_json()
         return data
 
     @classmethod
@@ -159,7 +184,7 @@ class RunSpec:
                 "derived_sources",
             }
         unknown = sorted(set(data) - known)
-        if name not in ("labels", "tags", "pretrain"):
+        if name not in ("labels", "tags", "pretrain", "forest"):
             unknown.append(f"strategy {name!r}")
         if unknown:
             raise UnknownOptions(unknown)
@@ -175,6 +200,7 @@ class RunSpec:
             test_time_augmentation=bool(data.get("test_time_augmentation", False)),
             tags=TagsOptions.from_json(strategy) if name == "tags" else None,
             pretrain=PretrainOptions.from_json(strategy) if name == "pretrain" else None,
+            forest=ForestOptions.from_json(strategy) if name == "forest" else None,
         )
 
 

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 import torch
 
 from labeling.models import Project
+from training.ml import checkpoint as ckpt
 from training.ml.checkpoint import Checkpoint
+from training.ml.forest_model import ForestModel, forest_bytes
 from training.models import TrainingRun
 from training.runs.reporter import RunReporter
 from training.runs.snapshot import Snapshot
@@ -44,14 +46,22 @@ class TrainContext:
 class Made:
     """What a training made, for the model version the worker stores."""
 
-    checkpoint: Checkpoint
-    kind: str  # "segmentation" | "encoder"
+    model: Checkpoint | ForestModel  # a network's checkpoint, or a "forest" run's forest
+    kind: str  # training.models.VersionKind
     ranges: list[tuple[float, float]]  # per input channel, measured on the training images
     metrics: dict[str, Any]
+
+    def weights_file(self) -> tuple[bytes, str]:
+        """The stored file's bytes and suffix: a torch checkpoint (.pt) or a joblib forest (.joblib)."""
+        if isinstance(self.model, ForestModel):
+            return forest_bytes(self.model), ".joblib"
+        return ckpt.checkpoint_bytes(self.model), ".pt"
 
 
 class Strategy(Protocol):
     name: str
+    warm_starts: bool  # whether a run may start from an earlier model version's weights
+    trains_a_network: bool  # whether presets (steps, batch and patch sizes) apply to its runs
 
     def prepare(
         self, *, project: Project, options: dict[str, Any], train_image_limit: int | None

@@ -53,6 +53,8 @@ PREVIEW_MAX_SIDE = 512
 
 class LabelsStrategy:
     name = "labels"
+    warm_starts = True
+    trains_a_network = True
 
     def prepare(
         self, *, project: Project, options: dict[str, Any], train_image_limit: int | None
@@ -123,7 +125,7 @@ class LabelsStrategy:
             "train_images": [image.pk for image in data.train_images],
             "validation_images": [image.pk for image in data.validation_images],
         }
-        return Made(checkpoint=checkpoint, kind="segmentation", ranges=data.ranges, metrics=metrics)
+        return Made(model=checkpoint, kind="segmentation", ranges=data.ranges, metrics=metrics)
 
 
 def prepare_labelled(

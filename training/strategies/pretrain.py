@@ -36,6 +36,8 @@ SETTING_KEYS = ("mask_ratio", "mask_square", "stain_patch_fraction")  # Pretrain
 
 class PretrainStrategy:
     name = "pretrain"
+    warm_starts = True
+    trains_a_network = True
 
     def prepare(
         self, *, project: Project, options: dict[str, Any], train_image_limit: int | None
@@ -99,7 +101,7 @@ class PretrainStrategy:
             config=spec.train, model_state=made.state, step=spec.train.steps, epoch=0, metrics={}
         )
         metrics = {**made.metrics, "steps": spec.train.steps}
-        return Made(checkpoint=checkpoint, kind=KIND, ranges=made.ranges, metrics=metrics)
+        return Made(model=checkpoint, kind=KIND, ranges=made.ranges, metrics=metrics)
 
 
 def _target_channels(task: str, raw: Any) -> list[str]:

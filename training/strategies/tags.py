@@ -53,6 +53,8 @@ CLASSIFIER_DEPTH = 3  # CAM maps at stride 8: fine enough for objects of ~20 px
 
 class TagsStrategy:
     name = "tags"
+    warm_starts = True
+    trains_a_network = True
 
     def prepare(
         self, *, project: Project, options: dict[str, Any], train_image_limit: int | None

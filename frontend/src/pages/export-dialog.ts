@@ -3,6 +3,7 @@
 import { EXPORT_FORMATS, exportUrl, type ExportChoice, type ExportFormat, type ExportWhat } from "../api/exports";
 import { listModelVersions } from "../api/runs";
 import { errorText, h, messageLine } from "../ui";
+import { predicts } from "./versions";
 
 const WHATS: { value: ExportWhat; label: string }[] = [
   { value: "human", label: "Human labels" },
@@ -84,7 +85,7 @@ async function loadVersions(
   message: ReturnType<typeof messageLine>,
 ): Promise<void> {
   try {
-    const versions = (await listModelVersions(projectId)).filter((v) => v.kind === "segmentation");
+    const versions = (await listModelVersions(projectId)).filter(predicts);
     select.replaceChildren(...versions.map((v) => h("option", { value: String(v.id) }, `model v${v.id} (${v.created_at.slice(0, 10)})`)));
   } catch (error) {
     message.error(`The model versions could not be listed: ${errorText(error)}`);

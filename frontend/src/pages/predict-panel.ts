@@ -8,6 +8,7 @@ import type { ProjectSocket } from "../live";
 import { errorText, h, messageLine } from "../ui";
 import { isActive, jobAfter, jobFraction, jobFromRecord, jobText, newer, SCOPE_CHOICES, scopeOf, type JobView } from "./predict-jobs";
 import { versionLabel } from "./run-config";
+import { predicts } from "./versions";
 
 export interface PredictPanelOptions {
   projectId: number;
@@ -52,10 +53,10 @@ export class PredictPanel {
     options.socket.on("prediction.done", (event) => this.show(jobAfter(this.rows.get(event.job)?.view, event)));
   }
 
-  /** The versions that predict (segmentation models), newest first; keeps the chosen one if it is still there. */
+  /** The versions that predict (networks and forests), newest first; keeps the chosen one if it is still there. */
   setVersions(versions: ModelVersion[]): void {
     const chosen = this.version.value;
-    const usable = versions.filter((v) => v.kind === "segmentation").sort((a, b) => b.id - a.id);
+    const usable = versions.filter(predicts).sort((a, b) => b.id - a.id);
     this.version.replaceChildren(...usable.map((v) => h("option", { value: v.id }, versionLabel(v))));
     if (usable.some((v) => String(v.id) === chosen)) this.version.value = chosen;
     const none = !usable.length;

@@ -5,6 +5,7 @@ describe("versionLabel", () => {
   it("says what a warm start is and where it comes from", () => {
     expect(versionLabel({ id: 7, kind: "segmentation" })).toBe("model v7");
     expect(versionLabel({ id: 8, kind: "encoder" })).toBe("model v8 (encoder)");
+    expect(versionLabel({ id: 10, kind: "forest" })).toBe("model v10 (random forest)");
     expect(versionLabel({ id: 9, kind: "encoder" }, "Other lab")).toBe("model v9 (encoder) of Other lab");
   });
 });
@@ -46,6 +47,10 @@ describe("runConfig", () => {
   it("sends a pretraining run its pretext task and no labels", () => {
     expect(runConfig({ ...form, strategy: "pretrain" })).toEqual({ strategy: "pretrain", task: "fluorescence", target_channels: ["dapi"], ...network });
     expect(runConfig({ ...form, strategy: "pretrain", task: "masked", imagenet: true })).toEqual({ strategy: "pretrain", task: "masked", ...network, encoder_weights: "imagenet" });
+  });
+
+  it("sends a forest run its labels and nothing of a network", () => {
+    expect(runConfig({ ...form, strategy: "forest", approvedOnly: true })).toEqual({ strategy: "forest", label_sources: ["scribble", "dense"], label_approval: "approved" });
   });
 
   it("warms up for a tenth of the steps, from 1 to 50", () => {

@@ -2,7 +2,7 @@
 // form's values, and how a warm start is named. Pure, so the tests can read the configs.
 import type { ModelVersion } from "../api/runs";
 
-export const STRATEGIES = ["labels", "tags", "pretrain"];
+export const STRATEGIES = ["labels", "tags", "pretrain", "forest"];
 export const PRETEXT_TASKS = ["masked", "fluorescence"];
 
 /** The values of the run form, as read from its inputs. */
@@ -42,13 +42,15 @@ export function runConfig(form: RunFormValues): Record<string, unknown> {
     patch_size: form.patchSize,
     batch_size: form.batchSize,
   };
+  const labels = { label_sources: form.sources, label_approval: form.approvedOnly ? "approved" : "all" };
+  // "forest": the random-forest peer on the same labels, fitted in seconds; no network settings.
+  if (form.strategy === "forest") return { strategy: "forest", ...labels };
   if (form.strategy === "pretrain") {
     const pretext = form.task === "fluorescence" ? { task: "fluorescence", target_channels: [form.targetChannel] } : { task: "masked" };
     return { strategy: "pretrain", ...pretext, ...network };
   }
   return {
-    label_sources: form.sources,
-    label_approval: form.approvedOnly ? "approved" : "all",
+    ...labels,
     ...network,
     freeze_encoder: form.freezeEncoder,
     test_time_augmentation: form.testTimeAugmentation,
@@ -60,6 +62,6 @@ export function runConfig(form: RunFormValues): Record<string, unknown> {
 
 /** How a model version is offered as a starting point: "model v7 (encoder)", with its project when not this one. */
 export function versionLabel(version: Pick<ModelVersion, "id" | "kind">, projectName?: string): string {
-  const kind = version.kind === "segmentation" ? "" : ` (${version.kind})`;
+  const kind = version.kind === "segmentation" ? "" : ` (${version.kind === "forest" ? "random forest" : version.kind})`;
   return `model v${version.id}${kind}${projectName ? ` of ${projectName}` : ""}`;
 }

@@ -68,6 +68,25 @@ async function offerOtherProjects(projectId: number, warm: HTMLSelectElement): P
   }
 }
 
+/** The checkboxes of how a network starts, trains and scores. */
+function networkChecks() {
+  // ImageNet weights only from a copy the server has on disk (LESSLABEL_WEIGHTS_DIR); it says so if not.
+  const imagenet = h("input", { type: "checkbox", name: "imagenet" });
+  // Train the decoder only, on top of the warm start's (or ImageNet's) encoder: with few labelled
+  // images, fine-tuning everything forgets what pretraining learnt.
+  const freeze = h("input", { type: "checkbox", name: "freeze_encoder" });
+  // Scoring each image as the mean over its 8 rotations and mirror images: steadier masks, 8x the time.
+  const augment = h("input", { type: "checkbox", name: "test_time_augmentation" });
+  return {
+    imagenet,
+    freeze,
+    augment,
+    imagenetLabel: h("label", {}, imagenet, " ImageNet encoder weights (local copy)"),
+    freezeLabel: h("label", {}, freeze, " Keep the starting encoder fixed (train the decoder only)"),
+    augmentLabel: h("label", {}, augment, " Score images in 8 orientations and average them (8x slower scoring)"),
+  };
+}
+
 export function runForm(
   projectId: number,
   versions: ModelVersion[],
@@ -81,25 +100,24 @@ export function runForm(
   sources.node.append(h("label", {}, approvedOnly, " approved images only"));
   const strategy = select("strategy", STRATEGIES, "labels");
   const network = networkFields();
-  // ImageNet weights only from a copy the server has on disk (LESSLABEL_WEIGHTS_DIR); it says so if not.
-  const imagenet = h("input", { type: "checkbox", name: "imagenet" });
+  const { imagenet, freeze, augment, imagenetLabel, freezeLabel, augmentLabel } = networkChecks();
   const epochs = number("epochs", 10, 1, 200);
   // A preset fills in the sizes below; its line says how long they train here (run-presets.ts).
   const preset = presetPicker(projectId);
   const options = strategyOptions(classes);
-  // Train the decoder only, on top of the warm start's (or ImageNet's) encoder: with few labelled
-  // images, fine-tuning everything forgets what pretraining learnt.
-  const freeze = h("input", { type: "checkbox", name: "freeze_encoder" });
-  const freezeLabel = h("label", {}, freeze, " Keep the starting encoder fixed (train the decoder only)");
-  // Scoring each image as the mean over its 8 rotations and mirror images: steadier masks, 8x the time.
-  const augment = h("input", { type: "checkbox", name: "test_time_augmentation" });
-  const augmentLabel = h("label", {}, augment, " Score images in 8 orientations and average them (8x slower scoring)");
+  const warm = warmStartSelect(projectId, versions);
+  const epochsLabel = h("label", {}, "Epochs ", epochs);
+  const warmLabel = h("label", {}, "Warm start ", warm);
+  // "forest" fits the random-forest peer on the labels in seconds: no network, sizes or warm start.
+  const networkOnly = [...network.model, imagenetLabel, preset.node, epochsLabel, ...network.batches, preset.line];
+  networkOnly.push(warmLabel, freezeLabel, augmentLabel);
   strategy.addEventListener("change", () => {
     options.tags.hidden = strategy.value !== "tags";
     options.pretrain.hidden = strategy.value !== "pretrain";
-    for (const labelsOnly of [sources.node, freezeLabel, augmentLabel]) labelsOnly.hidden = strategy.value === "pretrain";
+    sources.node.hidden = strategy.value === "pretrain";
+    for (const part of networkOnly) part.hidden = strategy.value === "forest";
+    for (const labelsOnly of [freezeLabel, augmentLabel]) labelsOnly.hidden ||= strategy.value === "pretrain";
   });
-  const warm = warmStartSelect(projectId, versions);
   const read = (): RunFormValues => ({
     strategy: strategy.value,
     sources: sources.chosen(),
@@ -119,12 +137,12 @@ export function runForm(
     options.tags,
     options.pretrain,
     ...network.model,
-    h("label", {}, imagenet, " ImageNet encoder weights (local copy)"),
+    imagenetLabel,
     preset.node,
-    h("label", {}, "Epochs ", epochs),
+    epochsLabel,
     ...network.batches,
     preset.line,
-    h("label", {}, "Warm start ", warm),
+    warmLabel,
     freezeLabel,
     augmentLabel,
     h("button", { type: "submit" }, "Start training"),
@@ -133,8 +151,10 @@ export function runForm(
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const config = { preset: preset.chosen(), ...runConfig(read()) };
-      const run = await createRun(projectId, config, warm.value ? Number(warm.value) : null);
+      const forest = strategy.value === "forest";
+      const warmStart = warm.value && !forest ? Number(warm.value) : null;
+      const config = forest ? runConfig(read()) : { preset: preset.chosen(), ...runConfig(read()) };
+      const run = await createRun(projectId, config, warmStart);
       message.info(`Run #${run.id} is queued.`);
       started(run);
     } catch (error) {

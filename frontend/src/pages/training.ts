@@ -11,6 +11,7 @@ import { runForm } from "./run-form";
 import { stageText, type RunPointEvent } from "./run-points";
 import { RunView } from "./run-view";
 import { versionTools, type Messages } from "./version-export";
+import { bestVersion, modelName, predicts, validationScore } from "./versions";
 
 function runRows(runs: Run[], followed: number | null, stages: Map<number, string>, follow: (id: number) => void): HTMLElement[] {
   return [
@@ -33,40 +34,42 @@ function runRows(runs: Run[], followed: number | null, stages: Map<number, strin
   ];
 }
 
-/** One row per version, newest first; for managers a "Predict…" button on those that predict
- * (`predict`) and their downloads (`exports`). */
+/** One row per version, newest first, the best by validation pixel F1 marked "best"; for managers
+ * a "Predict…" button on those that predict (`predict`) and their downloads (`exports`). */
 function versionRows(
   versions: ModelVersion[],
   predict: ((id: number) => void) | null,
   exports: ((version: ModelVersion) => HTMLElement) | null,
 ): HTMLElement[] {
-  const metric = (version: ModelVersion, key: string): string => {
-    const validation = (version.metrics.validation ?? {}) as Record<string, number>;
-    return typeof validation[key] === "number" ? validation[key].toFixed(3) : "–";
-  };
+  const metric = (version: ModelVersion, key: string): string => validationScore(version, key)?.toFixed(3) ?? "–";
+  const best = bestVersion(versions);
   const row = (version: ModelVersion): HTMLElement => {
-    const train = (version.config.train ?? {}) as Record<string, unknown>;
     return h(
       "tr",
-      {},
-      h("td", {}, `v${version.id}`),
+      { "data-version": version.id },
+      h(
+        "td",
+        {},
+        `v${version.id}`,
+        version.id === best ? h("span", { class: "badge best", "data-testid": "best-version", title: "highest validation pixel F1" }, "best") : "",
+      ),
       h("td", {}, version.run ? `#${version.run}` : ""),
       h("td", {}, version.kind),
-      h("td", {}, `${train.architecture ?? ""}/${train.encoder ?? ""}`),
+      h("td", {}, modelName(version)),
       h("td", {}, metric(version, "pixel_f1")),
       h("td", {}, metric(version, "iou")),
       h("td", {}, new Date(version.created_at).toLocaleString()),
       h(
         "td",
         {},
-        predict && version.kind === "segmentation"
+        predict && predicts(version)
           ? h("button", { "data-testid": "predict-version-button", "data-version": version.id, onclick: () => predict(version.id) }, "Predict…")
           : "",
       ),
       exports?.(version),
     );
   };
-  const titles = ["version", "run", "kind", "architecture", "pixel F1", "IoU", "created", "", ...(exports ? ["download"] : [])];
+  const titles = ["version", "run", "kind", "model", "pixel F1", "IoU", "created", "", ...(exports ? ["download"] : [])];
   const header = h("tr", {}, ...titles.map((t) => h("th", {}, t)));
   return [header, ...[...versions].sort((a, b) => b.id - a.id).map(row)];
 }

@@ -76,7 +76,7 @@ def test_png_output_and_a_pixel_size(version, tmp_path):
 
 
 def test_a_missing_version_or_folder_is_refused(version, tmp_path):
-    with pytest.raises(CommandError, match="no segmentation model version 999999"):
+    with pytest.raises(CommandError, match="no model version 999999 that predicts"):
         predict("--model-version", "999999", "--input", str(tmp_path), "--output", str(tmp_path / "o"))
     with pytest.raises(CommandError, match=r"holds no \.png"):
         predict("--model-version", str(version.pk), "--input", str(tmp_path), "--output", str(tmp_path / "o"))

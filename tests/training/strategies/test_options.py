@@ -26,11 +26,11 @@ def prepare(name, project, limit=None, **options):
     )
 
 
-def test_the_registry_names_the_three_strategies_and_refuses_others():
-    assert set(STRATEGIES) == {"labels", "tags", "pretrain"}
+def test_the_registry_names_the_four_strategies_and_refuses_others():
+    assert set(STRATEGIES) == {"labels", "tags", "pretrain", "forest"}
     for name in ("clicks", None, 3):
         with pytest.raises(
-            InvalidInput, match=r'strategy must be "labels" \(the default\), "tags" or "pretrain"'
+            InvalidInput, match=r'strategy must be "labels" \(the default\), "tags", "pretrain" or "forest"'
         ):
             strategy_named(name)
 

@@ -34,8 +34,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         version = ModelVersion.objects.filter(pk=options["model_version"]).select_related("project").first()
-        if version is None or version.kind != "segmentation":
-            raise CommandError(f"There is no segmentation model version {options['model_version']}.")
+        if version is None or not version.predicts:
+            raise CommandError(
+                f"There is no model version {options['model_version']} that predicts (a segmentation "
+                "network or a random forest)."
+            )
         try:
             files = folder.image_files(options["input"])
             device = choose_device(options["device"] or settings.TRAIN_DEVICE)
