@@ -236,6 +236,7 @@ class AnnotationKind(models.TextChoices):
     DENSE = "dense", "Dense mask"
     POINTS = "points", "Points"
     DERIVED = "derived", "Derived pseudo-mask"
+    TILES = "tiles", "Tile tags"
 
 
 # Kinds whose revisions describe a label map of the image's size.
@@ -245,14 +246,18 @@ MAP_KINDS = {AnnotationKind.SCRIBBLE, AnnotationKind.DENSE, AnnotationKind.DERIV
 HUMAN_MAP_KINDS = (AnnotationKind.DENSE, AnnotationKind.SCRIBBLE)
 # What counts as "this image has labels" for guided labelling and the grid's "needs labels": any
 # label a person makes that a run learns from (derived pseudo-masks are not a person's).
-HUMAN_KINDS = frozenset({AnnotationKind.SCRIBBLE, AnnotationKind.DENSE, AnnotationKind.TAG})
+HUMAN_KINDS = frozenset(
+    {AnnotationKind.SCRIBBLE, AnnotationKind.DENSE, AnnotationKind.TAG, AnnotationKind.TILES}
+)
+# Kinds whose layers are one per class (`key` is the class id, `label_class` is set).
+CLASS_KINDS = frozenset({AnnotationKind.TAG, AnnotationKind.TILES})
 
 
 class Annotation(models.Model):
     """The head of one label layer of one image; its content lives in its revisions.
 
-    `key` tells layers of the same kind apart: the class id for a tag, the provenance source
-    for a derived mask (for example "fluorescence-teacher"), empty for the rest.
+    `key` tells layers of the same kind apart: the class id for a tag or tile tags, the
+    provenance source for a derived mask (for example "fluorescence-teacher"), empty for the rest.
     """
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="annotations")
@@ -281,6 +286,7 @@ class AnnotationRevision(models.Model):
 
     `data` holds what the step says, by kind:
     - tag: {"present": bool}
+    - tiles: {"tiles": [[x, y, width, height, present], ...]} (the whole set; labeling/tiletags.py)
     - points: {"points": [[x, y, class_index], ...]} (the whole set)
     - scribble / dense / derived: {"strokes": [...]} appended to the layer, where each stroke is
       {"class_index": int (0 erases), "radius": float, "points": [[x, y], ...]}; and/or `mask`,

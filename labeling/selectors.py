@@ -33,6 +33,7 @@ from labeling.models import (
     SourceFile,
     Split,
 )
+from labeling.tiletags import TileTag, tiles_of
 
 
 def projects_for(user: Any) -> QuerySet[Project]:
@@ -607,14 +608,14 @@ def frozen_layers(annotation_ids: Iterable[int], *, live_images_only: bool = Fal
     return list(found.order_by("key", "pk"))
 
 
-def live_tags(project: Project, label_class: LabelClass) -> list[Annotation]:
-    """The live tags of a class on the project's live images that train (not validation, not
-    inference-only)."""
+def live_tags(project: Project, label_class: LabelClass, kind: str = AnnotationKind.TAG) -> list[Annotation]:
+    """The live tags (or, with kind "tiles", tile tags) of a class on the project's live images
+    that train (not validation, not inference-only)."""
     return list(
         Annotation.objects.filter(
             image__project=project,
             image__archived_at__isnull=True,
-            kind=AnnotationKind.TAG,
+            kind=kind,
             key=str(label_class.pk),
             is_deleted=False,
         ).exclude(image__split__in=NOT_TRAINED_ON)
@@ -630,6 +631,20 @@ def tag_present_at(annotation_id: int, version: int) -> bool:
     """Whether the tag of this id said "present" at `version`."""
     revision = AnnotationRevision.objects.filter(annotation_id=annotation_id, version=version).first()
     return bool(revision is not None and revision.data.get("present"))
+
+
+def tile_tags_at(annotation_id: int, version: int) -> list[TileTag]:
+    """The tiles the tile-tag layer of this id held at `version` (none if it was deleted then)."""
+    revision = AnnotationRevision.objects.filter(annotation_id=annotation_id, version=version).first()
+    if revision is None or revision.is_deleted:
+        return []
+    return tiles_of(revision.data)
+
+
+def tile_tag_count(image: Image, *, except_key: str = "") -> int:
+    """How many tile tags the image holds now, over its classes' layers but the one of `except_key`."""
+    heads = image.annotations.filter(kind=AnnotationKind.TILES, is_deleted=False).exclude(key=except_key)
+    return sum(len(tile_tags_at(head.pk, head.version)) for head in heads)
 
 
 # Exports -------------------------------------------------------------------------------------

@@ -288,6 +288,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 STROKES_MAX_PER_SAVE = env_int("STROKES_MAX_PER_SAVE", 1000, minimum=1)
 STROKES_MAX_PAINT_PIXELS = env_int("STROKES_MAX_PAINT_PIXELS", 20_000_000, minimum=1)
 STROKES_REPLAY_MAX_PIXELS = env_int("STROKES_REPLAY_MAX_PIXELS", 20_000_000, minimum=0)
+# Tile tags (labeling/tiletags.py): a tile's side in pixels (a tile at the image's edge may be
+# shorter), and the most tiles one image holds, all classes together (every save stores the set).
+TILE_TAG_MIN_SIZE = env_int("TILE_TAG_MIN_SIZE", 16, minimum=1)
+TILE_TAG_MAX_SIZE = env_int("TILE_TAG_MAX_SIZE", 2048, minimum=1)
+TILE_TAGS_MAX_PER_IMAGE = env_int("TILE_TAGS_MAX_PER_IMAGE", 4096, minimum=1)
 # Exports (training/exports): the API streams projects of up to this many images (the
 # export_project command has no limit). Restores (import_project) check a backup's directory
 # against these before anything is read or stored.

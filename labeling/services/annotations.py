@@ -17,6 +17,7 @@ from django.utils import timezone
 from labeling import labelmaps, selectors, signals
 from labeling.errors import Conflict, InvalidInput
 from labeling.models import (
+    CLASS_KINDS,
     MAP_KINDS,
     Annotation,
     AnnotationKind,
@@ -25,6 +26,7 @@ from labeling.models import (
     LabelClass,
 )
 from labeling.services.review import REVIEWED_KINDS, label_save_effect, label_save_recorded
+from labeling.tiletags import TileLimits, parse_tiles
 from webapp import events, live
 
 # A layer's whole map is written every this many revisions, or sooner when the strokes saved
@@ -62,7 +64,7 @@ def annotation_save(
             f"Unknown annotation kind {kind!r}; use one of {', '.join(AnnotationKind.values)}."
         )
     key = _layer_key(image, kind, label_class, data)
-    content = _validate_content(image, kind, data, mask, instances)
+    content = _validate_content(image, kind, key, data, mask, instances)
     return _append_revision(
         image=image,
         author=author,
@@ -75,9 +77,9 @@ def annotation_save(
 
 
 def _layer_key(image: Image, kind: str, label_class: LabelClass | None, data: dict[str, Any]) -> str:
-    if kind == AnnotationKind.TAG:
+    if kind in CLASS_KINDS:
         if label_class is None or label_class.project_id != image.project_id:
-            raise InvalidInput("A tag needs label_class, a class of this project.")
+            raise InvalidInput(f"A {kind} annotation needs label_class, a class of this project.")
         return str(label_class.pk)
     if label_class is not None:
         raise InvalidInput(f"A {kind} annotation takes no label_class; class indices are in its data.")
@@ -93,7 +95,7 @@ def _layer_key(image: Image, kind: str, label_class: LabelClass | None, data: di
 
 
 def _validate_content(
-    image: Image, kind: str, data: dict[str, Any], mask: bytes | None, instances: bytes | None
+    image: Image, kind: str, key: str, data: dict[str, Any], mask: bytes | None, instances: bytes | None
 ) -> LayerContent:
     if not isinstance(data, dict):
         raise InvalidInput("data must be a JSON object.")
@@ -104,6 +106,8 @@ def _validate_content(
         return LayerContent(data={"present": data["present"]})
     if kind == AnnotationKind.POINTS:
         return LayerContent(data={"points": _validate_points(data, image, allowed)})
+    if kind == AnnotationKind.TILES:
+        return LayerContent(data={"tiles": [tile.to_json() for tile in _validate_tiles(image, key, data)]})
     extra = set(data) - {"strokes", "provenance"}
     if extra:
         raise InvalidInput(f"Unknown fields in data: {sorted(extra)}.")
@@ -129,6 +133,21 @@ def _validate_content(
     if kind == AnnotationKind.DERIVED:
         clean["provenance"] = data["provenance"]
     return LayerContent(data=clean, mask=label_map, instances=instance_map)
+
+
+def _validate_tiles(image: Image, key: str, data: dict[str, Any]) -> list[Any]:
+    limits = TileLimits(
+        min_size=settings.TILE_TAG_MIN_SIZE,
+        max_size=settings.TILE_TAG_MAX_SIZE,
+        max_per_image=settings.TILE_TAGS_MAX_PER_IMAGE,
+    )
+    return parse_tiles(
+        data,
+        image_width=image.width,
+        image_height=image.height,
+        limits=limits,
+        elsewhere=selectors.tile_tag_count(image, except_key=key),
+    )
 
 
 def _validate_points(data: dict[str, Any], image: Image, allowed: set[int]) -> list[list[float]]:

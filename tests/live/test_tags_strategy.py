@@ -18,7 +18,7 @@ from training.models import TrainingRun
 from training.runs.snapshot import load_run_data
 from training.runs.spec import RunSpec
 
-from .conftest import TINY_RUN, off_the_loop
+from .conftest import TINY_RUN, off_the_loop, wait_until
 from .test_workers import events_until, socket_for
 
 pytestmark = pytest.mark.slow
@@ -47,6 +47,27 @@ def add_tagged_images(project: Project, author: Any, nucleus: LabelClass, presen
         )
         images.append(image)
     return images
+
+
+def add_tile_tagged_image(project: Project, author: Any, nucleus: LabelClass) -> Image:
+    """A 128x128 field with nuclei in its left half only, its 64-px tiles tagged: the left ones
+    present, the top right absent, the bottom right left untagged."""
+    left = synthetic_field(seed=7, height=128, width=64, nuclei=6, radius=(6, 9)).fluorescence
+    right = synthetic_field(seed=8, height=128, width=64, nuclei=0).fluorescence
+    (image,) = services.image_ingest(
+        project=project,
+        uploader=author,
+        uploads=[services.Upload("tiled.png", png_bytes(np.concatenate([left, right], axis=1)))],
+    )
+    services.annotation_save(
+        image=image,
+        author=author,
+        kind="tiles",
+        base_version=0,
+        data={"tiles": [[0, 0, 64, 64, True], [0, 64, 64, 64, True], [64, 0, 64, 64, False]]},
+        label_class=nucleus,
+    )
+    return image
 
 
 def start(client: Any, project: Project, config: dict[str, Any]) -> Any:
@@ -117,6 +138,26 @@ def test_tags_of_one_kind_only_are_a_400(project, users, nucleus, client_for):
     response = start(client_for("manager"), project, {**TINY_RUN, **TAGS, "tag_class": nucleus.pk})
     assert response.status_code == 400 and "2 present and 0 absent" in str(response.json())
     assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_tags_run_freezes_tile_tags_and_needs_some_of_each(project, users, nucleus, client_for):
+    image = add_tile_tagged_image(project, users["owner"], nucleus)
+    response = start(client_for("manager"), project, {**TINY_RUN, **TAGS, "tag_class": nucleus.pk})
+    assert response.status_code == 201, response.content
+    strategy = TrainingRun.objects.get().config["strategy"]
+    layer = image.annotations.get(kind="tiles")
+    assert strategy["tags"] == [] and strategy["tile_tags"] == [[layer.pk, 1]]
+    services.annotation_save(
+        image=image,
+        author=users["owner"],
+        kind="tiles",
+        base_version=1,
+        data={"tiles": [[0, 0, 64, 64, True]]},
+        label_class=nucleus,
+    )
+    refused = start(client_for("manager"), project, {**TINY_RUN, **TAGS, "tag_class": nucleus.pk})
+    assert refused.status_code == 400 and "1 present and 0 absent" in str(refused.json())
 
 
 # End to end on a real worker -----------------------------------------------------------------
@@ -216,3 +257,26 @@ def test_tags_scribbles_and_pseudo_masks_train_together_on_the_worker(
     pseudo_only = (first.target >= 0) & (scribbled == 0)
     assert pseudo_only.any(), "elsewhere the pseudo-mask fills in"
     assert (first.weight[pseudo_only] < 1.0).all(), "at the run's lower derived weight"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tile_tags_alone_train_the_classifier_and_shape_the_pseudo_mask(
+    worker, project, users, nucleus, client_for
+):
+    image = add_tile_tagged_image(project, users["owner"], nucleus)
+    response = start(client_for("manager"), project, {**TINY_RUN, **TAGS, "tag_class": nucleus.pk})
+    assert response.status_code == 201, response.content
+    run = TrainingRun.objects.get(pk=response.json()["id"])
+    wait_until(
+        lambda: run.refresh_from_db() or run.state in FINAL, timeout=600, what="the run", worker=worker
+    )
+    # Without the tiles the classifier would have no sample at all, and the run would fail.
+    assert run.state == "succeeded", run.error + worker.output()[-3000:]
+    stages = run.metrics.filter(kind="stage").values_list("values", flat=True)
+    assert any(d["stage"] == "classifier" and d["done"] == TAGS["classifier_steps"] for d in stages)
+    layer = image.annotations.get(kind="derived", key="score-cam")
+    target = label_map_at(layer)
+    assert (target[:64, 64:] == BACKGROUND).all(), "the tile tagged absent is background"
+    assert (target[64:, 64:] == 0).all(), "the untagged tile is unknown"
+    assert set(np.unique(target[:, :64])) <= {0, BACKGROUND, NUCLEUS}
+    assert [layer.pk, layer.version] in run.label_snapshot

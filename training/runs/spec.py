@@ -56,7 +56,8 @@ TAG_OPTION_KEYS = ("tag_class", "background_class", "tile", "cam_low", "cam_high
 
 @dataclass(frozen=True)
 class TagsOptions:
-    """The "tags" strategy: a classifier on image-level tags of one class, Score-CAM pseudo-masks."""
+    """The "tags" strategy: a classifier on the tags (of images and of tiles) of one class,
+    Score-CAM pseudo-masks."""
 
     tag_class: int  # the LabelClass id whose tags train the classifier
     tag_index: int  # its index in label maps
@@ -65,7 +66,8 @@ class TagsOptions:
     cam_low: float
     cam_high: float
     classifier_steps: int
-    tags: tuple[tuple[int, int], ...]  # frozen (annotation id, version) of the tags
+    tags: tuple[tuple[int, int], ...]  # frozen (annotation id, version) of the image-level tags
+    tile_tags: tuple[tuple[int, int], ...] = ()  # and of the class's tile-tag layers
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,12 +80,14 @@ class TagsOptions:
             "cam_high": self.cam_high,
             "classifier_steps": self.classifier_steps,
             "tags": [list(pair) for pair in self.tags],
+            "tile_tags": [list(pair) for pair in self.tile_tags],
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TagsOptions:
         values = {key: value for key, value in data.items() if key != "name"}
-        values["tags"] = tuple((int(pk), int(version)) for pk, version in values.get("tags", []))
+        for key in ("tags", "tile_tags"):
+            values[key] = tuple((int(pk), int(version)) for pk, version in values.get(key, []))
         return cls(**values)
 
 

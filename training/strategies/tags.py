@@ -1,32 +1,35 @@
-"""The "tags" strategy: image-level tags -> Score-CAM pseudo-masks -> segmentation network.
+"""The "tags" strategy: image-level and tile tags -> Score-CAM pseudo-masks -> segmentation network.
 
 Stage 1 (on the worker, before the usual training): a classifier learns "class present /
-absent" from the project's tags of one class, frozen when the run was started; Score-CAM maps of
-the images tagged present are thresholded into pseudo-masks (images tagged absent are background
-everywhere), stored as derived layers with source "score-cam" and their provenance (run, class,
-thresholds). Stage 2 is the "labels" strategy's training on the run's label snapshot, to which
-those layers are added: human labels win over them pixel by pixel (training/runs/snapshot.py).
+absent" from the project's tags of one class, of whole images and of tiles (rectangles a person
+tagged in the annotator's grid), frozen when the run was started; Score-CAM maps of what is tagged
+present are thresholded into pseudo-masks (what is tagged absent is background), stored as
+derived layers with source "score-cam" and their provenance (run, class, thresholds). Stage 2
+is the "labels" strategy's training on the run's label snapshot, to which those layers are
+added: human labels win over them pixel by pixel (training/runs/snapshot.py).
 
 A derived layer a person has touched since it was generated is kept as it is (the one rule,
 labeling.selectors.derived_layer_state). Every layer is written whole in one revision, so a
 worker that dies part way leaves some images with new pseudo-masks and the rest with the old.
 
-Images larger than the tile are cut into tiles; each inherits its image's tag. That is exact for
-an absent tag and an approximation for a present one (a tile of a positive image may miss the
-class), good when the class covers much of the image; tag tile-sized images for the rest.
+Images (and tagged tiles) larger than the classifier's tile are cut into tiles; each inherits its
+image's (or tagged tile's) tag. That is exact for an absent tag and an approximation for a present
+one (a piece of a positive image may miss the class), good when the class covers much of the
+image; for the rest, tag tiles near the classifier's size, as the bench's weak-tags protocol does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from labeling import selectors, services
 from labeling.errors import InvalidInput
 from labeling.models import AnnotationKind, Image, LabelClass, Project, Split
+from labeling.tiletags import TileTag
 from training.ml.data import channel_ranges, normalize
 from training.ml.loop import Callbacks, TrainingCancelled
 from training.ml.scorecam import (
@@ -34,7 +37,6 @@ from training.ml.scorecam import (
     CAM_LOW,
     PSEUDO_MASK_TRAINING,
     ClassifierConfig,
-    TagClassifier,
     TaggedTile,
     cam_map,
     pseudo_mask,
@@ -60,7 +62,8 @@ class TagsStrategy:
         self, *, project: Project, options: dict[str, Any], train_image_limit: int | None
     ) -> Prepared:
         tags = parse_tags(project=project, options=options)
-        tagged = sorted({tag.image_id for tag in selectors.frozen_layers(pk for pk, _ in tags.tags)})
+        frozen = [pk for pk, _ in (*tags.tags, *tags.tile_tags)]
+        tagged = sorted({tag.image_id for tag in selectors.frozen_layers(frozen)})
         return prepare_labelled(
             project=project,
             options=options,
@@ -106,11 +109,13 @@ def parse_tags(*, project: Project, options: dict[str, Any]) -> TagsOptions:
         raise InvalidInput("cam_low must be below cam_high (both between 0 and 1).")
     approved_only = label_approval(options.get("label_approval", "all")) == "approved"
     tags = frozen_tags(project, tag_class, approved_only=approved_only)
-    present = sum(tags.values())
-    if present == 0 or present == len(tags):
+    tiles = frozen_tile_tags(project, tag_class, approved_only=approved_only)
+    said = [*tags.values(), *(tile.present for layer in tiles.values() for tile in layer)]
+    present = sum(said)
+    if present == 0 or present == len(said):
         raise InvalidInput(
-            f'The classifier needs images tagged present and absent for "{tag_class.name}"; there are '
-            f"{present} present and {len(tags) - present} absent. Tag some of each."
+            f'The classifier needs images or tiles tagged present and absent for "{tag_class.name}"; '
+            f"there are {present} present and {len(said) - present} absent. Tag some of each."
         )
     return TagsOptions(
         tag_class=tag_class.pk,
@@ -121,6 +126,7 @@ def parse_tags(*, project: Project, options: dict[str, Any]) -> TagsOptions:
         cam_high=high,
         classifier_steps=whole_number(values["classifier_steps"], "classifier_steps", 1, 20_000),
         tags=tuple(sorted(tags)),
+        tile_tags=tuple(sorted(tiles)),
     )
 
 
@@ -139,6 +145,24 @@ def frozen_tags(
         (tag.pk, tag.version): selectors.tag_present(tag, tag.version)
         for tag in selectors.live_tags(project, tag_class)
     }
+
+
+def frozen_tile_tags(
+    project: Project, tag_class: LabelClass, *, approved_only: bool = False
+) -> dict[tuple[int, int], list[TileTag]]:
+    """(annotation id, version) -> tiles, for the class's tile-tag layers on training images (with
+    `approved_only`: on approved training images, as their approval froze them)."""
+    if approved_only:
+        versions = [
+            (row.annotation, row.version)
+            for row in selectors.approved_layers(project, [AnnotationKind.TILES])
+            if row.key == str(tag_class.pk) and row.split != Split.VALIDATION
+        ]
+    else:
+        versions = [
+            (head.pk, head.version) for head in selectors.live_tags(project, tag_class, AnnotationKind.TILES)
+        ]
+    return {pair: selectors.tile_tags_at(*pair) for pair in versions}
 
 
 def _project_class(project: Project, raw: Any, name: str) -> LabelClass:
@@ -165,9 +189,12 @@ def _background_class(project: Project, raw: Any, tag_class: LabelClass) -> Labe
 
 @dataclass
 class TaggedImage:
+    """An image with what was said of it: its tag (None: not tagged as a whole) and its tiles."""
+
     image: Image
     x: np.ndarray  # normalised (C, H, W)
-    present: bool
+    present: bool | None
+    tiles: list[TileTag] = field(default_factory=list)
 
 
 def tag_stage(context: TrainContext) -> list[tuple[int, int]]:
@@ -187,7 +214,7 @@ def tag_stage(context: TrainContext) -> list[tuple[int, int]]:
         steps=tags.classifier_steps,
         seed=spec.train.seed,
     )
-    tiles = [TaggedTile(tile, item.present) for item in tagged for tile in cut(item.x, tags.tile)]
+    tiles = [tile for item in tagged for tile in classifier_tiles(item, tags.tile)]
     on_step = context.reporter.stage_steps("classifier", tags.classifier_steps)
     classifier = train_classifier(
         tiles,
@@ -199,7 +226,9 @@ def tag_stage(context: TrainContext) -> list[tuple[int, int]]:
     for done, item in enumerate(tagged, start=1):
         if context.should_cancel():
             raise TrainingCancelled("cancelled while computing Score-CAM maps")
-        target = pseudo_mask(_cam(classifier, item, device, tags), present=item.present, **_thresholds(tags))
+        target = tags_target(
+            item, lambda x: cam_map(classifier, x, device=device, tile=tags.tile), **_thresholds(tags)
+        )
         layers.append(save_pseudo_mask(run, tags, item.image, target))
         context.reporter.stage("score-cam", done, len(tagged))
     _add_to_snapshot(run, layers)
@@ -208,20 +237,71 @@ def tag_stage(context: TrainContext) -> list[tuple[int, int]]:
 
 
 def load_tagged(tags: TagsOptions, channels: tuple[str, ...]) -> list[TaggedImage]:
-    """The run's frozen tags with their images' inputs, scaled by ranges over those images."""
-    versions = dict(tags.tags)
-    heads = selectors.frozen_layers(versions, live_images_only=True)
-    heads.sort(key=lambda head: (head.image.name, head.pk))
-    if not heads:
+    """The run's frozen tags and tile tags by image, with the images' inputs scaled by ranges over
+    those images; an image whose tile layer was left empty, with no tag of its own, is left out."""
+    whole, tiled = dict(tags.tags), dict(tags.tile_tags)
+    heads = selectors.frozen_layers([*whole, *tiled], live_images_only=True)
+    said: dict[int, tuple[Image, bool | None, list[TileTag]]] = {}
+    for head in heads:
+        image, present, tiles = said.get(head.image_id, (head.image, None, []))
+        if head.pk in whole:
+            present = selectors.tag_present(head, whole[head.pk])
+        else:
+            tiles = tiles + selectors.tile_tags_at(head.pk, tiled[head.pk])
+        said[head.image_id] = (image, present, tiles)
+    found = sorted(
+        (entry for entry in said.values() if entry[1] is not None or entry[2]),
+        key=lambda entry: (entry[0].name, entry[0].pk),
+    )
+    if not found:
         raise ValueError("none of the run's tagged images is left: start a new run")
-    planes = [selectors.image_planes(head.image, channels) for head in heads]
+    planes = [selectors.image_planes(image, channels) for image, _, _ in found]
     ranges = channel_ranges(planes)
     return [
-        TaggedImage(
-            head.image, normalize(plane, ranges=ranges), selectors.tag_present(head, versions[head.pk])
-        )
-        for head, plane in zip(heads, planes, strict=True)
+        TaggedImage(image, normalize(plane, ranges=ranges), present, tiles)
+        for (image, present, tiles), plane in zip(found, planes, strict=True)
     ]
+
+
+def classifier_tiles(item: TaggedImage, tile: int) -> list[TaggedTile]:
+    """What the classifier learns from an image: the whole image cut into tiles, each with the
+    image's tag, and each tagged tile cut the same way, with its own tag."""
+    samples = [] if item.present is None else [TaggedTile(x, item.present) for x in cut(item.x, tile)]
+    for tag in item.tiles:
+        samples += [TaggedTile(x, tag.present) for x in cut(_crop(item.x, tag), tile)]
+    return samples
+
+
+def tags_target(
+    item: TaggedImage, cam_of: Callable[[np.ndarray], np.ndarray], *, low: float, high: float
+) -> np.ndarray:
+    """The pseudo-mask of one image from what was said of it: the image's tag over all of it
+    (present: its thresholded Score-CAM map; absent: background; none: unknown), then each tile
+    tagged present its thresholded map, then each tile tagged absent background. A tile is more
+    specific than its image's tag, and an absent tag is exact, so it wins where tiles overlap.
+
+    Shape: item.x (C, H, W); cam_of (C, h, w) -> (h, w) in [0, 1]; -> (H, W) int64, -1 / 0 / 1.
+    """
+    shape = item.x.shape[1:]
+    whole = cam_of(item.x) if item.present else None
+    if item.present is None:
+        target = np.full(shape, -1, dtype=np.int64)
+    else:
+        target = pseudo_mask(
+            np.zeros(shape) if whole is None else whole, present=item.present, low=low, high=high
+        )
+    for tag in sorted(item.tiles, key=lambda tag: tag.present, reverse=True):  # absent ones last
+        region = (slice(tag.y, tag.y + tag.height), slice(tag.x, tag.x + tag.width))
+        if tag.present:
+            cam = whole[region] if whole is not None else cam_of(_crop(item.x, tag))
+            target[region] = pseudo_mask(cam, present=True, low=low, high=high)
+        else:
+            target[region] = 0
+    return target
+
+
+def _crop(x: np.ndarray, tag: TileTag) -> np.ndarray:
+    return x[:, tag.y : tag.y + tag.height, tag.x : tag.x + tag.width]
 
 
 def cut(x: np.ndarray, tile: int) -> list[np.ndarray]:
@@ -238,12 +318,6 @@ def _starts(length: int, tile: int) -> list[int]:
     if length <= tile:
         return [0]
     return sorted(set(range(0, length - tile, tile)) | {length - tile})
-
-
-def _cam(classifier: TagClassifier, item: TaggedImage, device: torch.device, tags: TagsOptions) -> np.ndarray:
-    if not item.present:  # absent: background everywhere, no map needed
-        return np.zeros(item.x.shape[1:], dtype=np.float32)
-    return cam_map(classifier, item.x, device=device, tile=tags.tile)
 
 
 def _thresholds(tags: TagsOptions) -> dict[str, float]:

@@ -11,7 +11,7 @@ import { OVERLAY_LABELS, type OverlayName, type Overlays } from "./overlays";
 import { SLIDER_MAX_RADIUS, type Settings, type ToolName } from "./settings";
 import type { TiledImage } from "./tiles";
 
-const TOOL_LABELS: Partial<Record<ToolName, string>> = { brush: "Brush (B)", eraser: "Eraser (E)", fill: "Fill (G)", pin: "Comment (C)" };
+const TOOL_LABELS: Partial<Record<ToolName, string>> = { brush: "Brush (B)", eraser: "Eraser (E)", fill: "Fill (G)", pin: "Comment (C)", tiles: "Tile tags (L)" };
 
 /** Tool, brush size, class, layer, undo and redo. */
 export function paintControls(settings: Settings, classes: LabelClass[], editable: boolean, history: { undo(): void; redo(): void }): HTMLElement[] {

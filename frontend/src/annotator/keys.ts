@@ -2,6 +2,7 @@
 // map can be read (and tested) in one place; the page carries the actions out.
 import type { OverlayName } from "./overlays";
 import type { ToolName } from "./settings";
+import { tileKey, type TileKey } from "./tile-grid";
 
 export type KeyAction =
   | { type: "undo" }
@@ -20,6 +21,8 @@ export type KeyAction =
   | { type: "overlay"; name: OverlayName }
   /** Another plane of a stack: , . step z, < > step time (annotator/planes.ts). */
   | { type: "plane"; axis: "z" | "t"; step: number }
+  /** The tile tool's keys, while it is chosen: P / A / 0 tag the current tile, arrows move it. */
+  | { type: "tile"; key: TileKey }
   /** Space: drags pan while it is held. */
   | { type: "holdToPan" };
 
@@ -39,6 +42,7 @@ const PLAIN_KEYS: Record<string, KeyAction> = {
   e: { type: "tool", tool: "eraser" },
   g: { type: "tool", tool: "fill" },
   c: { type: "tool", tool: "pin" },
+  l: { type: "tool", tool: "tiles" },
   "[": { type: "brushSize", factor: 1 / 1.25 },
   "]": { type: "brushSize", factor: 1.25 },
   f: { type: "fit" },
@@ -57,8 +61,9 @@ const PLAIN_KEYS: Record<string, KeyAction> = {
   ">": { type: "plane", axis: "t", step: 1 },
 };
 
-/** What a key press does, or null for keys the annotator leaves alone. */
-export function keyAction(press: KeyPress): KeyAction | null {
+/** What a key press does, or null for keys the annotator leaves alone; with the tile tool chosen
+ * (`tiles`), its own keys come first (so P and A tag tiles rather than toggle an overlay or zoom). */
+export function keyAction(press: KeyPress, tiles = false): KeyAction | null {
   const key = press.key.toLowerCase();
   if (press.ctrlKey || press.metaKey) {
     if (key === "z") return { type: press.shiftKey ? "redo" : "undo" };
@@ -66,6 +71,8 @@ export function keyAction(press: KeyPress): KeyAction | null {
     return null;
   }
   if (press.altKey) return null;
+  const tile = tiles && !press.shiftKey ? tileKey(press.key) : null;
+  if (tile) return { type: "tile", key: tile };
   if (Object.hasOwn(PLAIN_KEYS, key)) return PLAIN_KEYS[key];
   if (/^[1-9]$/.test(key)) return { type: "class", position: Number(key) - 1 };
   if (Object.hasOwn(OVERLAY_KEYS, key)) return { type: "overlay", name: OVERLAY_KEYS[key] };

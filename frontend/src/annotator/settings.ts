@@ -4,7 +4,7 @@
 import type { PaintedKind } from "../api/annotations";
 import { MAX_RADIUS, MIN_RADIUS } from "../painter/raster";
 
-export type ToolName = "brush" | "eraser" | "fill" | "pan" | "pin";
+export type ToolName = "brush" | "eraser" | "fill" | "pan" | "pin" | "tiles";
 
 /** What the tools read: the settings of now. */
 export interface PaintSettings {

@@ -5,7 +5,7 @@ import { getJSON, postForm, postJSON, withQuery } from "./client";
 
 export type { Stroke } from "../painter/raster";
 
-export type AnnotationKind = "scribble" | "dense" | "derived" | "tag" | "points";
+export type AnnotationKind = "scribble" | "dense" | "derived" | "tag" | "tiles" | "points";
 /** The two layers people paint in the annotator. */
 export type PaintedKind = "scribble" | "dense";
 
@@ -65,6 +65,13 @@ export function saveMask(imageId: number, kind: PaintedKind, baseVersion: number
 /** Tag the image: is there (any of) this class in it? */
 export const saveTag = (imageId: number, labelClass: number, baseVersion: number, present: boolean): Promise<Annotation> =>
   postJSON(annotationsUrl(imageId), { kind: "tag", label_class: labelClass, base_version: baseVersion, data: { present } });
+
+/** A tagged tile: x, y, width, height in image pixels, and whether the class is in it. */
+export type TileTag = [number, number, number, number, boolean];
+
+/** Replace a class's tile tags on the image with `tiles` (the whole set); a 409 means someone saved since `baseVersion`. */
+export const saveTileTags = (imageId: number, labelClass: number, baseVersion: number, tiles: TileTag[]): Promise<Annotation> =>
+  postJSON(annotationsUrl(imageId), { kind: "tiles", label_class: labelClass, base_version: baseVersion, data: { tiles } });
 
 /** How an annotation import reads what it is given (labeling/serializers.py AnnotationImportIn). */
 export interface ImportOptions {

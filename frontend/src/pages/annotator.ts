@@ -1,5 +1,5 @@
 // The annotator: one image, zoom and pan, channels and contrast, brush / eraser / fill with undo,
-// image-level tags, overlays (my labels, others' labels, derived masks, any model version's prediction
+// image-level and tile tags, overlays (my labels, others' labels, derived masks, any model version's prediction
 // with its objects outlined and counted, uncertainty, instant preview), accepting a prediction as the
 // dense mask, autosave with a visible state, presence, navigation to the next image that
 // needs labels and one-click correct-and-retrain; the team workflow: the image's review status and
@@ -26,6 +26,7 @@ import { reviewBar } from "../annotator/review";
 import { saveStateNote } from "../annotator/save-state";
 import { Settings } from "../annotator/settings";
 import { tagRow } from "../annotator/tags";
+import { TileTags } from "../annotator/tile-tags";
 import { TiledImage } from "../annotator/tiles";
 import { createTools, type ToolContext } from "../annotator/tools";
 import { followImage } from "../annotator/updates";
@@ -78,6 +79,8 @@ function wire({ project, image, classes, work }: Loaded, me: string) {
   // The image and every overlay are drawn in tiles at the level the zoom needs: no
   // full-resolution canvas, so an 8192x8192 image costs what the view shows (annotator/tiles.ts).
   const picture = new TiledImage(image.id, image.channels.map((c) => c.name), image.width, image.height);
+  const classId = (): number => classes.find((c) => c.index === settings.classIndex)?.id ?? 0;
+  const tileTags = new TileTags(image.id, image.width, image.height, classId, message, () => canvas.invalidateInteractive());
   const context: ToolContext = {
     settings,
     imageWidth: image.width,
@@ -89,6 +92,8 @@ function wire({ project, image, classes, work }: Loaded, me: string) {
     fill: (layer, col, row, value) => layers[layer].fill(col, row, value),
     panBy: (dx, dy) => canvas.panBy(dx, dy),
     pin: (x, y) => comments.pinAt({ x, y }),
+    clickTile: (x, y) => tileTags.click(x, y),
+    tileGrid: () => tileTags.view(),
     refuse: (reason) => message.error(reason),
     redraw: () => canvas.invalidateInteractive(),
     inkOf: (classIndex) => ({
@@ -132,7 +137,7 @@ function wire({ project, image, classes, work }: Loaded, me: string) {
     canvas.choose(tool);
     canvas.invalidateInteractive();
   });
-  return { editable, message, settings, layers, picture, overlays, canvas, comments, review, prediction };
+  return { editable, message, settings, layers, picture, overlays, canvas, comments, review, prediction, tileTags };
 }
 
 /** What keys do beyond the parts: "next" (needing labels, or in review the next submitted image),
@@ -175,6 +180,10 @@ function onKeyAction(action: KeyAction, parts: Parts, classes: LabelClass[], pag
       return canvas.holdToPan(true);
     case "plane":
       return page.plane(action.axis, action.step);
+    case "tile": {
+      const refusal = action.key.type === "set" ? parts.review.paintRefusal() : null;
+      return refusal ? parts.message.error(refusal) : parts.tileTags.key(action.key);
+    }
   }
 }
 
@@ -189,9 +198,9 @@ function listenToKeys(parts: Parts, classes: LabelClass[], page: PageActions): S
   const onKey = (event: KeyboardEvent): void => {
     const target = event.target;
     if (target instanceof HTMLInputElement || target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement) return;
-    const action = keyAction(event);
+    const action = keyAction(event, parts.settings.tool === "tiles");
     if (!action) return;
-    if (action.type === "undo" || action.type === "redo" || action.type === "holdToPan" || action.type === "review") event.preventDefault();
+    if (["undo", "redo", "holdToPan", "review", "tile"].includes(action.type)) event.preventDefault();
     onKeyAction(action, parts, classes, page);
   };
   const onKeyUp = (event: KeyboardEvent): void => {
@@ -214,6 +223,7 @@ async function loadLayers(parts: Parts, { image, annotations }: Loaded): Promise
     layers.dense.load(annotations),
   ]);
   overlays.labelsChanged(null);
+  parts.tileTags.load(annotations);
   void overlays.loadDerived(annotations).catch((error) => message.error(`Derived masks: ${errorText(error)}`));
   void parts.prediction.load().catch((error) => message.error(`Prediction: ${errorText(error)}`));
   if (annotations.some((a) => a.kind === "scribble" || a.kind === "dense")) {
@@ -250,6 +260,7 @@ function layout(
     { class: "tools" },
     editable ? null : h("p", { class: "viewer-note", "data-testid": "viewer-note" }, "Viewer: you can look, not paint."),
     ...paintControls(settings, classes, editable, { undo: () => undo(parts, false), redo: () => undo(parts, true) }),
+    parts.tileTags.node,
     h("h3", {}, "Overlays"),
     ...overlayControls(overlays, extra.reviewNode !== null),
     parts.prediction.node,
@@ -312,6 +323,7 @@ export async function showAnnotator(root: HTMLElement, projectId: number, imageI
   review.beforeMove = async () => void (await Promise.all(Object.values(layers).map((layer) => layer.save())));
   review.onMove(() => canvas.invalidate());
   comments.follow(socket, me);
+  parts.tileTags.follow(socket);
   void comments.load().catch((error) => message.error(`Comments: ${errorText(error)}`));
   const stopKeys = listenToKeys(parts, loaded.classes, {
     next: reviewing?.next ?? navigation.nextNeedingLabels,

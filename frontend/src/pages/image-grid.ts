@@ -19,7 +19,7 @@ export function labelStates(image: ImageSummary): string[] {
   const states: string[] = [];
   if (image.label_kinds.includes("dense")) states.push("dense");
   if (image.label_kinds.includes("scribble")) states.push("scribbled");
-  if (image.label_kinds.includes("tag")) states.push("tagged");
+  if (image.label_kinds.includes("tag") || image.label_kinds.includes("tiles")) states.push("tagged"); // whole image or tiles
   if (image.label_kinds.includes("derived")) states.push("derived");
   if (image.predicted) states.push("predicted");
   return states.length ? states : ["unlabelled"];

@@ -8,7 +8,7 @@ import { presetPicker } from "./run-presets";
 
 /** The fieldsets only one strategy needs, shown for it: "tags" and "pretrain". */
 function strategyOptions(classes: LabelClass[]) {
-  // "tags": a classifier on the images tagged present / absent for one class, Score-CAM
+  // "tags": a classifier on the images and tiles tagged present / absent for one class, Score-CAM
   // pseudo-masks from it, then the network as usual (scribbles and masks win over them).
   const tagClass = h("select", { name: "tag_class" }, ...classes.map((c) => h("option", { value: c.id }, c.name)));
   tagClass.value = String(classes.at(-1)?.id ?? "");
@@ -19,7 +19,7 @@ function strategyOptions(classes: LabelClass[]) {
     { hidden: true, "data-testid": "tag-options" },
     h("legend", {}, "Tags"),
     h("label", {}, "Tag class ", tagClass),
-    h("label", {}, "Tile ", tile),
+    h("label", { title: "the classifier's tile in pixels (not the annotator's tile-tag grid)" }, "Tile ", tile),
     h("label", {}, "Classifier steps ", classifierSteps),
   );
   // "pretrain": self-supervised, no labels: reconstruct blanked squares ("masked") or predict a

@@ -21,6 +21,7 @@ TAGS = TagsOptions(
     cam_high=0.85,
     classifier_steps=5,
     tags=((11, 1), (12, 3)),
+    tile_tags=((13, 2),),
 )
 PRETRAIN = PretrainOptions(
     target_channels=("fluorescence",),

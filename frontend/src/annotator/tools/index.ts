@@ -5,10 +5,11 @@ import { eraser } from "./eraser";
 import { fill } from "./fill";
 import { pan } from "./pan";
 import { pin } from "./pin";
+import { tiles } from "./tiles";
 import type { Tool, ToolContext } from "./tool";
 
 export type { Tool, ToolContext, ToolPointer } from "./tool";
 
 export function createTools(context: ToolContext): Record<ToolName, Tool> {
-  return { brush: brush(context), eraser: eraser(context), fill: fill(context), pan: pan(context), pin: pin(context) };
+  return { brush: brush(context), eraser: eraser(context), fill: fill(context), pan: pan(context), pin: pin(context), tiles: tiles(context) };
 }

@@ -1,9 +1,10 @@
-// The interface every annotator tool implements (brush, eraser, fill, pan, pin: one module each), and
+// The interface every annotator tool implements (brush, eraser, fill, pan, pin, tiles: one module each), and
 // what a tool may do. Tools never touch layers, the view or the page: they read the settings and
 // call the actions of their ToolContext, so each can be tried on a small map in a unit test.
 import type { PaintedKind, Stroke } from "../../api/annotations";
 import type { Point } from "../../painter/geometry";
 import type { PaintSettings, ToolName } from "../settings";
+import type { TileGridView } from "../tile-tags";
 
 /** Where the pointer is: in image pixels (what tools paint) and in canvas CSS pixels (what pans). */
 export interface ToolPointer {
@@ -23,6 +24,10 @@ export interface ToolContext {
   panBy(dx: number, dy: number): void;
   /** Pin a new comment at the image point (x, y): the comment form opens there. */
   pin(x: number, y: number): void;
+  /** The tile tool's click at the image point (x, y): that tile becomes current and its tag steps on. */
+  clickTile(x: number, y: number): void;
+  /** What the tile tool draws: grid size, the chosen class's tagged tiles, the current tile. */
+  tileGrid(): TileGridView;
   /** Say why nothing happened. */
   refuse(reason: string): void;
   /** What the tool shows on the interactive canvas changed (the stroke in progress). */

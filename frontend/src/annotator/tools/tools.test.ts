@@ -34,6 +34,8 @@ function bench(settings = new Settings(2)) {
     refuse: (reason) => log.push(`refused: ${reason}`),
     redraw: () => {},
     inkOf: () => ({ color: "red", alpha: 1 }),
+    clickTile: (x, y) => log.push(`tile ${x},${y}`),
+    tileGrid: () => ({ size: 4, tiles: [], current: null }),
   };
   return { tools: createTools(context), maps, log, view, settings };
 }
@@ -149,5 +151,15 @@ describe("settings", () => {
     settings.setTool("eraser");
     settings.setClass(3);
     expect([settings.tool, settings.classIndex]).toEqual(["brush", 3]);
+  });
+});
+
+describe("the tile tool", () => {
+  it("hands a click on the image to the tile grid and refuses one beside it", () => {
+    const { tools, log } = bench();
+    expect(tools.tiles.pointerDown(at(5.5, 1))).toBe(false); // no drag
+    tools.tiles.pointerDown(at(9, 1));
+    expect(log).toEqual(["tile 5.5,1", "refused: Click a tile of the image."]);
+    expect(tools.tiles.paints).toBe(true); // refused to viewers and on images under review
   });
 });
