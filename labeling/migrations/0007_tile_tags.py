@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0005_team_workflow'),
+        ('labeling', '0006_invitations'),
     ]
 
     operations = [
