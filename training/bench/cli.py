@@ -13,6 +13,7 @@
   load              the labelling API under N annotators at once (locust), while a model trains
   self-training     retrain on the test images labelled by the previous model's confident calls
   export-memory     the web process's peak memory while it streams a project's export zip
+  across-experiments  leave one experiment out, then adapt to it with a few scribbled fields
 
 Each prints progress bars and writes JSON with --out. The commands that train several models
 write what they have after each one, marked "incomplete", so a run stopped part way keeps it.
@@ -27,6 +28,7 @@ import sys
 
 from training.bench import (
     efficiency,
+    experiments,
     exportmem,
     live,
     load,
@@ -57,6 +59,7 @@ COMMANDS = (
     teacher,
     weaktags,
     exportmem,
+    experiments,
 )
 
 

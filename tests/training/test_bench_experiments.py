@@ -1,0 +1,86 @@
+"""`python -m training.bench across-experiments` with tiny settings on tiny generated fields of three
+"experiments" (file-name prefixes), as ../shared/data/aisegcell names its fields."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from labeling.synthetic import synthetic_field
+from training.bench.cli import main
+from training.bench.datasets import load_folder
+from training.bench.experiments import by_experiment, experiment_of, recovered
+
+FIELDS = {"200101AA10": 2, "200202BB20": 1, "200303CC30": 1}
+
+
+@pytest.fixture(scope="module")
+def experiments(tmp_path_factory):
+    root = tmp_path_factory.mktemp("experiments")
+    for sub in ("brightfield", "nuclei"):
+        (root / sub).mkdir()
+    seed = 0
+    for experiment, count in FIELDS.items():
+        for field_number in range(count):
+            field = synthetic_field(seed=seed, height=64, width=64, nuclei=4)
+            name = f"{experiment}_p{field_number:04d}_t00001_z001.png"
+            PILImage.fromarray(field.brightfield).save(root / "brightfield" / name)
+            PILImage.fromarray((field.mask * 255).astype(np.uint8)).save(root / "nuclei" / name)
+            seed += 1
+    return root
+
+
+def test_fields_group_by_the_experiment_their_names_start_with(experiments):
+    assert experiment_of("170601SH11_p0023_t00001_z001") == "170601SH11"
+    groups = by_experiment(load_folder(experiments, input_channel="brightfield"))
+    assert {name: len(items) for name, items in groups.items()} == FIELDS
+
+
+def test_each_experiment_is_left_out_scored_and_adapted_with_fewer_fields_than_it_has(experiments, tmp_path):
+    out = tmp_path / "across.json"
+    args = ["across-experiments", "--data", str(experiments), "--input-channel", "brightfield"]
+    quick = [
+        "--steps",
+        "6",
+        "--patch-size",
+        "32",
+        "--batch-size",
+        "2",
+        "--adapt",
+        "1,2",
+        "--adapt-steps",
+        "3",
+    ]
+    quick += ["--seeds", "0,1"]
+    assert main([*args, *quick, "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [run["seed"] for run in result["runs"]] == [0, 1]
+    for run in result["runs"]:
+        folds = {fold["experiment"]: fold for fold in run["folds"]}
+        assert set(folds) == set(FIELDS)
+        for experiment, fold in folds.items():
+            assert fold["train_images"] == sum(FIELDS.values()) - FIELDS[experiment]
+            assert all(name.startswith(experiment) for name in fold["fields"])
+            assert 0.0 <= fold["transfer"]["pixel_f1"] <= 1.0
+            # k labelled fields adapt, the rest are scored: only k below the field count.
+            assert [len(entry["labelled"]) for entry in fold["adapt"]] == list(range(1, FIELDS[experiment]))
+            for entry in fold["adapt"]:
+                assert len(entry["labelled"]) + len(entry["scored"]) == FIELDS[experiment]
+                assert not set(entry["labelled"]) & set(entry["scored"])
+                assert {"transfer", "scribbles", "dense", "recovered"} <= set(entry)
+        assert run["pooled"]["train_images"] == sum(FIELDS.values())  # every field held out once
+    assert set(result["summary"]["pixel_f1"]) >= {"mean", "sd", "min", "max"}
+
+
+def test_only_the_named_experiments_are_held_out_and_unknown_ones_are_refused(experiments):
+    args = ["across-experiments", "--data", str(experiments), "--input-channel", "brightfield", "--quick"]
+    with pytest.raises(SystemExit, match="200909ZZ99 not in"):
+        main([*args, "--experiments", "200909ZZ99"])
+
+
+def test_recovered_is_the_share_of_the_gap_the_scribbles_close():
+    assert recovered({"pixel_f1": 0.5}, {"pixel_f1": 0.6}, {"pixel_f1": 0.7}) == 0.5
+    assert recovered({"pixel_f1": 0.5}, {"pixel_f1": 0.6}, {"pixel_f1": 0.5}) is None

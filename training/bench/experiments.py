@@ -1,0 +1,213 @@
+"""across-experiments: leave one experiment out, then adapt to it with a few scribbled fields.
+
+aisegcell's file names carry their experiment (`<experiment>_p<field>_t<time>_z<plane>`): fields of
+one experiment share a microscope, a day and a cell line, so a split that keeps an experiment's
+fields apart from the training measures what a lab meets with its next plate. For each held-out
+experiment E:
+- transfer: a model trained on the other experiments' ground truth, scored on E's fields;
+- for each k in --adapt smaller than E's field count: E's first k fields (by name) are labelled,
+  E's other fields are scored, and the model of the others is warm-started on the k fields, as
+  the app's warm start does:
+  - scribbles: simulated scribbles of the k fields (--scribble-budget), what a user would paint;
+  - dense: the k fields' ground truth, the most those fields can teach (the "inside" score);
+  - recovered: (scribbles - transfer) / (dense - transfer) in pixel F1, the share of the gap to
+    training inside the experiment that the scribbles close (None where dense gains nothing).
+"pooled" scores every held-out field's transfer prediction together. With --seeds the whole
+protocol runs once per seed and "summary" gives the mean and spread of the pooled scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import torch
+
+from training.bench.common import (
+    describe,
+    normalizer,
+    peak_rss,
+    progress,
+    save_progress,
+    score,
+    spread,
+    train_config,
+)
+from training.bench.datasets import Item, load_folder
+from training.bench.options import Commands, add_common, add_seeds, number_list
+from training.ml.config import TrainConfig
+from training.ml.data import Sample
+from training.ml.inference import predict
+from training.ml.loop import Callbacks, Trainer, choose_device
+from training.ml.scribbles import simulate_scribbles
+
+
+def add_command(commands: Commands) -> None:
+    command = commands.add_parser(
+        "across-experiments",
+        help="leave one experiment out (file-name prefix), then adapt with 1/2/4 scribbled fields",
+    )
+    add_common(command)
+    add_seeds(command)
+    command.add_argument(
+        "--experiments", help="held-out experiments to run, comma-separated (default: every one)"
+    )
+    command.add_argument(
+        "--adapt",
+        type=lambda text: number_list(text, int, "is not a list of field counts (for example 1,2,4)"),
+        default=[1, 2, 4],
+        help="numbers of the held-out experiment's fields labelled for adapting",
+    )
+    command.add_argument(
+        "--adapt-steps", type=int, help="training steps of each adaptation (default: half of --steps)"
+    )
+    command.set_defaults(command=across_experiments)
+
+
+def experiment_of(name: str) -> str:
+    """`170601SH11_p0023_t00001_z001` -> `170601SH11`; a name without `_` is its own experiment."""
+    return name.split("_", 1)[0]
+
+
+def by_experiment(items: list[Item]) -> dict[str, list[Item]]:
+    groups: dict[str, list[Item]] = defaultdict(list)
+    for item in sorted(items, key=lambda item: item.name):
+        groups[experiment_of(item.name)].append(item)
+    return dict(sorted(groups.items()))
+
+
+def across_experiments(args: argparse.Namespace) -> dict[str, Any]:
+    groups = by_experiment(load_folder(args.data, input_channel=args.input_channel))
+    if len(groups) < 2:
+        raise SystemExit(f"{args.data} holds one experiment only ({', '.join(groups)}): nothing to leave out")
+    held_out = chosen(args, groups)
+    seeds = args.seeds or [args.seed]
+    first = next(iter(groups.values()))[0]
+    config = train_config(args, in_channels=first.image.shape[0])
+    adapt_steps = args.adapt_steps or max(1, config.steps // 2)
+    result: dict[str, Any] = {
+        "config": {
+            **describe(args, config.to_dict(), [], []),
+            "experiments": {name: [item.name for item in items] for name, items in groups.items()},
+            "held_out": held_out,
+            "adapt": args.adapt,
+            "adapt_steps": adapt_steps,
+        },
+        "runs": [],
+    }
+    for seed in seeds:
+        run = {"seed": seed, "folds": []}
+        result["runs"].append(run)
+        pooled: tuple[list[np.ndarray], list[Item]] = ([], [])
+        for experiment in held_out:
+            fold = one_fold(args, groups, experiment, config.replace(seed=seed), adapt_steps, pooled)
+            run["folds"].append(fold)
+            save_progress(args, result)
+        run["pooled"] = {**score(*pooled), "train_images": len(pooled[1]), "seed": seed}
+        run["pooled"].pop("per_image")
+    if len(seeds) > 1:
+        result["summary"] = spread([run["pooled"] for run in result["runs"]], None)
+    return result
+
+
+def chosen(args: argparse.Namespace, groups: dict[str, list[Item]]) -> list[str]:
+    if not args.experiments:
+        return list(groups)
+    wanted = [name.strip() for name in args.experiments.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in groups]
+    if unknown:
+        raise SystemExit(f"--experiments: {', '.join(unknown)} not in {args.data} ({', '.join(groups)})")
+    return wanted
+
+
+def one_fold(
+    args: argparse.Namespace,
+    groups: dict[str, list[Item]],
+    experiment: str,
+    config: TrainConfig,
+    adapt_steps: int,
+    pooled: tuple[list[np.ndarray], list[Item]],
+) -> dict[str, Any]:
+    """Train on every other experiment, score on this one, then adapt with k of its fields."""
+    fields = groups[experiment]
+    train = [item for name, items in groups.items() if name != experiment for item in items]
+    prepare = normalizer(args, train)  # the ranges of the others' fields, kept while adapting
+    device = choose_device()
+    base, cost = fit(
+        config, [Sample(prepare(i.image), i.classes) for i in train], device, None, f"{experiment}: others"
+    )
+    transfer = [classes_of(base, prepare(item.image), device) for item in fields]
+    pooled[0].extend(transfer)
+    pooled[1].extend(fields)
+    fold: dict[str, Any] = {
+        "experiment": experiment,
+        "fields": [item.name for item in fields],
+        "train_images": len(train),
+        "transfer": {**score(transfer, fields), **cost},
+        "adapt": [],
+    }
+    state = {name: tensor.detach().clone() for name, tensor in base.state_dict().items()}
+    tuned = config.replace(
+        steps=adapt_steps, steps_per_epoch=max(1, adapt_steps // 5), warmup_steps=min(50, adapt_steps // 10)
+    )
+    for k in [k for k in args.adapt if 0 < k < len(fields)]:
+        labelled, scored = fields[:k], fields[k:]
+        before = score(transfer[k:], scored)
+        entry: dict[str, Any] = {"labelled": [i.name for i in labelled], "scored": [i.name for i in scored]}
+        entry["transfer"] = brief(before)
+        targets = {
+            "scribbles": [
+                simulate_scribbles(
+                    i.classes, budget=args.scribble_budget, seed=args.seed, instances=i.instances
+                )
+                for i in labelled
+            ],
+            "dense": [i.classes for i in labelled],
+        }
+        for labels, maps in targets.items():
+            samples = [Sample(prepare(i.image), target) for i, target in zip(labelled, maps, strict=True)]
+            model, _ = fit(tuned, samples, device, state, f"{experiment}: {k} {labels}")
+            entry[labels] = brief(
+                score([classes_of(model, prepare(i.image), device) for i in scored], scored)
+            )
+        entry["recovered"] = recovered(entry["transfer"], entry["scribbles"], entry["dense"])
+        fold["adapt"].append(entry)
+    print(f"{experiment}: transfer pixel F1 {fold['transfer']['pixel_f1']:.3f}", file=sys.stderr)
+    return fold
+
+
+def fit(
+    config: TrainConfig,
+    samples: list[Sample],
+    device: torch.device,
+    initial: dict[str, torch.Tensor] | None,
+    description: str,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    with peak_rss() as memory, progress(config.steps, description) as on_step:
+        result = Trainer(
+            config,
+            train=samples,
+            validation=[],
+            device=device,
+            callbacks=Callbacks(on_step=on_step),
+            initial_weights=initial,
+        ).fit()
+    return result.model, {"train_seconds": round(result.seconds, 1), "peak_rss_mb": round(memory["mb"])}
+
+
+def classes_of(model: torch.nn.Module, image: np.ndarray, device: torch.device) -> np.ndarray:
+    return predict(model, image, device=device, tile=512).classes
+
+
+def brief(scores: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in scores.items() if key != "per_image"}
+
+
+def recovered(transfer: dict[str, Any], scribbles: dict[str, Any], dense: dict[str, Any]) -> float | None:
+    gap = dense["pixel_f1"] - transfer["pixel_f1"]
+    if gap <= 1e-6:
+        return None
+    return round((scribbles["pixel_f1"] - transfer["pixel_f1"]) / gap, 3)
