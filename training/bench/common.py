@@ -305,22 +305,36 @@ def fit_and_predict(
     """Train on `samples` with a progress bar, predict the (normalised) test images as `args`
     ask; the predictions, and the training's wall time and the peak RSS of both."""
     with peak_rss() as memory:
-        started = time.perf_counter()
-        with progress(config.steps, description) as on_step:
-            result = Trainer(
-                config,
-                train=samples,
-                validation=[],
-                device=device,
-                callbacks=Callbacks(on_step=on_step),
-                initial_weights=initial_weights,
-            ).fit()
-        seconds = time.perf_counter() - started
+        model, seconds = fit(
+            config, samples, device, description=description, initial_weights=initial_weights
+        )
         outputs = [
-            predict(result.model, image, device=device, tile=512, augment=args.test_time_augmentation)
+            predict(model, image, device=device, tile=512, augment=args.test_time_augmentation)
             for image in test_images
         ]
-    return outputs, {"train_seconds": round(seconds, 1), "peak_rss_mb": round(memory["mb"])}
+    return outputs, {"train_seconds": seconds, "peak_rss_mb": round(memory["mb"])}
+
+
+def fit(
+    config: TrainConfig,
+    samples: list[Sample],
+    device: torch.device,
+    *,
+    description: str,
+    initial_weights: dict[str, torch.Tensor] | None = None,
+) -> tuple[torch.nn.Module, float]:
+    """A model of `config` trained on `samples` with a progress bar, and the training's seconds."""
+    started = time.perf_counter()
+    with progress(config.steps, description) as on_step:
+        result = Trainer(
+            config,
+            train=samples,
+            validation=[],
+            device=device,
+            callbacks=Callbacks(on_step=on_step),
+            initial_weights=initial_weights,
+        ).fit()
+    return result.model, round(time.perf_counter() - started, 1)
 
 
 def ensemble_run(outcomes: list[Outcome], test: list[Item]) -> dict[str, Any]:

@@ -28,9 +28,9 @@ import torch
 
 from training.bench.common import (
     describe,
+    fit,
     normalizer,
     peak_rss,
-    progress,
     save_progress,
     score,
     spread,
@@ -41,7 +41,7 @@ from training.bench.options import Commands, add_common, add_seeds, number_list
 from training.ml.config import TrainConfig
 from training.ml.data import Sample
 from training.ml.inference import predict
-from training.ml.loop import Callbacks, Trainer, choose_device
+from training.ml.loop import choose_device
 from training.ml.scribbles import simulate_scribbles
 
 
@@ -136,9 +136,10 @@ def one_fold(
     train = [item for name, items in groups.items() if name != experiment for item in items]
     prepare = normalizer(args, train)  # the ranges of the others' fields, kept while adapting
     device = choose_device()
-    base, cost = fit(
-        config, [Sample(prepare(i.image), i.classes) for i in train], device, None, f"{experiment}: others"
-    )
+    with peak_rss() as memory:
+        samples = [Sample(prepare(item.image), item.classes) for item in train]
+        base, seconds = fit(config, samples, device, description=f"{experiment}: others")
+    cost = {"train_seconds": seconds, "peak_rss_mb": round(memory["mb"])}
     transfer = [classes_of(base, prepare(item.image), device) for item in fields]
     pooled[0].extend(transfer)
     pooled[1].extend(fields)
@@ -169,7 +170,9 @@ def one_fold(
         }
         for labels, maps in targets.items():
             samples = [Sample(prepare(i.image), target) for i, target in zip(labelled, maps, strict=True)]
-            model, _ = fit(tuned, samples, device, state, f"{experiment}: {k} {labels}")
+            model, _ = fit(
+                tuned, samples, device, description=f"{experiment}: {k} {labels}", initial_weights=state
+            )
             entry[labels] = brief(
                 score([classes_of(model, prepare(i.image), device) for i in scored], scored)
             )
@@ -177,25 +180,6 @@ def one_fold(
         fold["adapt"].append(entry)
     print(f"{experiment}: transfer pixel F1 {fold['transfer']['pixel_f1']:.3f}", file=sys.stderr)
     return fold
-
-
-def fit(
-    config: TrainConfig,
-    samples: list[Sample],
-    device: torch.device,
-    initial: dict[str, torch.Tensor] | None,
-    description: str,
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    with peak_rss() as memory, progress(config.steps, description) as on_step:
-        result = Trainer(
-            config,
-            train=samples,
-            validation=[],
-            device=device,
-            callbacks=Callbacks(on_step=on_step),
-            initial_weights=initial,
-        ).fit()
-    return result.model, {"train_seconds": round(result.seconds, 1), "peak_rss_mb": round(memory["mb"])}
 
 
 def classes_of(model: torch.nn.Module, image: np.ndarray, device: torch.device) -> np.ndarray:
