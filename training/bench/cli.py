@@ -13,9 +13,12 @@
   load              the labelling API under N annotators at once (locust), while a model trains
   self-training     retrain on the test images labelled by the previous model's confident calls
   export-memory     the web process's peak memory while it streams a project's export zip
+  gpu-check         mixed-precision training and prediction on CUDA, compared with the CPU (skips
+                    without a GPU)
 
 Each prints progress bars and writes JSON with --out. The commands that train several models
 write what they have after each one, marked "incomplete", so a run stopped part way keeps it.
+The commands that train take --seeds 0,1,2: each run, and per score the mean and spread.
 Results and commands: bench/README.md.
 """
 
@@ -28,6 +31,7 @@ import sys
 from training.bench import (
     efficiency,
     exportmem,
+    gpucheck,
     live,
     load,
     memory,
@@ -57,6 +61,7 @@ COMMANDS = (
     teacher,
     weaktags,
     exportmem,
+    gpucheck,
 )
 
 
