@@ -28,7 +28,7 @@ from training.bench.common import (
 )
 from training.bench.datasets import Item, load_folder
 from training.bench.options import Commands, add_common, add_prediction, add_seeds
-from training.bench.seeds import print_spread_table, seed_name, seeds_of, spread_by
+from training.bench.seeds import SCORES, print_spread_table, seed_name, seeds_of, spread_by
 from training.ml.config import TrainConfig
 from training.ml.data import normalize
 from training.ml.loop import Callbacks, choose_device
@@ -70,10 +70,11 @@ def add_command(commands: Commands) -> None:
 
 
 def pretraining(args: argparse.Namespace) -> dict[str, Any]:
-    """ "with" and "without" each hold one run per (size, seed) in "runs"; "pretraining" says how
-    the encoder was pretrained. With --seeds, pretraining and both curves run once per seed:
-    each curve's "summary" holds every size's mean and spread over the seeds (and a table on
-    stderr), and "pretraining_runs" each seed's pretraining."""
+    """Both curves, "with" and "without" pretraining, each with one run per (size, seed) in "runs";
+    "pretraining" says how the encoder was pretrained. With --seeds, pretraining and both curves
+    run once per seed: each curve's "summary" holds every size's mean and spread over the seeds,
+    "gain_summary" those of each seed's gain (with minus without), and "pretraining_runs" each
+    seed's pretraining; the summaries are printed as a table on stderr too."""
     train, test = load_split(args)
     if args.pretrain_images == "all" and args.task != "masked":
         raise SystemExit(
@@ -120,14 +121,28 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
         result["pretraining_runs"] = pretrainings
         for curve, runs in curves.items():
             result[curve]["summary"] = spread_by(runs, "train_images")
+        result["gain_summary"] = spread_by(gains(curves["with"], curves["without"]), "train_images")
+        rows = {**{curve: result[curve]["summary"] for curve in curves}, "gain": result["gain_summary"]}
         print_spread_table(
             [
-                (f"{curve}, {row['train_images']} images", row)
-                for curve in curves
-                for row in result[curve]["summary"]
+                (f"{name}, {row['train_images']} images", row)
+                for name, summary in rows.items()
+                for row in summary
             ]
         )
     return {**result, "config": describe(args, config.to_dict(), train, test)}
+
+
+def gains(with_: list[dict[str, Any]], without: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each (size, seed)'s scores with pretraining minus those from scratch (the runs pair up)."""
+    return [
+        {
+            "train_images": pretrained["train_images"],
+            "seed": pretrained["seed"],
+            **{metric: pretrained[metric] - scratch[metric] for metric in SCORES},
+        }
+        for pretrained, scratch in zip(with_, without, strict=True)
+    ]
 
 
 def pretrain_encoder(
