@@ -29,6 +29,7 @@ import torch
 from labeling.synthetic import synthetic_field
 from training.bench.common import machine, progress, score
 from training.bench.datasets import Item, load_folder, split
+from training.bench.options import Commands
 from training.ml import checkpoint as ckpt
 from training.ml.config import TrainConfig
 from training.ml.data import Sample, channel_ranges, normalize
@@ -40,7 +41,7 @@ TILE = 512  # PREDICTION_TILE_SIZE's default
 WARM_UP_STEPS = 20  # left out of the steady rate: cuDNN picks its kernels, the allocator grows
 
 
-def add_command(commands: Any) -> None:
+def add_command(commands: Commands) -> None:
     command = commands.add_parser(
         "gpu-check", help="mixed-precision training and prediction on CUDA, compared with the CPU"
     )
