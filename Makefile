@@ -9,7 +9,7 @@ NPM_STAMP := frontend/node_modules/.installed
 FRONTEND_BUILD := frontend/dist/app.js
 FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run test test-models-out test-bench test-cluster install frontend frontend-test browser lint typecheck clean
+.PHONY: run test test-models-out test-bench gpu-check test-cluster install frontend frontend-test browser lint typecheck clean
 
 run: install frontend
 	$(PY) manage.py migrate --noinput
@@ -34,6 +34,13 @@ test-models-out: install
 
 test-bench: install
 	$(PY) -m pytest -q --durations=10 tests/training/test_bench*.py
+
+# The app's CUDA path whenever a GPU is lent (training/bench/gpucheck.py): a few hundred steps of
+# mixed-precision training and a prediction on CUDA, compared with the CPU's, with steps/s and peak
+# GPU memory; a few minutes with CUDA's start-up. Without CUDA it says so, exits 0, writes nothing.
+GPU_CHECK_OUT ?= bench/results/gpu-check.json
+gpu-check: install
+	$(PY) -m training.bench gpu-check --out $(GPU_CHECK_OUT)
 
 # A department's deployment on this machine (tests/cluster): network namespaces as hosts, with
 # PostgreSQL, Redis and an S3 server (moto) on one, two daphne web hosts and two workers; a walk

@@ -12,8 +12,9 @@ from PIL import Image as PILImage
 from labeling.synthetic import synthetic_field
 from training.bench import efficiency as bench
 from training.bench.cli import main
-from training.bench.common import Outcome, ensemble_run, spread
+from training.bench.common import Outcome, ensemble_run
 from training.bench.datasets import Item, load_folder
+from training.bench.seeds import spread
 from training.ml.scribbles import simulate_scribbles
 
 RUN_KEYS = {
@@ -88,7 +89,7 @@ def test_quick_runs_write_the_documented_json(folders, tmp_path, command, labels
     items = load_folder(folders / "set")
     test_items = items[2:]
     for run in result["runs"]:
-        keys = EFFICIENCY_KEYS if command == "label-efficiency" else RUN_KEYS
+        keys = EFFICIENCY_KEYS if command == "label-efficiency" else RUN_KEYS | {"seed"}
         assert set(run) == (keys | {"scribbled_fraction"} if labels == "scribbles" else keys)
         assert run["labels"] == labels
         if labels == "scribbles":  # what the strokes on the images trained on cover, at most the budget
@@ -169,7 +170,14 @@ def test_the_ensemble_averages_probabilities_before_calling_objects():
     ensemble = ensemble_run(outcomes, [item])
     assert ensemble["pixel_f1"] == 1.0 and ensemble["ensemble_of_seeds"] == [0, 1]
     summary = spread([outcome.run for outcome in outcomes], ensemble)
-    assert summary["pixel_f1"] == {"mean": 0.5, "sd": 0.0, "min": 0.5, "max": 0.5, "ensemble": 1.0}
+    assert summary["pixel_f1"] == {
+        "values": [0.5, 0.5],
+        "mean": 0.5,
+        "sd": 0.0,
+        "min": 0.5,
+        "max": 0.5,
+        "ensemble": 1.0,
+    }
 
 
 @pytest.mark.parametrize("seeds", ["0,0", "a,b", ","])

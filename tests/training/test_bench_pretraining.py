@@ -7,6 +7,8 @@ import json
 import pytest
 
 from training.bench.cli import main
+from training.bench.pretraining import gains
+from training.bench.seeds import spread_by
 
 
 @pytest.mark.parametrize("task", ["masked", "fluorescence"])
@@ -70,3 +72,15 @@ def test_the_fluorescence_task_never_reads_the_test_images_stain(pairs, tmp_path
     common = ["--data", str(pairs), "--input-channel", "brightfield", "--test-count", "2", "--quick"]
     with pytest.raises(SystemExit, match="masked task"):
         main(["pretraining", *common, "--task", "fluorescence", "--pretrain-images", "all"])
+
+
+def test_the_gain_of_each_seed_is_its_pretrained_run_minus_its_run_from_scratch():
+    def run(seed, k, pixel_f1):
+        return {"train_images": k, "seed": seed, "pixel_f1": pixel_f1, "iou": 0.5, "object_f1": 0.25}
+
+    with_ = [run(0, 1, 0.30), run(0, 4, 0.40), run(1, 1, 0.20), run(1, 4, 0.50)]
+    without = [run(0, 1, 0.10), run(0, 4, 0.35), run(1, 1, 0.20), run(1, 4, 0.30)]
+    one, four = spread_by(gains(with_, without), "train_images")
+    assert one["pixel_f1"]["values"] == [0.2, 0.0] and one["pixel_f1"]["mean"] == 0.1
+    assert four["pixel_f1"]["values"] == [0.05, 0.2] and four["pixel_f1"]["min"] == 0.05
+    assert four["iou"]["mean"] == 0.0 and four["seeds"] == [0, 1]

@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from labeling.synthetic import synthetic_field
 from training.bench.cli import main, parser
 from training.bench.datasets import Item
-from training.bench.weaktags import tag_tiles, tags_target
+from training.bench.weaktags import PSEUDO_MASK_SCORES, tag_tiles, tags_target
 
 SCORE_KEYS = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "train_seconds"}
 
@@ -67,3 +67,19 @@ def test_weak_tags_weights_the_classes_unless_told_not_to_and_other_commands_do_
     assert weighted("weak-tags", "--no-class-weights") is False
     assert weighted("label-efficiency") is False
     assert weighted("label-efficiency", "--class-weights") is True
+
+
+def test_with_two_seeds_each_part_runs_once_per_seed_with_its_spread(folder, tmp_path, capsys):
+    out = tmp_path / "weak-seeds.json"
+    argv = ["weak-tags", "--data", str(folder), "--test-count", "2", "--tile", "64", "--no-dense"]
+    assert main([*argv, "--quick", "--seeds", "0,1", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert "tags" not in result and "dense_runs" not in result and "incomplete" not in result
+    assert [run["seed"] for run in result["tags_runs"]] == [0, 1]
+    assert [run["seed"] for run in result["pseudo_masks_runs"]] == [0, 1]
+    summary = result["tags_summary"]
+    values = [run["pixel_f1"] for run in result["tags_runs"]]
+    assert summary["seeds"] == [0, 1] and summary["pixel_f1"]["values"] == [round(v, 4) for v in values]
+    assert summary["pixel_f1"]["mean"] == pytest.approx(sum(values) / 2, abs=1e-4)
+    assert set(result["pseudo_masks_summary"]) == {"seeds", *PSEUDO_MASK_SCORES}
+    assert "2 seeds (sd = sample standard deviation" in capsys.readouterr().err

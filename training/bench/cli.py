@@ -14,9 +14,12 @@
   self-training     retrain on the test images labelled by the previous model's confident calls
   export-memory     the web process's peak memory while it streams a project's export zip
   across-experiments  leave one experiment out, then adapt to it with a few scribbled fields
+  gpu-check         mixed-precision training and prediction on CUDA, compared with the CPU (skips
+                    without a GPU)
 
 Each prints progress bars and writes JSON with --out. The commands that train several models
 write what they have after each one, marked "incomplete", so a run stopped part way keeps it.
+The commands that train take --seeds 0,1,2: each run, and per score the mean and spread.
 Results and commands: bench/README.md.
 """
 
@@ -30,6 +33,7 @@ from training.bench import (
     efficiency,
     experiments,
     exportmem,
+    gpucheck,
     live,
     load,
     memory,
@@ -60,6 +64,7 @@ COMMANDS = (
     weaktags,
     exportmem,
     experiments,
+    gpucheck,
 )
 
 

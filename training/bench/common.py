@@ -1,5 +1,6 @@
 """The steps several benchmark commands share: the split, the training config, training and
-scoring one model, seeds and their ensembles, and what a result says about how it was made."""
+scoring one model, the ensemble of several seeds' models, and what a result says about how it was
+made. The seeds' mean and spread are in seeds.py."""
 
 from __future__ import annotations
 
@@ -117,10 +118,6 @@ def sizes(args: argparse.Namespace, available: int) -> list[int]:
     if not usable:
         raise SystemExit(f"none of the sizes {wanted} fits the {available} training images")
     return usable
-
-
-def seed_name(seeds: list[int], seed: int) -> str:
-    return f"seed {seed}, " if len(seeds) > 1 else ""
 
 
 # Scores ------------------------------------------------------------------------------------
@@ -353,22 +350,3 @@ def ensemble_run(outcomes: list[Outcome], test: list[Item]) -> dict[str, Any]:
         "train_seconds": round(sum(outcome.run["train_seconds"] for outcome in outcomes), 1),
         "peak_rss_mb": max(outcome.run["peak_rss_mb"] for outcome in outcomes),
     }
-
-
-def spread(runs: list[dict[str, Any]], ensemble: dict[str, Any] | None) -> dict[str, Any]:
-    """Mean, standard deviation and range of each score over the seeds' runs, beside their
-    ensemble's (None where some runs were reused from a file, which keeps no probabilities)."""
-    summary: dict[str, Any] = {
-        "train_images": runs[0]["train_images"],
-        "seeds": [run["seed"] for run in runs],
-    }
-    for metric in ("pixel_f1", "iou", "object_f1"):
-        values = np.array([run[metric] for run in runs])
-        summary[metric] = {
-            "mean": round(float(values.mean()), 4),
-            "sd": round(float(values.std(ddof=1)), 4),
-            "min": round(float(values.min()), 4),
-            "max": round(float(values.max()), 4),
-            "ensemble": round(float(ensemble[metric]), 4) if ensemble else None,
-        }
-    return summary

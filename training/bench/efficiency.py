@@ -12,12 +12,11 @@ from training.bench.common import (
     ensemble_run,
     load_split,
     save_progress,
-    seed_name,
     sizes,
-    spread,
     train_config,
 )
 from training.bench.options import Commands, add_common, add_prediction, add_seeds
+from training.bench.seeds import print_spread_table, seed_name, seeds_of, spread
 from training.ml.loop import choose_device
 
 
@@ -33,11 +32,11 @@ def add_command(commands: Commands) -> None:
 
 def label_efficiency(args: argparse.Namespace) -> dict[str, Any]:
     """One run per (size, seed) in "runs"; with several seeds, each size's ensemble after its
-    runs and the spread over the seeds in "summary"."""
+    runs and the mean and spread over the seeds in "summary" (and a table on stderr)."""
     train, test = load_split(args)
     config = train_config(args, in_channels=train[0].image.shape[0])
     device = choose_device()
-    seeds = args.seeds or [args.seed]
+    seeds = seeds_of(args)
     runs: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     result: dict[str, Any] = {"runs": runs, "config": describe(args, config.to_dict(), train, test)}
@@ -56,4 +55,5 @@ def label_efficiency(args: argparse.Namespace) -> dict[str, Any]:
             runs.append(ensemble)
             summary.append(spread([outcome.run for outcome in outcomes], ensemble))
             result["summary"] = summary
+    print_spread_table([(f"{row['train_images']} images", row) for row in summary])
     return result

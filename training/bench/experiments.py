@@ -33,11 +33,11 @@ from training.bench.common import (
     peak_rss,
     save_progress,
     score,
-    spread,
     train_config,
 )
 from training.bench.datasets import Item, load_folder
 from training.bench.options import Commands, add_common, add_seeds, number_list
+from training.bench.seeds import print_spread_table, seeds_of, spread
 from training.ml.config import TrainConfig
 from training.ml.data import Sample
 from training.ml.inference import predict
@@ -84,7 +84,7 @@ def across_experiments(args: argparse.Namespace) -> dict[str, Any]:
     if len(groups) < 2:
         raise SystemExit(f"{args.data} holds one experiment only ({', '.join(groups)}): nothing to leave out")
     held_out = chosen(args, groups)
-    seeds = args.seeds or [args.seed]
+    seeds = seeds_of(args)
     first = next(iter(groups.values()))[0]
     config = train_config(args, in_channels=first.image.shape[0])
     adapt_steps = args.adapt_steps or max(1, config.steps // 2)
@@ -99,17 +99,17 @@ def across_experiments(args: argparse.Namespace) -> dict[str, Any]:
         "runs": [],
     }
     for seed in seeds:
-        run = {"seed": seed, "folds": []}
+        folds: list[dict[str, Any]] = []
+        run: dict[str, Any] = {"seed": seed, "folds": folds}
         result["runs"].append(run)
         pooled: tuple[list[np.ndarray], list[Item]] = ([], [])
         for experiment in held_out:
-            fold = one_fold(args, groups, experiment, config.replace(seed=seed), adapt_steps, pooled)
-            run["folds"].append(fold)
+            folds.append(one_fold(args, groups, experiment, config.replace(seed=seed), adapt_steps, pooled))
             save_progress(args, result)
-        run["pooled"] = {**score(*pooled), "train_images": len(pooled[1]), "seed": seed}
-        run["pooled"].pop("per_image")
+        run["pooled"] = {**brief(score(*pooled)), "train_images": len(pooled[1]), "seed": seed}
     if len(seeds) > 1:
-        result["summary"] = spread([run["pooled"] for run in result["runs"]], None)
+        result["summary"] = spread([run["pooled"] for run in result["runs"]])
+        print_spread_table([("pooled, every held-out field", result["summary"])])
     return result
 
 

@@ -107,9 +107,10 @@ def add_seeds(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--seeds",
         type=seed_list,
-        help="train each size once per seed, e.g. 0,1,2: every run is reported, "
-        "with their mean and spread and the score of their averaged probabilities (an ensemble); "
-        "simulated scribbles keep --seed, so only the training changes",
+        help="train once per seed, e.g. 0,1,2 (default: --seed alone): every run is reported, and per "
+        "score their mean, sample standard deviation (sd) and range (min-max), in the JSON's summaries "
+        "and a table on stderr; label-efficiency and fluorescence-teacher also score the seeds' "
+        "averaged probabilities (an ensemble); simulated scribbles keep --seed, so only the training changes",
     )
 
 

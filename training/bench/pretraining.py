@@ -15,6 +15,8 @@ import argparse
 import time
 from typing import Any
 
+import torch
+
 from training.bench.common import (
     describe,
     efficiency_run,
@@ -25,7 +27,9 @@ from training.bench.common import (
     train_config,
 )
 from training.bench.datasets import Item, load_folder
-from training.bench.options import Commands, add_common, add_prediction
+from training.bench.options import Commands, add_common, add_prediction, add_seeds
+from training.bench.seeds import SCORES, print_spread_table, seed_name, seeds_of, spread_by
+from training.ml.config import TrainConfig
 from training.ml.data import normalize
 from training.ml.loop import Callbacks, choose_device
 from training.ml.pretrain import TASKS, PretrainConfig, PretrainSample, pretrain
@@ -36,6 +40,7 @@ def add_command(commands: Commands) -> None:
         "pretraining", help="label-efficiency curve with and without self-supervised pretraining"
     )
     add_common(command)
+    add_seeds(command)
     add_prediction(command)
     command.add_argument("--task", choices=TASKS, default="masked", help="the pretext task")
     command.add_argument(
@@ -65,6 +70,11 @@ def add_command(commands: Commands) -> None:
 
 
 def pretraining(args: argparse.Namespace) -> dict[str, Any]:
+    """Both curves, "with" and "without" pretraining, each with one run per (size, seed) in "runs";
+    "pretraining" says how the encoder was pretrained. With --seeds, pretraining and both curves
+    run once per seed: each curve's "summary" holds every size's mean and spread over the seeds,
+    "gain_summary" those of each seed's gain (with minus without), and "pretraining_runs" each
+    seed's pretraining; the summaries are printed as a table on stderr too."""
     train, test = load_split(args)
     if args.pretrain_images == "all" and args.task != "masked":
         raise SystemExit(
@@ -73,7 +83,73 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
         )
     config = train_config(args, in_channels=train[0].image.shape[0])
     device = choose_device()
+    seeds = seeds_of(args)
     chosen = sizes(args, len(train))
+    curves: dict[str, list[dict[str, Any]]] = {"with": [], "without": []}
+    pretrainings = []
+    for seed in seeds:
+        pretrained, about = pretrain_encoder(args, config.replace(seed=seed), train, test, device)
+        pretrainings.append(about)
+        # Fine-tuning may take a lower learning rate, or leave the encoder as it is, so that a few
+        # labelled images do not wash out what pretraining learned.
+        tuned = config.replace(
+            seed=seed,
+            learning_rate=args.finetune_learning_rate or config.learning_rate,
+            freeze_encoder=args.freeze_encoder,
+        )
+        name = seed_name(seeds, seed)
+        for k in chosen:
+            scratch = config.replace(seed=seed)
+            curves["without"].append(
+                efficiency_run(args, scratch, train[:k], test, device, name=f"{name}from scratch, ").run
+            )
+            curves["with"].append(
+                efficiency_run(
+                    args,
+                    tuned,
+                    train[:k],
+                    test,
+                    device,
+                    initial_weights=pretrained,
+                    name=f"{name}pretrained, ",
+                ).run
+            )
+    result: dict[str, Any] = {curve: {"runs": runs} for curve, runs in curves.items()}
+    if len(seeds) == 1:
+        result["pretraining"] = pretrainings[0]
+    else:
+        result["pretraining_runs"] = pretrainings
+        for curve, runs in curves.items():
+            result[curve]["summary"] = spread_by(runs, "train_images")
+        result["gain_summary"] = spread_by(gains(curves["with"], curves["without"]), "train_images")
+        rows = {**{curve: result[curve]["summary"] for curve in curves}, "gain": result["gain_summary"]}
+        print_spread_table(
+            [
+                (f"{name}, {row['train_images']} images", row)
+                for name, summary in rows.items()
+                for row in summary
+            ]
+        )
+    return {**result, "config": describe(args, config.to_dict(), train, test)}
+
+
+def gains(with_: list[dict[str, Any]], without: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each (size, seed)'s scores with pretraining minus those from scratch (the runs pair up)."""
+    return [
+        {
+            "train_images": pretrained["train_images"],
+            "seed": pretrained["seed"],
+            **{metric: pretrained[metric] - scratch[metric] for metric in SCORES},
+        }
+        for pretrained, scratch in zip(with_, without, strict=True)
+    ]
+
+
+def pretrain_encoder(
+    args: argparse.Namespace, config: TrainConfig, train: list[Item], test: list[Item], device: torch.device
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The pretext task on the training pool (and, with --pretrain-images all, the test images'
+    input, never their labels): the pretrained weights, and how they were made."""
     prepare = normalizer(args, train)
     targets = _targets(args, train)
     settings = PretrainConfig.like(
@@ -90,34 +166,14 @@ def pretraining(args: argparse.Namespace) -> dict[str, Any]:
     unlabelled = test if args.pretrain_images == "all" else []
     samples += [PretrainSample(prepare(item.image), None) for item in unlabelled]
     started = time.perf_counter()
-    with progress(settings.steps, f"pretraining ({args.task})", decimals=4) as on_step:
+    with progress(settings.steps, f"pretraining ({args.task}, seed {config.seed})", decimals=4) as on_step:
         pretrained = pretrain(settings, samples, device=device, callbacks=Callbacks(on_step=on_step))
-    pretrain_seconds = time.perf_counter() - started
-    # Fine-tuning may take a lower learning rate, or leave the encoder as it is, so that a few
-    # labelled images do not wash out what pretraining learned.
-    tuned = config.replace(
-        learning_rate=args.finetune_learning_rate or config.learning_rate, freeze_encoder=args.freeze_encoder
-    )
-    without: list[dict[str, Any]] = []
-    with_: list[dict[str, Any]] = []
-    for k in chosen:
-        without.append(efficiency_run(args, config, train[:k], test, device, name="from scratch, ").run)
-        with_.append(
-            efficiency_run(
-                args, tuned, train[:k], test, device, initial_weights=pretrained.state, name="pretrained, "
-            ).run
-        )
-    return {
-        "with": {"runs": with_},
-        "without": {"runs": without},
-        "pretraining": {
-            **settings.to_dict(),
-            "images": [item.name for item in [*train, *unlabelled]],
-            "seconds": round(pretrain_seconds, 1),
-            "first_loss": round(pretrained.losses[0], 5),
-            "last_loss": round(sum(pretrained.losses[-20:]) / len(pretrained.losses[-20:]), 5),
-        },
-        "config": describe(args, config.to_dict(), train, test),
+    return pretrained.state, {
+        **settings.to_dict(),
+        "images": [item.name for item in [*train, *unlabelled]],
+        "seconds": round(time.perf_counter() - started, 1),
+        "first_loss": round(pretrained.losses[0], 5),
+        "last_loss": round(sum(pretrained.losses[-20:]) / len(pretrained.losses[-20:]), 5),
     }
 
 

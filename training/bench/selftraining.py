@@ -30,12 +30,11 @@ from training.bench.common import (
     normalizer,
     save_progress,
     score,
-    seed_name,
-    spread,
     train_config,
     training_target,
 )
 from training.bench.options import Commands, add_common, add_prediction, add_seeds, scale_range
+from training.bench.seeds import print_spread_table, seed_name, seeds_of, spread_by
 from training.ml.data import Sample, merge_targets
 from training.ml.loop import choose_device
 
@@ -92,7 +91,7 @@ def self_training(args: argparse.Namespace) -> dict[str, Any]:
     samples = [Sample(prepare(item.image), training_target(item, args)) for item in train]
     test_images = [prepare(item.image) for item in test]
     config = train_config(args, in_channels=train[0].image.shape[0])
-    seeds = args.seeds or [args.seed]
+    seeds = seeds_of(args)
     low, high = args.confidence
     runs: list[dict[str, Any]] = []
     result: dict[str, Any] = {
@@ -124,10 +123,8 @@ def self_training(args: argparse.Namespace) -> dict[str, Any]:
             probabilities = outcome.probabilities
             save_progress(args, result)
     if len(seeds) > 1:
-        result["summary"] = [
-            {"round": round_, **spread([run for run in runs if run["round"] == round_], None)}
-            for round_ in range(args.rounds + 1)
-        ]
+        result["summary"] = spread_by(runs, "round")
+        print_spread_table([(f"round {row['round']}", row) for row in result["summary"]])
     return result
 
 

@@ -29,11 +29,11 @@ from training.bench.common import (
     save_progress,
     score,
     scribbled_fraction,
-    spread,
     train_config,
 )
 from training.bench.datasets import Item, load_folder
 from training.bench.options import Commands, add_common, add_prediction, add_seeds, number_list
+from training.bench.seeds import print_spread_table, seeds_of, spread
 from training.ml.data import Sample, merge_targets
 from training.ml.fluorescence import TeacherParams, nucleus_instances
 from training.ml.loop import choose_device
@@ -102,7 +102,7 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
         params = TeacherParams.from_dict(json.loads(args.teacher_params))
     except (ValueError, json.JSONDecodeError) as error:
         raise SystemExit(f"--teacher-params: {error}") from error
-    seeds = args.seeds or [args.seed]
+    seeds = seeds_of(args)
     train, test = load_split(args)
     config = _config(args, train, test)
     reused = reused_runs(args.ground_truth_from, config, seeds) if args.ground_truth_from else {}
@@ -125,6 +125,7 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
         if len(seeds) > 1:  # each run was printed as it ended; this is their spread and ensemble
             print(json.dumps({name: result[f"{name}_summary"]}), file=sys.stderr)
         save_progress(args, result)
+    print_spread_table([(name, result[f"{name}_summary"]) for name in models if f"{name}_summary" in result])
     return result
 
 

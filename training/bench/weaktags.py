@@ -21,11 +21,21 @@ import time
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
-from training.bench.common import describe, load_split, normalizer, progress, score, train_config
+from training.bench.common import (
+    describe,
+    load_split,
+    normalizer,
+    progress,
+    save_progress,
+    score,
+    train_config,
+)
 from training.bench.datasets import Item
-from training.bench.options import Commands, add_common, add_prediction
+from training.bench.options import Commands, add_common, add_prediction, add_seeds
+from training.bench.seeds import SCORES, print_spread_table, seed_name, seeds_of, spread
 from training.ml.data import Sample
 from training.ml.inference import predict
 from training.ml.loop import Callbacks, Trainer, choose_device
@@ -41,10 +51,14 @@ from training.ml.scorecam import (
     train_classifier,
 )
 
+# The pseudo-masks' quality over seeds (pseudo_quality's keys that vary with the classifier).
+PSEUDO_MASK_SCORES = ("object_precision", "object_recall_of_known", "labelled_fraction")
+
 
 def add_command(commands: Commands) -> None:
     command = commands.add_parser("weak-tags", help="Score-CAM U-Net from tile tags vs dense labels")
     add_common(command)
+    add_seeds(command)
     add_prediction(command)
     command.add_argument("--tile", type=int, default=128, help="Score-CAM window size in pixels")
     command.add_argument("--tag-tile", type=int, default=32, help="size of the tagged tiles in pixels")
@@ -61,48 +75,16 @@ def add_command(commands: Commands) -> None:
 
 
 def weak_tags(args: argparse.Namespace) -> dict[str, Any]:
+    """With one seed, "pseudo_masks", "tags" and "dense" hold that run's scores. With --seeds,
+    the whole protocol (classifier, Score-CAM, both U-Nets) runs once per seed: "<name>_runs"
+    hold every seed's, "<name>_summary" their mean and spread (and a table on stderr)."""
     train, test = load_split(args)
     prepare = normalizer(args, train)
     images = [prepare(item.image) for item in train]
     test_images = [prepare(item.image) for item in test]
     device = choose_device()
-    classifier_config = ClassifierConfig(
-        in_channels=images[0].shape[0],
-        encoder=args.encoder,
-        depth=args.classifier_depth,
-        tile_size=args.tag_tile,
-        steps=20 if args.quick else args.classifier_steps,
-        batch_size=8 if args.quick else 32,
-        seed=args.seed,
-    )
+    seeds = seeds_of(args)
     tiles = [tile for image, item in zip(images, train, strict=True) for tile in tag_tiles(image, item, args)]
-    started = time.perf_counter()
-    with progress(classifier_config.steps, "tag classifier") as on_step:
-        classifier = train_classifier(
-            tiles, classifier_config, device=device, callbacks=Callbacks(on_step=on_step)
-        )
-    targets = []
-    for image, item in tqdm(list(zip(images, train, strict=True)), desc="Score-CAM", file=sys.stderr):
-        cam = cam_map(classifier, image, device=device, tile=args.tile, max_maps=args.max_maps)
-        targets.append(tags_target(cam, item, args))
-    pseudo_seconds = time.perf_counter() - started
-    config = train_config(args, in_channels=images[0].shape[0])
-    result: dict[str, Any] = {"pseudo_masks": pseudo_quality(targets, train)}
-    print(json.dumps(result["pseudo_masks"]), file=sys.stderr)
-    runs = {"tags": targets, "dense": [item.classes for item in train]} if args.dense else {"tags": targets}
-    for name, run_targets in runs.items():
-        samples = [Sample(image, target) for image, target in zip(images, run_targets, strict=True)]
-        with progress(config.steps, f"U-Net on {name}") as on_step:
-            model = Trainer(
-                config, train=samples, validation=[], device=device, callbacks=Callbacks(on_step=on_step)
-            ).fit()
-        predictions = [
-            predict(model.model, image, device=device, tile=512, augment=args.test_time_augmentation).classes
-            for image in test_images
-        ]
-        result[name] = {**score(predictions, test), "train_seconds": round(model.seconds, 1)}
-        print(json.dumps({name: result[name]}), file=sys.stderr)
-    result["tags"]["pseudo_mask_seconds"] = round(pseudo_seconds, 1)
     settings = {
         "tile": args.tile,
         "tag_tile": args.tag_tile,
@@ -110,10 +92,91 @@ def weak_tags(args: argparse.Namespace) -> dict[str, Any]:
         "tag_tiles_present": sum(t.present for t in tiles),
         "thresholds": {"low": args.low, "high": args.high},
         "max_maps": args.max_maps,
-        "classifier": vars(classifier_config),
-        "unet": config.to_dict(),
+        "classifier": vars(classifier_settings(args, images, seeds[0])),
+        "unet": train_config(args, in_channels=images[0].shape[0]).replace(seed=seeds[0]).to_dict(),
     }
-    return {**result, "config": describe(args, settings, train, test)}
+    config = describe(args, settings, train, test)
+    runs: list[dict[str, Any]] = []
+    for seed in seeds:
+        runs.append(seed_run(args, seed, (images, tiles, train), (test_images, test), device, seeds=seeds))
+        if len(seeds) > 1:
+            save_progress(args, {**by_name(runs), "config": config})
+    if len(seeds) == 1:
+        return {**runs[0], "config": config}
+    result = by_name(runs)
+    for name in runs[0]:
+        metrics = PSEUDO_MASK_SCORES if name == "pseudo_masks" else SCORES
+        result[f"{name}_summary"] = spread(result[f"{name}_runs"], metrics=metrics, keep=())
+    print_spread_table([(name, result[f"{name}_summary"]) for name in runs[0] if name != "pseudo_masks"])
+    print_spread_table([("pseudo-masks", result["pseudo_masks_summary"])], metrics=PSEUDO_MASK_SCORES)
+    return {**result, "config": config}
+
+
+def classifier_settings(args: argparse.Namespace, images: list[np.ndarray], seed: int) -> ClassifierConfig:
+    return ClassifierConfig(
+        in_channels=images[0].shape[0],
+        encoder=args.encoder,
+        depth=args.classifier_depth,
+        tile_size=args.tag_tile,
+        steps=20 if args.quick else args.classifier_steps,
+        batch_size=8 if args.quick else 32,
+        seed=seed,
+    )
+
+
+def seed_run(
+    args: argparse.Namespace,
+    seed: int,
+    training: tuple[list[np.ndarray], list[TaggedTile], list[Item]],
+    testing: tuple[list[np.ndarray], list[Item]],
+    device: torch.device,
+    *,
+    seeds: list[int],
+) -> dict[str, dict[str, Any]]:
+    """The protocol with one seed: the tag classifier on the (normalised) training `images`'
+    tag `tiles`, their Score-CAM pseudo-masks, and a U-Net on them (and one on the dense labels),
+    scored on the test images. Each part's scores, by name."""
+    images, tiles, train = training
+    test_images, test = testing
+    name = seed_name(seeds, seed)
+    classifier_config = classifier_settings(args, images, seed)
+    started = time.perf_counter()
+    with progress(classifier_config.steps, f"{name}tag classifier") as on_step:
+        classifier = train_classifier(
+            tiles, classifier_config, device=device, callbacks=Callbacks(on_step=on_step)
+        )
+    targets = []
+    for image, item in tqdm(list(zip(images, train, strict=True)), desc=f"{name}Score-CAM", file=sys.stderr):
+        cam = cam_map(classifier, image, device=device, tile=args.tile, max_maps=args.max_maps)
+        targets.append(tags_target(cam, item, args))
+    pseudo_seconds = time.perf_counter() - started
+    config = train_config(args, in_channels=images[0].shape[0]).replace(seed=seed)
+    result: dict[str, dict[str, Any]] = {"pseudo_masks": {**pseudo_quality(targets, train), "seed": seed}}
+    print(json.dumps(result["pseudo_masks"]), file=sys.stderr)
+    runs = {"tags": targets, "dense": [item.classes for item in train]} if args.dense else {"tags": targets}
+    for run_name, run_targets in runs.items():
+        samples = [Sample(image, target) for image, target in zip(images, run_targets, strict=True)]
+        with progress(config.steps, f"{name}U-Net on {run_name}") as on_step:
+            model = Trainer(
+                config, train=samples, validation=[], device=device, callbacks=Callbacks(on_step=on_step)
+            ).fit()
+        predictions = [
+            predict(model.model, image, device=device, tile=512, augment=args.test_time_augmentation).classes
+            for image in test_images
+        ]
+        result[run_name] = {
+            **score(predictions, test),
+            "train_seconds": round(model.seconds, 1),
+            "seed": seed,
+        }
+        print(json.dumps({run_name: result[run_name]}), file=sys.stderr)
+    result["tags"]["pseudo_mask_seconds"] = round(pseudo_seconds, 1)
+    return result
+
+
+def by_name(runs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The seeds' runs regrouped: "<name>_runs" lists every seed's scores of that part."""
+    return {f"{name}_runs": [run[name] for run in runs] for name in runs[0]}
 
 
 def tag_tiles(image: np.ndarray, item: Item, args: argparse.Namespace) -> list[TaggedTile]:
