@@ -195,6 +195,17 @@ class StudyPlanIn(serializers.Serializer[Any]):
     derived_sources = serializers.ListField(child=serializers.CharField(), required=False)
 
 
+class RankedImageOut(serializers.Serializer[Any]):
+    """One image of the uncertainty ranking (training/features/guidance.py)."""
+
+    rank = serializers.IntegerField(help_text="1 = the image that most needs labels")
+    image = serializers.IntegerField()
+    name = serializers.CharField()
+    uncertainty = serializers.FloatField(allow_null=True, help_text="none until a model scored it")
+    model_version = serializers.IntegerField(allow_null=True, help_text="the version that scored it")
+    has_labels = serializers.BooleanField(help_text="a person has labelled it")
+
+
 class StudyPointOut(serializers.Serializer[Any]):
     size = serializers.IntegerField(help_text="labelled training images")
     run = serializers.IntegerField()
