@@ -1,7 +1,7 @@
 """The API as clients meet it: a real daphne serving webapp.asgi:application on the test database
-(tests/browser's AppServer, without the front end), and a project owner's token for it. What a
-test creates must be committed for the server to see it, so every test here runs in
-`transactional_db`."""
+(tests/browser's AppServer, without the front end). What a test creates must be committed for the
+server to see it: tests here run in `transactional_db` or make their data in a fixture of their
+module."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from tests.browser.conftest import AppServer
 
@@ -29,13 +28,3 @@ def api_server(
         yield server.url
     finally:
         server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _committed_data(transactional_db: Any) -> None:
-    """The server is another process: it only sees what the test commits."""
-
-
-@pytest.fixture
-def owner_token(users: dict[str, Any]) -> str:
-    return str(Token.objects.create(user=users["owner"]).key)

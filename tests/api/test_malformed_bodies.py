@@ -4,8 +4,11 @@ own bare 400: daphne's Twisted would parse every multipart POST itself and answe
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
+from rest_framework.authtoken.models import Token
 
 from tests.factories import raw_multipart
 
@@ -17,6 +20,14 @@ POSTS = [
     "/api/projects/{project}/model-versions/import/",
     "/api/projects/{project}/runs/",
 ]
+
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the server only sees committed rows
+
+
+@pytest.fixture
+def owner_token(users: dict[str, Any]) -> str:
+    return str(Token.objects.create(user=users["owner"]).key)
 
 
 @pytest.mark.parametrize("path", POSTS)
