@@ -114,3 +114,19 @@ def test_a_server_error_under_api_is_json_and_elsewhere_a_page(rf):
     api = handler(rf.get("/api/projects/"))
     assert api.status_code == 500 and "Server error" in json.loads(api.content)["detail"]
     assert handler(rf.get("/")).headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/projects/{project}/images/split/", {"images": [int(HUGE)], "split": "train"}),
+        ("/api/projects/{project}/images/split/", {"images": [-1], "split": "train"}),
+        ("/api/projects/{project}/assignments/", {"images": [int(HUGE)], "assignee": None}),
+    ],
+)
+def test_an_image_id_no_key_can_hold_is_a_400_naming_the_field(client_for, project, image, path, body):
+    response = client_for("owner").post(path.format(project=project.pk), body, format="json")
+    assert response.status_code == 400, response.content
+    assert "images" in response.json()
+    image.refresh_from_db()
+    assert image.split == "unassigned"

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling.models import Split
+from labeling.serializers import ObjectIdField
 from training.features.study import last_gain, study_points
 from training.models import ModelVersion, Prediction, PredictionJob, RunMetric, Study, TrainingRun
 from training.predict.job import SCOPES, Selection
@@ -118,7 +119,7 @@ class PredictIn(serializers.Serializer[Any]):
         help_text="images: the listed ones; split: one split; all; not_predicted: those this version "
         "has not predicted yet; inference: the inference-only set",
     )
-    images = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False)
+    images = serializers.ListField(child=ObjectIdField(), required=False, allow_empty=False)
     split = serializers.ChoiceField(choices=Split.choices, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +181,7 @@ class TeacherIn(serializers.Serializer[Any]):
 
 class TeacherApplyIn(TeacherIn):
     images = serializers.ListField(
-        child=serializers.IntegerField(), required=False, allow_null=True, default=None, allow_empty=False
+        child=ObjectIdField(), required=False, allow_null=True, default=None, allow_empty=False
     )
 
 
