@@ -9,7 +9,7 @@ NPM_STAMP := frontend/node_modules/.installed
 FRONTEND_BUILD := frontend/dist/app.js
 FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run test test-models-out test-bench gpu-check test-cluster install frontend frontend-test browser lint typecheck clean
+.PHONY: run test test-models-out test-bench test-api gpu-check test-cluster install frontend frontend-test browser lint typecheck clean
 
 run: install frontend
 	$(PY) manage.py migrate --noinput
@@ -22,10 +22,12 @@ run: install frontend
 # daphne on the test database) are part of the first pass. The model exports (tests/training/
 # models_out: ONNX, TorchScript and BioImage.IO packages made and checked, minutes on 2 cores) have
 # their own target, `make test-models-out`, and so have the benchmarks' quick runs on tiny
-# generated data (tests/training/test_bench*.py: real workers and servers), `make test-bench`; CI
-# runs both after this one.
+# generated data (tests/training/test_bench*.py: real workers and servers), `make test-bench`, and
+# schemathesis against a live server (tests/api/test_schema_conformance.py), `make test-api`; CI
+# runs them after this one.
 test: install frontend frontend-test browser lint typecheck
-	$(PY) -m pytest --durations=20 --ignore=tests/training/models_out --ignore-glob='tests/training/test_bench*.py'
+	$(PY) -m pytest --durations=20 --ignore=tests/training/models_out --ignore-glob='tests/training/test_bench*.py' \
+		--ignore=tests/api/test_schema_conformance.py
 	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q -m "not slow" tests/labeling tests/webapp
 	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q tests/live
 
@@ -41,6 +43,13 @@ test-bench: install
 GPU_CHECK_OUT ?= bench/results/gpu-check.json
 gpu-check: install
 	$(PY) -m training.bench gpu-check --out $(GPU_CHECK_OUT)
+
+# Every operation of the OpenAPI schema, a few generated requests each, against daphne on the test
+# database: no 5xx, every answer as documented (about 3 minutes on 2 cores; more examples per
+# operation with `make test-api SCHEMATHESIS_MAX_EXAMPLES=20`).
+SCHEMATHESIS_MAX_EXAMPLES ?= 3
+test-api: install
+	SCHEMATHESIS_MAX_EXAMPLES=$(SCHEMATHESIS_MAX_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider tests/api/test_schema_conformance.py
 
 # A department's deployment on this machine (tests/cluster): network namespaces as hosts, with
 # PostgreSQL, Redis and an S3 server (moto) on one, two daphne web hosts and two workers; a walk

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${REDIS_URL:?set REDIS_URL to a Redis this run may use}"
 PYTHON=${PYTHON:-.venv/bin/python}
-SCHEMATHESIS=${SCHEMATHESIS:-schemathesis}
+SCHEMATHESIS=${SCHEMATHESIS:-$(dirname "$PYTHON")/schemathesis}  # the venv's, beside PYTHON
 PORT=${PORT:-8765}
 EXAMPLES=${1:-5}
 VAR=$(mktemp -d)

@@ -26,6 +26,14 @@ from labeling.models import (
 from webapp import inputs
 
 
+class ObjectIdField(serializers.IntegerField):
+    """An object's id in a request body: a whole number a database key can hold, so an id out of
+    range is a 400 naming the field, not a database error (a 500)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=inputs.MAX_INT, **kwargs)
+
+
 class ProjectOut(serializers.ModelSerializer[Project]):
     role = serializers.SerializerMethodField()
 
@@ -254,7 +262,7 @@ class ImageUploadIn(serializers.Serializer[Any]):
 
 
 class SplitIn(serializers.Serializer[Any]):
-    images = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=100_000)
+    images = serializers.ListField(child=ObjectIdField(), allow_empty=False, max_length=100_000)
     split = serializers.ChoiceField(choices=Split.choices)
 
 

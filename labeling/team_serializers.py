@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from labeling.models import AuditEntry, Comment, ImageWork, StatusChange
+from labeling.serializers import ObjectIdField
 from labeling.workflow import REQUESTED_MOVES
 
 
@@ -24,7 +25,7 @@ class MemberNameField(serializers.CharField):
 
 
 class AssignIn(serializers.Serializer[Any]):
-    images = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
+    images = serializers.ListField(child=ObjectIdField(), allow_empty=False)
     assignee = MemberNameField(allow_null=True, help_text="a member's user name; null takes the images back")
 
 

@@ -25,15 +25,18 @@ def random_version(
     classes: Sequence[int] = (1, 2),
     ranges: Sequence[tuple[float, float]] | None = None,
     seed: int = 0,
+    run: TrainingRun | None = None,
 ) -> ModelVersion:
-    """A segmentation model version of a freshly initialised U-Net (resnet18) on these channels."""
+    """A segmentation model version of a freshly initialised U-Net (resnet18) on these channels,
+    made by `run` (a finished run without options when none is given)."""
     torch.manual_seed(seed)
     config = TrainConfig(in_channels=len(channels), num_classes=len(classes), patch_size=64, batch_size=2)
     model = create_model(config).eval()
     weights = default_storage.save(
         "models/random.pt", ContentFile(checkpoint_bytes(Checkpoint(config, cpu_state(model))))
     )
-    run = TrainingRun.objects.create(project=project, created_by=user, state="succeeded")
+    if run is None:
+        run = TrainingRun.objects.create(project=project, created_by=user, state="succeeded")
     return ModelVersion.objects.create(
         project=project,
         run=run,

@@ -54,3 +54,13 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
         return JsonResponse({"detail": f"The request is too large: {exception}"}, status=413)
     return JsonResponse({"detail": f"Bad request: {exception}"}, status=400)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """A bug of ours (the traceback is in the server's log): JSON under /api/ too."""
+    if not _is_api(request):
+        return defaults.server_error(request)
+    detail = (
+        "Server error: the request was not completed. Tell your administrator; the server's log says why."
+    )
+    return JsonResponse({"detail": detail}, status=500)

@@ -1,11 +1,13 @@
-"""The OpenAPI schema's error answers: every operation may answer with the JSON errors of
+"""The OpenAPI schema true to the answers. Every operation may answer with the JSON errors of
 webapp/api.py (400 bad input, 401/403 not allowed, 404 not found or not yours, 413 too large),
-writes also with 409 (someone saved first) and 423 (the image is under review). A postprocessing
-hook adds them where a view did not document its own."""
+writes also with 409 (someone saved first) and 423 (the image is under review): a postprocessing
+hook adds them where a view did not document its own. Only GET lists are paginated (AutoSchema)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from drf_spectacular import openapi
 
 ERROR = "Error"
 ERROR_SCHEMA = {
@@ -37,3 +39,12 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
             for code, description in answers.items():
                 responses.setdefault(code, {"description": description, "content": reference})
     return result
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular pages every list a view with a pagination class answers; in this API only
+    GET lists are paginated, and a write that answers a list (an upload's new images) answers a
+    plain array."""
+
+    def _get_paginator(self) -> Any:
+        return super()._get_paginator() if self.method == "GET" else None

@@ -328,7 +328,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "webapp.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "webapp.rest.Pagination",
     "DEFAULT_PARSER_CLASSES": [
         "webapp.rest.StrictJSONParser",

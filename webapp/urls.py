@@ -27,3 +27,4 @@ urlpatterns = [
 
 handler400 = "webapp.pages.bad_request"
 handler404 = "webapp.pages.not_found"
+handler500 = "webapp.pages.server_error"

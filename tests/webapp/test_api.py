@@ -4,9 +4,11 @@ naming the parameter, never 500s, and a page never holds more than API_MAX_PAGE_
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
+from django.urls import get_resolver
 
 from labeling import services
 from tests.factories import blank_image, png_bytes
@@ -105,3 +107,26 @@ def test_form_fields_over_djangos_memory_limit_are_a_json_413(client_for, projec
         f"/api/projects/{project.pk}/", {"description": "x" * 5000}, format="json"
     )
     assert response.status_code == 413 and "too large" in response.json()["detail"]
+
+
+def test_a_server_error_under_api_is_json_and_elsewhere_a_page(rf):
+    handler = get_resolver().resolve_error_handler(500)
+    api = handler(rf.get("/api/projects/"))
+    assert api.status_code == 500 and "Server error" in json.loads(api.content)["detail"]
+    assert handler(rf.get("/")).headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/projects/{project}/images/split/", {"images": [int(HUGE)], "split": "train"}),
+        ("/api/projects/{project}/images/split/", {"images": [-1], "split": "train"}),
+        ("/api/projects/{project}/assignments/", {"images": [int(HUGE)], "assignee": None}),
+    ],
+)
+def test_an_image_id_no_key_can_hold_is_a_400_naming_the_field(client_for, project, image, path, body):
+    response = client_for("owner").post(path.format(project=project.pk), body, format="json")
+    assert response.status_code == 400, response.content
+    assert "images" in response.json()
+    image.refresh_from_db()
+    assert image.split == "unassigned"

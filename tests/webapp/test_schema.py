@@ -13,6 +13,7 @@ LISTS = [
     "/api/annotations/{annotation_id}/revisions/",
     "/api/images/{image_id}/comments/",
     "/api/runs/{run_id}/metrics/",
+    "/api/projects/{project_id}/uncertainty-ranking/",
 ]
 
 
@@ -25,6 +26,13 @@ def schema():
 def test_a_list_that_answers_an_array_is_documented_as_one(schema, path):
     content = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
     assert content["schema"]["type"] == "array"
+
+
+def test_an_upload_answers_its_new_images_as_a_plain_array_not_a_page(schema):
+    operation = schema["paths"]["/api/projects/{project_id}/images/"]["post"]
+    content = operation["responses"]["201"]["content"]["application/json"]
+    assert content["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/ImageOut"}}
+    assert not {"limit", "offset"} & {parameter["name"] for parameter in operation.get("parameters", [])}
 
 
 def test_every_operation_documents_its_json_errors(schema):

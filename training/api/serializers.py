@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling.models import Split
+from labeling.serializers import ObjectIdField
 from training.features.study import last_gain, study_points
 from training.models import ModelVersion, Prediction, PredictionJob, RunMetric, Study, TrainingRun
 from training.predict.job import SCOPES, Selection
@@ -143,7 +144,7 @@ class PredictIn(serializers.Serializer[Any]):
         help_text="images: the listed ones; split: one split; all; not_predicted: those this version "
         "has not predicted yet; inference: the inference-only set",
     )
-    images = serializers.ListField(child=serializers.IntegerField(), required=False, allow_empty=False)
+    images = serializers.ListField(child=ObjectIdField(), required=False, allow_empty=False)
     split = serializers.ChoiceField(choices=Split.choices, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +206,7 @@ class TeacherIn(serializers.Serializer[Any]):
 
 class TeacherApplyIn(TeacherIn):
     images = serializers.ListField(
-        child=serializers.IntegerField(), required=False, allow_null=True, default=None, allow_empty=False
+        child=ObjectIdField(), required=False, allow_null=True, default=None, allow_empty=False
     )
 
 
@@ -218,6 +219,17 @@ class StudyIn(serializers.Serializer[Any]):
 class StudyPlanIn(serializers.Serializer[Any]):
     label_sources = serializers.ListField(child=serializers.CharField(), required=False)
     derived_sources = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class RankedImageOut(serializers.Serializer[Any]):
+    """One image of the uncertainty ranking (training/features/guidance.py)."""
+
+    rank = serializers.IntegerField(help_text="1 = the image that most needs labels")
+    image = serializers.IntegerField()
+    name = serializers.CharField()
+    uncertainty = serializers.FloatField(allow_null=True, help_text="none until a model scored it")
+    model_version = serializers.IntegerField(allow_null=True, help_text="the version that scored it")
+    has_labels = serializers.BooleanField(help_text="a person has labelled it")
 
 
 class StudyPointOut(serializers.Serializer[Any]):

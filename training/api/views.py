@@ -37,6 +37,7 @@ from training.api.serializers import (
     PredictionJobOut,
     PredictionOut,
     PseudoMasksIn,
+    RankedImageOut,
     RunEstimateOut,
     RunMetricOut,
     StudyIn,
@@ -603,7 +604,7 @@ def _image_of(project: Any, request: Request, name: str) -> int | None:
 
 
 class UncertaintyRanking(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: RankedImageOut(many=True)})
     def get(self, request: Request, project_id: int) -> Response:
         """The images outside the validation split, in the order guided labelling offers them."""
         ranking = guidance.uncertainty_ranking(project=project_for(request.user, project_id))
