@@ -13,8 +13,7 @@ FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/nul
 
 run: install frontend
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) -m webapp.launcher
+	$(PY) -m webapp.launcher --seed-demo
 
 # The suite runs on the machine's PostgreSQL and Redis when they are reachable (as on CI), then
 # its fast part and the worker tests again on the embedded defaults (SQLite, embedded Redis), so

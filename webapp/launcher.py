@@ -1,6 +1,8 @@
 """`make run`: start everything Lesslabel needs on one machine and stop it all on Ctrl-C.
 
-Starts the embedded Redis (unless REDIS_URL points at one), the ASGI server (daphne) on
+Starts the embedded Redis (unless REDIS_URL points at one), with --seed-demo then makes the demo
+project (`manage.py seed_demo`, once Redis answers: its label saves ask for instant previews,
+which the light worker makes when it starts), then the ASGI server (daphne) on
 HOST:PORT (default 127.0.0.1:8000) and two Dramatiq worker processes. A worker that dies (killed
 for memory, say) is started again: its unfinished message goes back to the queue and the new one
 takes it up, while the web app stays up. A worker that keeps dying within seconds of starting is a
@@ -10,6 +12,7 @@ half-running app never lingers.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import os
@@ -37,7 +40,10 @@ def worker_command(python: str, queue: str) -> list[str]:
     return [python, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues", queue]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m webapp.launcher", description=__doc__.split("\n")[0])
+    parser.add_argument("--seed-demo", action="store_true", help="make the demo project once Redis is up")
+    options = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     django.setup()
     # Settings are read, and the embedded Redis's settings with them, only once Django is set up.
@@ -64,6 +70,12 @@ def main() -> int:
         )
     python = sys.executable
     base = Path(settings.BASE_DIR)
+    if options.seed_demo:
+        seeded = subprocess.run([python, "manage.py", "seed_demo"], cwd=base)
+        if seeded.returncode != 0:
+            print("The demo project could not be made; stopping.", file=sys.stderr)
+            stop_all(children)
+            return seeded.returncode
     children.append(
         Child(
             "web",
