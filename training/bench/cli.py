@@ -13,6 +13,7 @@
   load              the labelling API under N annotators at once (locust), while a model trains
   self-training     retrain on the test images labelled by the previous model's confident calls
   export-memory     the web process's peak memory while it streams a project's export zip
+  app-parity        the app end to end (import, split, runs, predictions) beside label-efficiency
 
 Each prints progress bars and writes JSON with --out. The commands that train several models
 write what they have after each one, marked "incomplete", so a run stopped part way keeps it.
@@ -32,6 +33,7 @@ from training.bench import (
     load,
     memory,
     overhead,
+    parity,
     peer,
     predict,
     pretraining,
@@ -57,6 +59,7 @@ COMMANDS = (
     teacher,
     weaktags,
     exportmem,
+    parity,
 )
 
 
