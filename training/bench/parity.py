@@ -215,7 +215,10 @@ def _import(args: argparse.Namespace, *, port: int) -> Api:
     from rest_framework.authtoken.models import Token  # needs django.setup() first
 
     owner = get_user_model().objects.create_user(username="bench", password=None)
-    call_command("import_dataset", str(args.data), project=PROJECT, owner="bench", verbosity=0)
+    # Its summary line goes to stderr: stdout is the command's JSON.
+    call_command(
+        "import_dataset", str(args.data), project=PROJECT, owner="bench", verbosity=0, stdout=sys.stderr
+    )
     project = owner.memberships.get().project
     return Api(port, Token.objects.create(user=owner).key, project.pk)
 
