@@ -9,6 +9,7 @@ is in os.environ); the app's modules they use are imported inside them, after th
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -57,7 +58,12 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            # A worker still training leaves its forked process behind when only the parent is
+            # killed (it then trains on alone): end the whole session the service leads.
+            if os.getpgid(process.pid) == process.pid:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
 
 
 def start_redis(folder: Path, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
@@ -97,7 +103,9 @@ def start_services(
         ],
     ]
     processes = [
-        subprocess.Popen(command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         for command in commands
     ]
     print(f"services started; their log: {folder / 'services.log'}", file=sys.stderr)
