@@ -59,7 +59,8 @@ def test_the_app_and_the_bench_train_on_the_same_images_and_score_the_same_test_
     assert pair["config_differences"] == {}
     (summary,) = result["summary"]
     assert summary["pixel_f1"]["difference"] == pytest.approx(app["pixel_f1"] - bench["pixel_f1"], abs=2e-4)
-    assert summary["verdict"] == "one seed: no spread to judge by (pass --seeds)"
+    # The same seed trains the same network on both sides: the same patches, the same steps.
+    assert summary["verdict"] == "identical: the same scores seed for seed"
     assert "incomplete" not in result
 
 
@@ -97,3 +98,9 @@ def test_it_refuses_scribbles_which_the_app_cannot_be_given(data, tmp_path):
     finished = app_parity(data, tmp_path / "no.json", "--quick", "--labels", "scribbles")
     assert finished.returncode != 0
     assert "dense labels only" in finished.stderr
+
+
+def test_one_seed_that_differs_has_no_spread_to_judge_by():
+    result = summary([pair(0, (0.80, 0.70), (0.82, 0.71))])
+    assert result["pixel_f1"]["app"]["sd"] is None and result["pixel_f1"]["within_spread"] is None
+    assert result["verdict"] == "one seed: no spread to judge by (pass --seeds)"

@@ -15,8 +15,9 @@ run of the same k and seed (efficiency_run, in this process) is scored on the sa
 
 Reported per (k, seed): both sides' scores and the images each trained and scored on; per k: the
 mean and standard deviation over the seeds of each side, the difference (app - bench) and a
-verdict: "within spread" when the difference of the means is no larger than the larger of the
-two sides' seed-to-seed standard deviations.
+verdict: "identical" when every seed scored the same on both sides, else "within spread" when the
+difference of the means is no larger than the larger of the two sides' seed-to-seed standard
+deviations.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ KNOWN_DIFFERENCES = [
     "model selection: the app's model version holds the weights of its best epoch by validation "
     "pixel F1 (on the test images, every steps_per_epoch steps); the bench keeps the last. "
     "'last_epoch_pixel_f1' is the app's score of its last epoch",
+    "with --recompute-batch-norm the app measures batch-norm statistics at every epoch's end (it "
+    "validates there); the bench, which validates nothing, only when training ends",
     "validation during training: the app predicts the validation images at every epoch's end with "
     "tiles of min(512, max(64, 2 x patch_size)); its stored predictions, scored here, use "
     "PREDICTION_TILE_SIZE (512 by default) as the bench does",
@@ -363,7 +366,9 @@ def summary(pairs: list[dict[str, Any]]) -> dict[str, Any]:
             "difference": round(difference, 4),
             "within_spread": within,
         }
-    if None in verdicts:
+    if all(pair["app"][metric] == pair["bench"][metric] for pair in pairs for metric in METRICS):
+        out["verdict"] = "identical: the same scores seed for seed"
+    elif None in verdicts:
         out["verdict"] = "one seed: no spread to judge by (pass --seeds)"
     else:
         out["verdict"] = "within spread" if all(verdicts) else "beyond spread"
