@@ -16,6 +16,7 @@
   across-experiments  leave one experiment out, then adapt to it with a few scribbled fields
   gpu-check         mixed-precision training and prediction on CUDA, compared with the CPU (skips
                     without a GPU)
+  app-parity        the app end to end (import, split, runs, predictions) beside label-efficiency
 
 Each prints progress bars and writes JSON with --out. The commands that train several models
 write what they have after each one, marked "incomplete", so a run stopped part way keeps it.
@@ -38,6 +39,7 @@ from training.bench import (
     load,
     memory,
     overhead,
+    parity,
     peer,
     predict,
     pretraining,
@@ -65,6 +67,7 @@ COMMANDS = (
     exportmem,
     experiments,
     gpucheck,
+    parity,
 )
 
 

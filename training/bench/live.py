@@ -61,7 +61,7 @@ def live_latency(args: argparse.Namespace) -> dict[str, Any]:
     call_command("migrate", verbosity=0)
     redis = stack.start_redis(folder, env)
     try:
-        app = stack.start_services(folder, env, queue="gpu")
+        app = stack.start_services(folder, env, queues=["gpu"])
         try:
             port = int(env["BENCH_PORT"])
             project, cookie = _project_with_labels()

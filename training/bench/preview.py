@@ -80,7 +80,7 @@ def preview_latency(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     redis = stack.start_redis(folder, env)
     try:
-        services = stack.start_services(folder, env, queue="default")
+        services = stack.start_services(folder, env, queues=["default"])
         try:
             port = int(env["BENCH_PORT"])
             field = _project_with_field(size=args.size, seed=args.seed)

@@ -9,11 +9,13 @@ is in os.environ); the app's modules they use are imported inside them, after th
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,12 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            # A worker still training leaves its forked process behind when only the parent is
+            # killed (it then trains on alone): end the whole session the service leads.
+            if os.getpgid(process.pid) == process.pid:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
 
 
 def start_redis(folder: Path, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
@@ -72,18 +79,33 @@ def daphne_command(port: str) -> list[str]:
     return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", port, "webapp.asgi:application"]
 
 
-def start_services(folder: Path, env: dict[str, str], *, queue: str) -> list[subprocess.Popen[bytes]]:
-    """daphne and one worker on `queue`, as `make run` starts them: live-latency's on the gpu
-    queue (training), preview-latency's on the default queue (where previews are made)."""
+def start_services(
+    folder: Path, env: dict[str, str], *, queues: Sequence[str]
+) -> list[subprocess.Popen[bytes]]:
+    """daphne and one worker on `queues`, as `make run` starts them: live-latency's on the gpu
+    queue (training), preview-latency's on the default queue (where previews are made),
+    app-parity's on both (training, prediction, and the renditions of imported images)."""
     child_env = {**os.environ, **env}
     log = (folder / "services.log").open("wb")
     root = Path(__file__).resolve().parents[2]
     commands = [
         daphne_command(env["BENCH_PORT"]),
-        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues", queue],
+        [
+            sys.executable,
+            "manage.py",
+            "rundramatiq",
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+            "--queues",
+            *queues,
+        ],
     ]
     processes = [
-        subprocess.Popen(command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         for command in commands
     ]
     print(f"services started; their log: {folder / 'services.log'}", file=sys.stderr)
