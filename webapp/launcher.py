@@ -2,12 +2,12 @@
 
 Starts the embedded Redis (unless REDIS_URL points at one), with --seed-demo then makes the demo
 project (`manage.py seed_demo`, once Redis answers: its label saves ask for instant previews,
-which the light worker makes when it starts), then the ASGI server (daphne) on
-HOST:PORT (default 127.0.0.1:8000) and two Dramatiq worker processes. A worker that dies (killed
-for memory, say) is started again: its unfinished message goes back to the queue and the new one
-takes it up, while the web app stays up. A worker that keeps dying within seconds of starting is a
-configuration error, and then, as when Redis or the web server exits, everything is stopped, so a
-half-running app never lingers.
+which the light worker makes when it starts), then the ASGI server (daphne: WEB_PROCESSES of them
+on one socket) on HOST:PORT (default 127.0.0.1:8000) and two Dramatiq worker processes. A worker
+that dies (killed for memory, say) is started again: its unfinished message goes back to the queue
+and the new one takes it up, while the web app stays up. A worker that keeps dying within seconds
+of starting is a configuration error, and then, as when Redis or a web server exits, everything
+is stopped, so a half-running app never lingers.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -76,14 +77,18 @@ def main(argv: list[str] | None = None) -> int:
             print("The demo project could not be made; stopping.", file=sys.stderr)
             stop_all(children)
             return seeded.returncode
-    children.append(
-        Child(
-            "web",
-            functools.partial(
-                spawn, [python, "-m", "daphne", "-b", host, "-p", port, "webapp.asgi:application"], cwd=base
-            ),
+    try:
+        listening = listen(host, int(port))
+    except OSError as error:
+        print(f"Cannot serve on {host}:{port}: {error.strerror}. Set HOST or PORT.", file=sys.stderr)
+        stop_all(children)
+        return 1
+    for number in range(1, settings.WEB_PROCESSES + 1):
+        name = "web" if settings.WEB_PROCESSES == 1 else f"web {number}"
+        command = daphne_command(python, listening)
+        children.append(
+            Child(name, functools.partial(spawn, command, cwd=base, pass_fds=(listening.fileno(),)))
         )
-    )
     # Two workers: training and scoring (queue "gpu") in one, the light work (queue "default":
     # instant previews, the fluorescence teacher, renditions) in the other, so a preview is never
     # stuck behind a training run. One message at a time each: a queued run waits in Redis for a
@@ -113,9 +118,29 @@ def main(argv: list[str] | None = None) -> int:
     return supervise(children, stop=stop)
 
 
-def spawn(command: list[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+def listen(host: str, port: int) -> socket.socket:
+    """The app's listening socket, made once: every web process accepts on it (WEB_PROCESSES)."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listening.bind((host, port))
+    listening.listen(1024)
+    return listening
+
+
+def daphne_command(python: str, listening: socket.socket) -> list[str]:
+    """One web process (daphne) serving the app on the launcher's socket."""
+    return [python, "-m", "daphne", "--fd", str(listening.fileno()), "webapp.asgi:application"]
+
+
+def spawn(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    pass_fds: tuple[int, ...] = (),
+) -> subprocess.Popen[bytes]:
     """Start a child in a session of its own: Ctrl-C reaches the launcher only, which stops it."""
-    return subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
+    return subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True, pass_fds=pass_fds)
 
 
 class Child:

@@ -139,6 +139,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis carries the Dramatiq broker and the Channels layer. Unset REDIS_URL means the embedded
 # Redis on EMBEDDED_REDIS_PORT, which `make run` (python -m webapp.launcher) starts.
 EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 6390, minimum=1)
+# Web server processes the launcher starts on its one listening socket (the kernel shares the
+# connections out): one runs the app's Python on one core at a time.
+WEB_PROCESSES = env_int("WEB_PROCESSES", 1, minimum=1)
 REDIS_EMBEDDED = not env_str("REDIS_URL", "")
 REDIS_URL = env_str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
 

@@ -86,6 +86,7 @@ def test_the_app_starts_with_embedded_defaults_and_stops_on_sigterm_leaving_no_p
         EMBEDDED_REDIS_PORT=str(redis_port),
         DEMO_USER="alice",
         DEMO_PASSWORD="s3cret-demo",
+        WEB_PROCESSES="2",
     )
     root = Path(settings.BASE_DIR)
     # As `make run`: migrate, then the launcher, which makes the demo once its Redis is up.
@@ -130,6 +131,13 @@ def test_the_app_starts_with_embedded_defaults_and_stops_on_sigterm_leaving_no_p
         with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
             assert response.status == 200
         descendants = psutil.Process(launcher.pid).children(recursive=True)
+        # WEB_PROCESSES daphnes accept on the launcher's one socket.
+        web = [p for p in descendants if "daphne" in " ".join(p.cmdline())]
+        assert len(web) == 2, [p.cmdline() for p in descendants]
+        listening = [
+            [c.laddr.port for c in p.net_connections() if c.status == psutil.CONN_LISTEN] for p in web
+        ]
+        assert listening == [[port], [port]]
     finally:
         launcher.send_signal(signal.SIGTERM)
         launcher.wait(timeout=90)

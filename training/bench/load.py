@@ -42,6 +42,7 @@ from tqdm import tqdm
 from training.bench import stack
 from training.bench.common import machine
 from training.bench.options import Commands, add_quick_and_out
+from webapp import launcher
 
 LOCKED = "database is locked"
 TRAINING = {"patch_size": 64, "batch_size": 4, "steps": 100_000, "steps_per_epoch": 100_000}
@@ -67,6 +68,9 @@ def add_command(commands: Commands) -> None:
     )
     command.add_argument("--images", type=int, default=60, help="generated images the annotators share")
     command.add_argument("--size", type=int, default=512, help="side of each generated square image")
+    command.add_argument(
+        "--web-processes", type=int, default=1, help="daphne processes on one socket, as WEB_PROCESSES"
+    )
     add_quick_and_out(command, quick="smoke run: 2 annotators for 8 s on 4 small images")
     command.set_defaults(command=load)
 
@@ -75,8 +79,8 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     users = [int(n) for n in str(args.users).split(",")]
     if args.quick:
         users, args.seconds, args.images, args.size = [2], 8.0, 4, 256
-    if min(users) < 1 or args.seconds <= 0:
-        raise SystemExit("--users must be positive whole numbers and --seconds positive")
+    if min(users) < 1 or args.seconds <= 0 or args.web_processes < 1:
+        raise SystemExit("--users and --web-processes must be positive whole numbers, --seconds positive")
     # A SIGTERM (a timeout, a test's kill) unwinds like Ctrl-C: the services and the database go.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     folder = Path(tempfile.mkdtemp(prefix="lesslabel-load-bench-"))
@@ -87,7 +91,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     redis = stack.start_redis(folder, env)
     try:
         owner, project, plan = _seed(images=args.images, size=args.size, annotators=max(users))
-        workers, web = _start_app(folder, env)
+        workers, web = _start_app(folder, env, web_processes=args.web_processes)
         try:
             port = int(env["BENCH_PORT"])
             stack.wait_for_http(port, timeout=600)  # a busy machine imports the app slowly
@@ -117,6 +121,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         "unacknowledged_saves": unacknowledged,
         "config": {
             "database": args.database,
+            "web_processes": args.web_processes,
             "database_pool": bool(settings.DATABASES["default"].get("OPTIONS", {}).get("pool")),
             "redis": "embedded" if env.get("BENCH_EMBEDDED_REDIS") else env["REDIS_URL"],
             "images": args.images,
@@ -197,25 +202,34 @@ def _seed(*, images: int, size: int, annotators: int) -> tuple[Any, Any, dict[st
 
 
 def _start_app(
-    folder: Path, env: dict[str, str]
+    folder: Path, env: dict[str, str], *, web_processes: int
 ) -> tuple[list[subprocess.Popen[bytes]], list[subprocess.Popen[bytes]]]:
-    """The two workers as `make run` starts them (webapp/launcher.py), and daphne."""
+    """The two workers as `make run` starts them (webapp/launcher.py), and its web processes."""
     log = (folder / "services.log").open("wb")
     root = Path(__file__).resolve().parents[2]
     worker = [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1", "--queues"]
-    daphne = stack.daphne_command(env["BENCH_PORT"])
+    listening = launcher.listen("127.0.0.1", int(env["BENCH_PORT"]))
+    daphne = launcher.daphne_command(sys.executable, listening)
 
-    def start(command: list[str], **extra: str) -> subprocess.Popen[bytes]:
+    def start(command: list[str], fds: tuple[int, ...] = (), **extra: str) -> subprocess.Popen[bytes]:
         child_env = {**os.environ, **env, "dramatiq_queue_prefetch": "1", **extra}
         # A session of its own: `rundramatiq` runs dramatiq as a child, which a plain terminate()
         # of it leaves behind; _stop signals the whole group.
         return subprocess.Popen(
-            command, cwd=root, env=child_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=root,
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=fds,
         )
 
     workers = [start([*worker, "gpu"]), start([*worker, "default"], dramatiq_worker_timeout="100")]
+    web = [start(daphne, (listening.fileno(),)) for _ in range(web_processes)]
+    listening.close()  # the web processes hold it now
     print(f"services started; their log: {folder / 'services.log'}", file=sys.stderr)
-    return workers, [start(daphne)]
+    return workers, web
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
