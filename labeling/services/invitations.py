@@ -79,27 +79,23 @@ def invitation_accept(*, invitation: Invitation, user: Any) -> Membership:
     return membership_set(project=project, user=user, role=invitation.role, by=user)
 
 
-@transaction.atomic
 def invitation_decline(*, invitation: Invitation, user: Any) -> None:
-    invitation = _still_pending(invitation)
-    invitation.delete()
-    audit_record(
-        project=invitation.project,
-        actor=user,
-        action=AuditAction.INVITATION_DECLINED,
-        subject=invitation.username,
-        details={"role": invitation.role},
-    )
+    _end(invitation, actor=user, action=AuditAction.INVITATION_DECLINED)
+
+
+def invitation_withdraw(*, invitation: Invitation, by: Any | None) -> None:
+    _end(invitation, actor=by, action=AuditAction.INVITATION_WITHDRAWN)
 
 
 @transaction.atomic
-def invitation_withdraw(*, invitation: Invitation, by: Any | None) -> None:
+def _end(invitation: Invitation, *, actor: Any | None, action: AuditAction) -> None:
+    """A pending invitation gone, declined or withdrawn, and the audit entry that says which."""
     invitation = _still_pending(invitation)
     invitation.delete()
     audit_record(
         project=invitation.project,
-        actor=by,
-        action=AuditAction.INVITATION_WITHDRAWN,
+        actor=actor,
+        action=action,
         subject=invitation.username,
         details={"role": invitation.role},
     )
