@@ -20,45 +20,33 @@ DEFAULT_PRESET = "standard"
 # tenth of the steps up to 50, as the run form makes it (frontend/src/pages/run-config.ts).
 PRESET_KEYS = ("steps", "steps_per_epoch", "warmup_steps", "batch_size", "patch_size")
 
+
+def _sizes(*, steps: int, steps_per_epoch: int, batch_size: int, patch_size: int) -> dict[str, int]:
+    """A preset's PRESET_KEYS, warm-up derived from the steps as the form derives it."""
+    return {
+        "steps": steps,
+        "steps_per_epoch": steps_per_epoch,
+        "warmup_steps": min(50, steps // 10),
+        "batch_size": batch_size,
+        "patch_size": patch_size,
+    }
+
+
 # On 2 CPU cores a step of 16 patches of 128 px took about 0.7 s (Unet + resnet18; bbbc039, 500
 # steps in 340 s), so 8 patches about 0.35 s, validation aside: quick is about a minute, standard
 # about three, thorough under twenty (bench/README.md). Patches of 128 px scored bbbc039 as well as
 # 256 px (pixel F1 0.97 at 500 steps), and 1500 steps were aisegcell's best.
-CPU_PRESETS: dict[str, dict[str, int]] = {
-    "quick": {"steps": 150, "steps_per_epoch": 50, "warmup_steps": 15, "batch_size": 8, "patch_size": 128},
-    "standard": {
-        "steps": 500,
-        "steps_per_epoch": 100,
-        "warmup_steps": 50,
-        "batch_size": 8,
-        "patch_size": 128,
-    },
-    "thorough": {
-        "steps": 1500,
-        "steps_per_epoch": 150,
-        "warmup_steps": 50,
-        "batch_size": 16,
-        "patch_size": 128,
-    },
+CPU_PRESETS = {
+    "quick": _sizes(steps=150, steps_per_epoch=50, batch_size=8, patch_size=128),
+    "standard": _sizes(steps=500, steps_per_epoch=100, batch_size=8, patch_size=128),
+    "thorough": _sizes(steps=1500, steps_per_epoch=150, batch_size=16, patch_size=128),
 }
 # A GPU trains a batch of 16 patches of 256 px in a few hundredths of a second (not yet measured
 # here: bench/README.md), so its presets see more context and more steps.
-GPU_PRESETS: dict[str, dict[str, int]] = {
-    "quick": {"steps": 500, "steps_per_epoch": 100, "warmup_steps": 50, "batch_size": 16, "patch_size": 256},
-    "standard": {
-        "steps": 2000,
-        "steps_per_epoch": 200,
-        "warmup_steps": 50,
-        "batch_size": 16,
-        "patch_size": 256,
-    },
-    "thorough": {
-        "steps": 5000,
-        "steps_per_epoch": 500,
-        "warmup_steps": 50,
-        "batch_size": 32,
-        "patch_size": 256,
-    },
+GPU_PRESETS = {
+    "quick": _sizes(steps=500, steps_per_epoch=100, batch_size=16, patch_size=256),
+    "standard": _sizes(steps=2000, steps_per_epoch=200, batch_size=16, patch_size=256),
+    "thorough": _sizes(steps=5000, steps_per_epoch=500, batch_size=32, patch_size=256),
 }
 
 
