@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from labeling.synthetic import synthetic_field
 from training.bench.cli import main, parser
 from training.bench.datasets import Item
-from training.bench.weaktags import PSEUDO_MASK_SCORES, tag_tiles, tags_target
+from training.bench.weaktags import PSEUDO_MASK_SCORES, tag_tiles, tags_said, tags_target
 
 SCORE_KEYS = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "train_seconds"}
 
@@ -83,3 +83,23 @@ def test_with_two_seeds_each_part_runs_once_per_seed_with_its_spread(folder, tmp
     assert summary["pixel_f1"]["mean"] == pytest.approx(sum(values) / 2, abs=1e-4)
     assert set(result["pseudo_masks_summary"]) == {"seeds", *PSEUDO_MASK_SCORES}
     assert "2 seeds (sd = sample standard deviation" in capsys.readouterr().err
+
+
+def test_image_tags_are_one_per_image_and_the_classifier_sees_its_pieces_with_that_tag():
+    instances = np.zeros((64, 96), dtype=np.int32)
+    instances[40, 70] = 3
+    item = Item("x", np.zeros((1, 64, 96), np.uint16), instances)
+    args = parser().parse_args(["weak-tags", "--data", "somewhere", "--tag-tile", "image", "--tile", "32"])
+    tiles = tag_tiles(np.zeros((1, 64, 96), np.float32), item, args)
+    assert len(tiles) == 2 * 3 and all(t.present for t in tiles)  # 32-px pieces of a present image
+    assert tags_said([item, item], args) == 2
+    empty = Item("y", item.image, np.zeros_like(instances))
+    assert (tags_target(np.ones((64, 96), np.float32), empty, args) == 0).all()  # absent: background
+    with pytest.raises(SystemExit):
+        parser().parse_args(["weak-tags", "--data", "somewhere", "--tag-tile", "4"])
+
+
+def test_tags_that_all_say_present_are_refused_before_anything_trains(folder):
+    argv = ["weak-tags", "--data", str(folder), "--test-count", "2", "--tag-tile", "image", "--quick"]
+    with pytest.raises(SystemExit, match="2 of the training images' 2 tags say present"):
+        main(argv)

@@ -47,10 +47,12 @@ from training.ml.scorecam import (
     ClassifierConfig,
     TaggedTile,
     cam_map,
+    cut,
     pseudo_mask,
     train_classifier,
 )
 
+IMAGE = "image"  # --tag-tile: one tag per image
 # The pseudo-masks' quality over seeds (pseudo_quality's keys that vary with the classifier).
 PSEUDO_MASK_SCORES = ("object_precision", "object_recall_of_known", "labelled_fraction")
 
@@ -61,7 +63,13 @@ def add_command(commands: Commands) -> None:
     add_seeds(command)
     add_prediction(command)
     command.add_argument("--tile", type=int, default=128, help="Score-CAM window size in pixels")
-    command.add_argument("--tag-tile", type=int, default=32, help="size of the tagged tiles in pixels")
+    command.add_argument(
+        "--tag-tile",
+        type=tag_size,
+        default=32,
+        help='size of the tagged tiles in pixels, or "image": one tag per image (the classifier sees '
+        "its --tile pieces, each with the image's tag)",
+    )
     command.add_argument("--classifier-steps", type=int, default=400)
     command.add_argument("--classifier-depth", type=int, default=3, help="encoder stages (CAM stride 2**d)")
     command.add_argument("--low", type=float, default=CAM_LOW, help="CAM at or below: background")
@@ -85,11 +93,18 @@ def weak_tags(args: argparse.Namespace) -> dict[str, Any]:
     device = choose_device()
     seeds = seeds_of(args)
     tiles = [tile for image, item in zip(images, train, strict=True) for tile in tag_tiles(image, item, args)]
+    present = sum(tile.present for tile in tiles)
+    if present in (0, len(tiles)):
+        raise SystemExit(
+            f"--tag-tile {args.tag_tile}: {present} of the training images' {tags_said(train, args)} tags say "
+            "present: a classifier needs some of each (as the app's tags runs do); use smaller tiles"
+        )
     settings = {
         "tile": args.tile,
         "tag_tile": args.tag_tile,
         "tag_tiles": len(tiles),
         "tag_tiles_present": sum(t.present for t in tiles),
+        "tags_per_image": round(tags_said(train, args) / len(train), 1),
         "thresholds": {"low": args.low, "high": args.high},
         "max_maps": args.max_maps,
         "classifier": vars(classifier_settings(args, images, seeds[0])),
@@ -117,7 +132,7 @@ def classifier_settings(args: argparse.Namespace, images: list[np.ndarray], seed
         in_channels=images[0].shape[0],
         encoder=args.encoder,
         depth=args.classifier_depth,
-        tile_size=args.tag_tile,
+        tile_size=args.tile if args.tag_tile == IMAGE else args.tag_tile,
         steps=20 if args.quick else args.classifier_steps,
         batch_size=8 if args.quick else 32,
         seed=seed,
@@ -179,29 +194,55 @@ def by_name(runs: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     return {f"{name}_runs": [run[name] for run in runs] for name in runs[0]}
 
 
-def tag_tiles(image: np.ndarray, item: Item, args: argparse.Namespace) -> list[TaggedTile]:
-    """The image cut into whole tag tiles, each tagged by whether any object pixel is in it."""
-    size = args.tag_tile
+def tag_size(raw: str) -> int | str:
+    """--tag-tile: a tile size in pixels (at least 8), or "image"."""
+    if raw == IMAGE:
+        return raw
+    size = int(raw)
+    if size < 8:
+        raise argparse.ArgumentTypeError(f'a tag tile needs at least 8 pixels, or "{IMAGE}"; got {raw}')
+    return size
+
+
+def tag_regions(item: Item, args: argparse.Namespace) -> list[tuple[slice, slice]]:
+    """Where the tags are said: the whole image, or each whole tag tile (the strips at the right
+    and bottom edges that no whole tile covers are left untagged)."""
     height, width = item.classes.shape
+    if args.tag_tile == IMAGE:
+        return [(slice(0, height), slice(0, width))]
+    size = args.tag_tile
     return [
-        TaggedTile(
-            image[:, top : top + size, left : left + size],
-            bool(item.classes[top : top + size, left : left + size].any()),
-        )
+        (slice(top, top + size), slice(left, left + size))
         for top in range(0, height - size + 1, size)
         for left in range(0, width - size + 1, size)
     ]
 
 
+def tags_said(train: list[Item], args: argparse.Namespace) -> int:
+    """How many tags the training images take: the labelling effort of this granularity."""
+    return sum(len(tag_regions(item, args)) for item in train)
+
+
+def tag_tiles(image: np.ndarray, item: Item, args: argparse.Namespace) -> list[TaggedTile]:
+    """What the classifier learns from: each tag tile, tagged by whether any object pixel is in
+    it; with image tags, the image's --tile pieces, each with the image's tag (as the app cuts them)."""
+    if args.tag_tile == IMAGE:
+        present = bool(item.classes.any())
+        return [TaggedTile(piece, present) for piece in cut(image, args.tile)]
+    classes = item.classes  # made anew on each access
+    return [
+        TaggedTile(image[:, rows, columns], bool(classes[rows, columns].any()))
+        for rows, columns in tag_regions(item, args)
+    ]
+
+
 def tags_target(cam: np.ndarray, item: Item, args: argparse.Namespace) -> np.ndarray:
-    """Thresholded CAM, with every tile tagged absent set to background (what its tag says)."""
+    """Thresholded CAM, with every region tagged absent set to background (what its tag says)."""
     target = pseudo_mask(cam, present=True, low=args.low, high=args.high)
-    size = args.tag_tile
-    height, width = target.shape
-    for top in range(0, height - size + 1, size):
-        for left in range(0, width - size + 1, size):
-            if not item.classes[top : top + size, left : left + size].any():
-                target[top : top + size, left : left + size] = 0
+    classes = item.classes  # made anew on each access
+    for rows, columns in tag_regions(item, args):
+        if not classes[rows, columns].any():
+            target[rows, columns] = 0
     return target
 
 

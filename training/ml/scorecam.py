@@ -261,6 +261,19 @@ def cam_map(
     return out
 
 
+def cut(x: np.ndarray, tile: int) -> list[np.ndarray]:
+    """An image as tiles of at most `tile` pixels (the last ones shifted in); itself if it fits.
+
+    Shape: (C, H, W) -> [(C, h, w)] with h, w <= tile.
+    """
+    _, height, width = x.shape
+    return [
+        x[:, top : top + tile, left : left + tile]
+        for top in _starts(height, tile)
+        for left in _starts(width, tile)
+    ]
+
+
 def _starts(length: int, tile: int) -> list[int]:
     if length <= tile:
         return [0]

@@ -39,6 +39,7 @@ from training.ml.scorecam import (
     ClassifierConfig,
     TaggedTile,
     cam_map,
+    cut,
     pseudo_mask,
     train_classifier,
 )
@@ -302,22 +303,6 @@ def tags_target(
 
 def _crop(x: np.ndarray, tag: TileTag) -> np.ndarray:
     return x[:, tag.y : tag.y + tag.height, tag.x : tag.x + tag.width]
-
-
-def cut(x: np.ndarray, tile: int) -> list[np.ndarray]:
-    """An image as tiles of at most `tile` pixels (the last ones shifted in); itself if it fits."""
-    _, height, width = x.shape
-    return [
-        x[:, top : top + tile, left : left + tile]
-        for top in _starts(height, tile)
-        for left in _starts(width, tile)
-    ]
-
-
-def _starts(length: int, tile: int) -> list[int]:
-    if length <= tile:
-        return [0]
-    return sorted(set(range(0, length - tile, tile)) | {length - tile})
 
 
 def _thresholds(tags: TagsOptions) -> dict[str, float]:
