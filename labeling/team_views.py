@@ -35,13 +35,7 @@ from labeling.team_serializers import (
     WaitingOut,
     WorkOut,
 )
-
-
-def _valid(serializer_class: type[Any], request: Request, **context: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, context=context)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
+from webapp.rest import valid_input
 
 # Assignments ---------------------------------------------------------------------------------
 
@@ -51,7 +45,7 @@ class AssignImages(APIView):
     def post(self, request: Request, project_id: int) -> Response:
         """Assign a selection of images to a member, or to nobody (managers)."""
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        fields = _valid(AssignIn, request, project=project)
+        fields = valid_input(AssignIn, request.data, context={"project": project})
         ids = services.images_assign(
             project=project, image_ids=fields["images"], assignee=fields["assignee"], by=request.user
         )
@@ -64,7 +58,7 @@ class ShareImages(APIView):
     def post(self, request: Request, project_id: int) -> Response:
         """Deal the images nobody has labelled or taken yet evenly among these annotators (managers)."""
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        fields = _valid(ShareIn, request, project=project)
+        fields = valid_input(ShareIn, request.data, context={"project": project})
         shares = services.images_share(
             project=project, annotators=fields["annotators"], count=fields["count"], by=request.user
         )
@@ -100,7 +94,7 @@ class ImageStatusView(APIView):
     def post(self, request: Request, image_id: int) -> Response:
         """Submit, withdraw, approve or request changes; a refused move is a 4xx saying why."""
         image = image_for(request.user, image_id)
-        fields = _valid(MoveIn, request)
+        fields = valid_input(MoveIn, request.data)
         services.image_move(image=image, user=request.user, **fields)
         image = Image.objects.select_related("work__assignee", "project").get(pk=image.pk)
         return Response(_work_out(image))
@@ -131,7 +125,7 @@ class ImageComments(APIView):
     def post(self, request: Request, image_id: int) -> Response:
         """A new thread (pinned at x, y or on the whole image) or a reply (annotators and up)."""
         image = image_for(request.user, image_id, needs=Role.ANNOTATOR)
-        fields = _valid(CommentIn, request)
+        fields = valid_input(CommentIn, request.data)
         parent, parent_id = None, fields.pop("reply_to")
         if parent_id is not None:
             parent = image.comments.filter(pk=parent_id).first()
@@ -165,7 +159,9 @@ class CommentResolve(APIView):
         if comment is None:
             raise NotFound("No such comment.")
         require_role(request.user, comment.image.project, Role.ANNOTATOR)
-        root = services.comment_resolve(comment=comment, by=request.user, **_valid(ResolveIn, request))
+        root = services.comment_resolve(
+            comment=comment, by=request.user, **valid_input(ResolveIn, request.data)
+        )
         return Response(CommentOut(team_selectors.threads_on(root.image).get(pk=root.pk)).data)
 
 

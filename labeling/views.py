@@ -49,15 +49,9 @@ from labeling.serializers import (
     SplitOut,
     VersionIn,
 )
-from webapp.rest import StrictJSONParser, query_int
+from webapp.rest import StrictJSONParser, query_int, valid_input
 
 PNG = {(200, "image/png"): OpenApiTypes.BINARY}
-
-
-def _valid(serializer_class: type[Any], request: Request, **kwargs: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _file_response(field: FieldFile, content_type: str) -> FileResponse:
@@ -86,7 +80,7 @@ class ProjectList(generics.ListAPIView[Project]):
 
     @extend_schema(request=ProjectIn, responses={201: ProjectOut})
     def post(self, request: Request) -> Response:
-        project = services.project_create(owner=request.user, **_valid(ProjectIn, request))
+        project = services.project_create(owner=request.user, **valid_input(ProjectIn, request.data))
         out = ProjectOut(project, context={"roles": _roles(request.user)})
         return Response(out.data, status=status.HTTP_201_CREATED)
 
@@ -101,7 +95,9 @@ class ProjectDetail(APIView):
     @extend_schema(request=ProjectPatch, responses=ProjectOut)
     def patch(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        project = services.project_update(project=project, by=request.user, **_valid(ProjectPatch, request))
+        project = services.project_update(
+            project=project, by=request.user, **valid_input(ProjectPatch, request.data)
+        )
         return Response(ProjectOut(project, context={"roles": _roles(request.user)}).data)
 
     def delete(self, request: Request, project_id: int) -> Response:
@@ -139,7 +135,7 @@ class MemberDetail(APIView):
         membership = services.membership_set(
             project=membership.project,
             user=membership.user,
-            role=_valid(RoleIn, request)["role"],
+            role=valid_input(RoleIn, request.data)["role"],
             by=request.user,
         )
         return Response(MembershipOut(membership).data)
@@ -164,7 +160,7 @@ class ClassList(APIView):
     def post(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, needs=Role.MANAGER)
         label_class = services.label_class_create(
-            project=project, by=request.user, **_valid(LabelClassIn, request)
+            project=project, by=request.user, **valid_input(LabelClassIn, request.data)
         )
         return Response(LabelClassOut(label_class).data, status=status.HTTP_201_CREATED)
 
@@ -183,7 +179,7 @@ class ClassDetail(APIView):
     def patch(self, request: Request, project_id: int, class_id: int) -> Response:
         label_class = self._label_class(request, project_id, class_id)
         label_class = services.label_class_update(
-            label_class=label_class, by=request.user, **_valid(LabelClassPatch, request)
+            label_class=label_class, by=request.user, **valid_input(LabelClassPatch, request.data)
         )
         return Response(LabelClassOut(label_class).data)
 
@@ -224,7 +220,7 @@ class ImageList(generics.ListAPIView[Image]):
     @extend_schema(request=ImageUploadIn, responses={201: ImageOut(many=True)})
     def post(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        fields = _valid(ImageUploadIn, request)
+        fields = valid_input(ImageUploadIn, request.data)
         uploads = [services.Upload(name=f.name or "", data=f.read()) for f in fields["files"]]
         channels = [c.strip() for c in fields.get("channels", "").split(",") if c.strip()]
         images = services.image_ingest(
@@ -264,7 +260,7 @@ class ImageDetail(APIView):
     @extend_schema(request=ImagePatch, responses=ImageDetailOut)
     def patch(self, request: Request, image_id: int) -> Response:
         image = image_for(request.user, image_id, needs=Role.MANAGER)
-        image = services.image_update(image=image, **_valid(ImagePatch, request))
+        image = services.image_update(image=image, **valid_input(ImagePatch, request.data))
         return Response(ImageDetailOut(image).data)
 
     def delete(self, request: Request, image_id: int) -> Response:
@@ -278,7 +274,7 @@ class ImageSplit(APIView):
     @extend_schema(request=SplitIn, responses=SplitOut)
     def post(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        fields = _valid(SplitIn, request)
+        fields = valid_input(SplitIn, request.data)
         ids = services.image_split_set(project=project, image_ids=fields["images"], split=fields["split"])
         return Response(SplitOut({"split": fields["split"], "images": ids}).data)
 
@@ -289,7 +285,7 @@ class ImageHoldOut(APIView):
     @extend_schema(request=HoldOutIn, responses=HoldOutOut)
     def post(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        held = services.image_split_hold_out(project=project, **_valid(HoldOutIn, request))
+        held = services.image_split_hold_out(project=project, **valid_input(HoldOutIn, request.data))
         return Response(HoldOutOut(held).data)
 
 
@@ -372,7 +368,7 @@ class AnnotationList(APIView):
     @extend_schema(request=AnnotationIn, responses={201: AnnotationOut, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, image_id: int) -> Response:
         image = image_for(request.user, image_id, needs=Role.ANNOTATOR)
-        fields = _valid(AnnotationIn, request)
+        fields = valid_input(AnnotationIn, request.data)
         label_class = None
         if fields.get("label_class") is not None:
             label_class = image.project.classes.filter(pk=fields["label_class"]).first()
@@ -400,7 +396,7 @@ class AnnotationImport(APIView):
     @extend_schema(request=AnnotationImportIn, responses={201: AnnotationImportOut})
     def post(self, request: Request, project_id: int) -> Response:
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        fields = _valid(AnnotationImportIn, request)
+        fields = valid_input(AnnotationImportIn, request.data)
         files = [services.Upload(name=f.name or "", data=f.read()) for f in fields.pop("files")]
         fields["class_values"] = fields.pop("classes", None)
         result = services.annotations_import(
@@ -418,12 +414,10 @@ class AnnotationDetail(APIView):
     @extend_schema(parameters=[OpenApiParameter("base_version", int, required=True)])
     def delete(self, request: Request, annotation_id: int) -> Response:
         annotation = annotation_for(request.user, annotation_id, needs=Role.ANNOTATOR)
-        base_version = VersionIn(data=request.query_params)
-        base_version.is_valid(raise_exception=True)
         annotation = services.annotation_delete(
             annotation=annotation,
             author=request.user,
-            base_version=base_version.validated_data["base_version"],
+            base_version=valid_input(VersionIn, request.query_params)["base_version"],
         )
         return Response(AnnotationOut(annotation).data)
 
@@ -447,7 +441,7 @@ class AnnotationRestore(APIView):
     @extend_schema(request=RestoreIn, responses=AnnotationOut)
     def post(self, request: Request, annotation_id: int) -> Response:
         annotation = annotation_for(request.user, annotation_id, needs=Role.ANNOTATOR)
-        fields = _valid(RestoreIn, request)
+        fields = valid_input(RestoreIn, request.data)
         annotation = services.annotation_restore(annotation=annotation, author=request.user, **fields)
         return Response(AnnotationOut(annotation).data)
 

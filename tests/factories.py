@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -61,6 +62,39 @@ def tiff_bytes(*pages: np.ndarray) -> bytes:
 
 def field_png(seed: int = 0, size: int = 64) -> bytes:
     return png_bytes(synthetic_field(seed=seed, height=size, width=size, nuclei=4, radius=(4, 8)).brightfield)
+
+
+def paired_field_image(
+    project,
+    uploader,
+    seed: int,
+    *,
+    size: int = 64,
+    nuclei: int = 4,
+    radius: tuple[int, int] = (5, 9),
+    fluorescence: bool = True,
+):
+    """A synthetic field ingested as the image field-<seed>: its brightfield channel and, unless
+    `fluorescence` is False, the matching fluorescence channel (what the teacher reads)."""
+    field = synthetic_field(seed=seed, height=size, width=size, nuclei=nuclei, radius=radius)
+    uploads = [services.Upload(f"field-{seed}-bf.png", png_bytes(field.brightfield))]
+    names = ["brightfield"]
+    if fluorescence:
+        uploads.append(services.Upload(f"field-{seed}-fl.png", png_bytes(field.fluorescence)))
+        names.append("fluorescence")
+    (image,) = services.image_ingest(
+        project=project, uploader=uploader, uploads=uploads, channel_names=names, name=f"field-{seed}"
+    )
+    return image
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A zip archive holding these files (name -> content)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def named(data: bytes, name: str) -> io.BytesIO:

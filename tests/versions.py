@@ -15,6 +15,7 @@ from training.ml.checkpoint import Checkpoint, checkpoint_bytes, cpu_state
 from training.ml.config import TrainConfig
 from training.ml.models import create_model
 from training.models import ModelVersion, TrainingRun
+from training.runs.spec import RunSpec
 
 
 def random_version(
@@ -48,4 +49,24 @@ def random_version(
             "ranges": [list(pair) for pair in (ranges or [(0.0, 255.0)] * len(channels))],
             "test_time_augmentation": False,
         },
+    )
+
+
+def finished_run_version(
+    project: Project,
+    user: Any,
+    spec: RunSpec,
+    *,
+    weights: str,
+    ranges: Sequence[Sequence[float]],
+    metrics: dict[str, Any],
+) -> ModelVersion:
+    """The segmentation version a worker stores for a run of `spec` that succeeded: the run holds
+    the spec, the version the spec with the channels' ranges."""
+    run = TrainingRun.objects.create(
+        project=project, created_by=user, state="succeeded", config=spec.to_json()
+    )
+    config = {**spec.to_json(), "ranges": [list(pair) for pair in ranges]}
+    return ModelVersion.objects.create(
+        project=project, run=run, weights=weights, config=config, metrics=metrics
     )

@@ -30,6 +30,13 @@ def query_int(request: Request, name: str, *, minimum: int = 0, maximum: int = M
     return value
 
 
+def valid_input(serializer_class: type[Any], data: Any, **kwargs: Any) -> dict[str, Any]:
+    """The fields of `data` as the input serializer validates them; a 400 with its errors if not."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 class Pagination(LimitOffsetPagination):
     """?limit= and ?offset=, read through query_int; a page holds at most API_MAX_PAGE_SIZE items."""
 

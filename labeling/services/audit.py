@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Model
+
 from labeling.models import AuditAction, AuditEntry, Project
 
 
@@ -33,3 +35,23 @@ def audit_record(
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """{"name": {"from": old, "to": new}, ...} for the fields whose value changed."""
     return {key: {"from": before[key], "to": after[key]} for key in after if before.get(key) != after[key]}
+
+
+def fields_save_audited(
+    instance: Model,
+    *,
+    before: dict[str, Any],
+    fields: list[str],
+    project: Project,
+    actor: Any | None,
+    action: AuditAction,
+    subject: str,
+) -> None:
+    """Save `fields` of `instance` (nothing when there are none) and record those whose value
+    differs from `before`, so setting a field to what it was leaves no entry."""
+    if not fields:
+        return
+    instance.save(update_fields=fields)
+    changed = changes(before, {field: getattr(instance, field) for field in fields})
+    if changed:
+        audit_record(project=project, actor=actor, action=action, subject=subject, details=changed)

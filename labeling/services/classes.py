@@ -16,7 +16,7 @@ from labeling.models import (
     LabelClass,
     Project,
 )
-from labeling.services.audit import audit_record, changes
+from labeling.services.audit import audit_record, fields_save_audited
 
 DEFAULT_CLASS_COLORS = ["#808080", "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4"]
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -80,17 +80,15 @@ def label_class_update(
     if countable is not None:
         label_class.countable = countable
         fields.append("countable")
-    if fields:
-        label_class.save(update_fields=fields)
-        changed = changes(before, {field: getattr(label_class, field) for field in fields})
-        if changed:
-            audit_record(
-                project=label_class.project,
-                actor=by,
-                action=AuditAction.CLASS_CHANGED,
-                subject=old_name,
-                details=changed,
-            )
+    fields_save_audited(
+        label_class,
+        before=before,
+        fields=fields,
+        project=label_class.project,
+        actor=by,
+        action=AuditAction.CLASS_CHANGED,
+        subject=old_name,
+    )
     return label_class
 
 

@@ -19,7 +19,7 @@ from labeling.models import (
     Role,
 )
 from labeling.services.assignments import unassign_member
-from labeling.services.audit import audit_record, changes
+from labeling.services.audit import audit_record, fields_save_audited
 from webapp import events, live
 
 
@@ -50,17 +50,15 @@ def project_update(
     if description is not None:
         project.description = description
         fields.append("description")
-    if fields:
-        project.save(update_fields=fields)
-        changed = changes(before, {field: getattr(project, field) for field in fields})
-        if changed:
-            audit_record(
-                project=project,
-                actor=by,
-                action=AuditAction.PROJECT_CHANGED,
-                subject=project.name,
-                details=changed,
-            )
+    fields_save_audited(
+        project,
+        before=before,
+        fields=fields,
+        project=project,
+        actor=by,
+        action=AuditAction.PROJECT_CHANGED,
+        subject=project.name,
+    )
     return project
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from playwright.sync_api import (
 from tests.live.conftest import (  # a real worker for tests that train
     service_environment,
     start_worker,
+    stop_group,
     worker,
 )
 
@@ -158,13 +158,7 @@ class AppServer:
             self.fail(f"{self.url}/static/app.js is not served ({error}); is frontend/dist built?")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_group(self.process, grace=15)
         self.log.close()
 
 

@@ -7,26 +7,12 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from labeling import services
 from labeling.models import Annotation
-from labeling.synthetic import synthetic_field
-from tests.factories import png_bytes
+from tests.factories import paired_field_image
 from training.features.teacher import SOURCE
 
-SIZE = 128
-
-
-def add_field(project, uploader, seed: int, *, stained: bool = True):
-    field = synthetic_field(seed=seed, height=SIZE, width=SIZE, nuclei=8, radius=(6, 11))
-    uploads = [services.Upload(f"f{seed}-bf.png", png_bytes(field.brightfield))]
-    names = ["brightfield"]
-    if stained:
-        uploads.append(services.Upload(f"f{seed}-fl.png", png_bytes(field.fluorescence)))
-        names.append("fluorescence")
-    (image,) = services.image_ingest(
-        project=project, uploader=uploader, uploads=uploads, channel_names=names, name=f"field-{seed}"
-    )
-    return image
+# Fields larger than the unit tests', so the preview has nuclei enough to change visibly.
+FIELD = {"size": 128, "nuclei": 8, "radius": (6, 11)}
 
 
 def nuclei_count(page: Page) -> int:
@@ -38,8 +24,8 @@ def nuclei_count(page: Page) -> int:
 def test_tuning_changes_the_preview_and_applying_labels_every_stained_image(
     worker, signed_in, users, project, screenshot
 ):
-    stained = [add_field(project, users["owner"], seed) for seed in (1, 2)]
-    add_field(project, users["owner"], 3, stained=False)
+    stained = [paired_field_image(project, users["owner"], seed, **FIELD) for seed in (1, 2)]
+    paired_field_image(project, users["owner"], 3, fluorescence=False, **FIELD)
     page = signed_in(users["manager"])
     page.goto(f"/#/projects/{project.pk}")
     page.get_by_role("link", name="Fluorescence teacher").click()

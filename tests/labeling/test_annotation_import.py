@@ -21,7 +21,7 @@ from labeling.models import Annotation, AnnotationRevision, LabelClass
 from labeling.selectors import instance_map_at, label_map_at
 from labeling.services import annotation_import
 from labeling.synthetic import synthetic_field
-from tests.factories import named, png_bytes, png_declaring
+from tests.factories import named, png_bytes, png_declaring, zip_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -70,14 +70,6 @@ def refused(response, words: str) -> None:
 
 def dense(image):
     return image.annotations.get(kind="dense")
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 # Label images ------------------------------------------------------------------------------
@@ -144,7 +136,9 @@ def test_a_class_label_image_with_values_that_are_no_class_is_refused(client_for
 def test_a_zip_of_label_images_attaches_each_to_its_image(client_for, project, images, fields):
     members = {f"masks/{name}.png": png_bytes(field.instances) for name, field in fields.items()}
     members["__MACOSX/masks/._a.png"] = b"resource fork"
-    response = send(client_for("manager"), project, named(zipped(members), "masks.zip"), class_name="nucleus")
+    response = send(
+        client_for("manager"), project, named(zip_bytes(members), "masks.zip"), class_name="nucleus"
+    )
     assert response.status_code == 201, response.content
     assert sorted(response.json()["images"]) == sorted(image.pk for image in images.values())
     for name, field in fields.items():
@@ -304,7 +298,7 @@ def test_a_corrupt_zip_is_refused(client_for, project, images):
 
 @pytest.mark.parametrize("member", ["../a.png", "/etc/a.png", "C:/a.png", "masks/../../a.png"])
 def test_a_zip_with_a_path_outside_its_folder_is_refused(client_for, project, images, fields, member):
-    data = zipped({"b.png": png_bytes(fields["b"].instances), member: png_bytes(fields["a"].instances)})
+    data = zip_bytes({"b.png": png_bytes(fields["b"].instances), member: png_bytes(fields["a"].instances)})
     response = send(client_for("manager"), project, named(data, "labels.zip"), class_name="nucleus")
     refused(response, "outside the zip's folder")
     assert_nothing_stored(project)
@@ -331,7 +325,7 @@ def test_a_zip_with_a_link_is_refused(client_for, project, images):
 def test_a_zip_over_a_limit_is_refused_before_anything_is_extracted(
     client_for, project, images, monkeypatch, limit, words
 ):
-    data = zipped({"a.png": bytes(64_000), "b.png": bytes(64_000)})  # compresses to almost nothing
+    data = zip_bytes({"a.png": bytes(64_000), "b.png": bytes(64_000)})  # compresses to almost nothing
     monkeypatch.setattr(zipfile.ZipFile, "open", lambda *a, **k: pytest.fail("a member was extracted"))
     with override_settings(**limit):
         refused(send(client_for("manager"), project, named(data, "bomb.zip")), words)
@@ -386,7 +380,7 @@ def test_a_failure_while_writing_leaves_no_label_file(client_for, project, image
     monkeypatch.setattr(annotation_import, "annotation_save", second_fails)
     members = {f"{name}.png": png_bytes(field.instances) for name, field in fields.items()}
     with pytest.raises(RuntimeError, match="disk full"):
-        send(client_for("manager"), project, named(zipped(members), "m.zip"), class_name="nucleus")
+        send(client_for("manager"), project, named(zip_bytes(members), "m.zip"), class_name="nucleus")
     assert_nothing_stored(project)
 
 

@@ -68,6 +68,19 @@ def service_environment(**overrides: str) -> dict[str, str]:
     return env
 
 
+def stop_group(process: subprocess.Popen[bytes], *, grace: float) -> None:
+    """SIGTERM the process and its children (started in a session of their own), then SIGKILL
+    them if they have not exited within `grace` seconds."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 class Worker:
     def __init__(self, log_path: Path) -> None:
         env = service_environment(TRAIN_DEVICE="cpu", OMP_NUM_THREADS="1")
@@ -93,12 +106,7 @@ class Worker:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_group(self.process, grace=30)
         self.log.close()
 
 

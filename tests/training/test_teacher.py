@@ -14,27 +14,12 @@ from PIL import Image as PILImage
 from labeling import services
 from labeling.models import Annotation, AnnotationKind, Image
 from labeling.selectors import label_map_at
-from labeling.synthetic import synthetic_field
-from tests.factories import png_bytes
+from tests.factories import paired_field_image, png_bytes
 from training.features import teacher
 from training.ml.fluorescence import TeacherParams
 from training.models import RunState, TeacherJob, TrainingRun
 
 pytestmark = pytest.mark.django_db
-
-
-def add_paired_field(project, uploader, seed: int, *, fluorescence: bool = True) -> Image:
-    """A 64x64 field with brightfield + fluorescence channels (or brightfield only)."""
-    field = synthetic_field(seed=seed, height=64, width=64, nuclei=4, radius=(5, 9))
-    uploads = [services.Upload(f"field-{seed}-bf.png", png_bytes(field.brightfield))]
-    names = ["brightfield"]
-    if fluorescence:
-        uploads.append(services.Upload(f"field-{seed}-fl.png", png_bytes(field.fluorescence)))
-        names.append("fluorescence")
-    (image,) = services.image_ingest(
-        project=project, uploader=uploader, uploads=uploads, channel_names=names, name=f"field-{seed}"
-    )
-    return image
 
 
 def layer(image: Image) -> Annotation | None:
@@ -54,7 +39,7 @@ def apply(project, author, **kwargs):
 
 
 def test_the_preview_counts_the_nuclei_and_changes_with_the_parameters(project, users, client_for):
-    image = add_paired_field(project, users["owner"], seed=1)
+    image = paired_field_image(project, users["owner"], seed=1)
     annotator = client_for("annotator")
     url = f"/api/images/{image.pk}/fluorescence-teacher/preview/"
     response = annotator.post(url, {"channel": "fluorescence", "params": {}}, format="json")
@@ -70,8 +55,8 @@ def test_the_preview_counts_the_nuclei_and_changes_with_the_parameters(project, 
 
 
 def test_preview_refuses_bad_input_with_a_clear_message(project, users, client_for):
-    image = add_paired_field(project, users["owner"], seed=1)
-    plain = add_paired_field(project, users["owner"], seed=2, fluorescence=False)
+    image = paired_field_image(project, users["owner"], seed=1)
+    plain = paired_field_image(project, users["owner"], seed=2, fluorescence=False)
     annotator = client_for("annotator")
     url = f"/api/images/{image.pk}/fluorescence-teacher/preview/"
     bad = annotator.post(url, {"params": {"sigma": -2}}, format="json")
@@ -85,8 +70,8 @@ def test_preview_refuses_bad_input_with_a_clear_message(project, users, client_f
 
 
 def test_apply_stores_derived_layers_with_provenance_and_is_idempotent(project, users):
-    images = [add_paired_field(project, users["owner"], seed=s) for s in (1, 2)]
-    plain = add_paired_field(project, users["owner"], seed=3, fluorescence=False)
+    images = [paired_field_image(project, users["owner"], seed=s) for s in (1, 2)]
+    plain = paired_field_image(project, users["owner"], seed=3, fluorescence=False)
     applied = apply(project, users["annotator"])
     assert sorted(applied.made) == sorted(i.pk for i in images) and applied.missing == [plain.pk]
     nucleus_index = project.classes.get(name="nucleus").index
@@ -110,7 +95,7 @@ def test_apply_stores_derived_layers_with_provenance_and_is_idempotent(project, 
 
 
 def test_a_layer_a_person_painted_on_is_never_overwritten(project, users):
-    painted, untouched = (add_paired_field(project, users["owner"], seed=s) for s in (1, 2))
+    painted, untouched = (paired_field_image(project, users["owner"], seed=s) for s in (1, 2))
     apply(project, users["annotator"])
     head = layer(painted)
     stroke = {"class_index": 1, "radius": 4, "points": [[10, 10], [30, 30]]}
@@ -129,7 +114,7 @@ def test_a_layer_a_person_painted_on_is_never_overwritten(project, users):
 
 
 def test_an_excluded_image_is_dropped_and_skipped_until_included(project, users, client_for):
-    made, never_made = (add_paired_field(project, users["owner"], seed=s) for s in (1, 2))
+    made, never_made = (paired_field_image(project, users["owner"], seed=s) for s in (1, 2))
     apply(project, users["annotator"], image_ids=[made.pk])
     annotator = client_for("annotator")
     for image in (made, never_made):
@@ -151,8 +136,8 @@ def test_an_excluded_image_is_dropped_and_skipped_until_included(project, users,
 def test_apply_through_the_api_checks_its_input_and_changes_nothing_on_bad_input(
     project, users, client_for, django_capture_on_commit_callbacks
 ):
-    image = add_paired_field(project, users["owner"], seed=1)
-    plain = add_paired_field(project, users["owner"], seed=2, fluorescence=False)
+    image = paired_field_image(project, users["owner"], seed=1)
+    plain = paired_field_image(project, users["owner"], seed=2, fluorescence=False)
     url = f"/api/projects/{project.pk}/fluorescence-teacher/apply/"
     annotator = client_for("annotator")
     for body, message in (
@@ -187,7 +172,7 @@ def test_the_overview_follows_the_last_job_from_queued_to_done_and_ages_a_stalle
     """A page opened while a job runs (or after its worker died) learns where it stands."""
     from training.actors import apply_fluorescence_teacher
 
-    images = [add_paired_field(project, users["owner"], seed=seed) for seed in (1, 2)]
+    images = [paired_field_image(project, users["owner"], seed=seed) for seed in (1, 2)]
     annotator, viewer = client_for("annotator"), client_for("viewer")
     overview_url = f"/api/projects/{project.pk}/fluorescence-teacher/"
     assert viewer.get(overview_url).json()["job"] is None
@@ -216,8 +201,8 @@ def test_the_overview_follows_the_last_job_from_queued_to_done_and_ages_a_stalle
 
 
 def test_the_overview_lists_each_image_with_its_channels_and_state(project, users, client_for):
-    image = add_paired_field(project, users["owner"], seed=1)
-    plain = add_paired_field(project, users["owner"], seed=2, fluorescence=False)
+    image = paired_field_image(project, users["owner"], seed=1)
+    plain = paired_field_image(project, users["owner"], seed=2, fluorescence=False)
     apply(project, users["annotator"])
     body = client_for("viewer").get(f"/api/projects/{project.pk}/fluorescence-teacher/").json()
     assert body["defaults"] == TeacherParams().to_dict()
@@ -227,7 +212,7 @@ def test_the_overview_lists_each_image_with_its_channels_and_state(project, user
 
 
 def test_a_brightfield_run_can_take_only_the_teachers_pseudo_masks(project, users, client_for):
-    taught, other = (add_paired_field(project, users["owner"], seed=s) for s in (1, 2))
+    taught, other = (paired_field_image(project, users["owner"], seed=s) for s in (1, 2))
     apply(project, users["annotator"], image_ids=[taught.pk])
     model_mask = np.ones((other.height, other.width), dtype=np.uint8)
     services.annotation_save(

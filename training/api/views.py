@@ -55,7 +55,7 @@ from training.predict import accept, exports
 from training.predict import job as prediction_job
 from training.runs import create, lifecycle, presets, timing
 from training.runs.spec import MAX_BATCH_SIZE, MAX_PATCH_SIZE, MAX_STEPS
-from webapp.rest import query_int
+from webapp.rest import query_int, valid_input
 
 # The sizes a run estimate takes as query parameters, with their bounds (a run's own, spec.py).
 ESTIMATE_SIZES = {
@@ -81,29 +81,43 @@ def in_project_for(
     return found
 
 
+Swept = TypeVar("Swept", TrainingRun, Study)
+
+
+def swept_list(model: type[Swept], request: Request, project_id: int) -> QuerySet[Swept]:
+    """The project's runs or studies, read after sweeping the runs whose worker died."""
+    project = project_for(request.user, project_id)
+    lifecycle.sweep_stale_runs()
+    return model.objects.filter(project=project).select_related("created_by")
+
+
+def swept_one(model: type[Swept], request: Request, object_id: int) -> Swept:
+    """One of the user's runs or studies, read after sweeping the runs whose worker died."""
+    lifecycle.sweep_stale_runs()
+    return in_project_for(model, request.user, object_id)
+
+
 class RunList(generics.ListAPIView[TrainingRun]):
     serializer_class = TrainingRunOut
 
     def get_queryset(self) -> QuerySet[TrainingRun]:
-        project = project_for(self.request.user, self.kwargs["project_id"])
-        lifecycle.sweep_stale_runs()
-        return project.runs.select_related("created_by")
+        return swept_list(TrainingRun, self.request, self.kwargs["project_id"])
 
     @extend_schema(request=TrainingRunIn, responses={201: TrainingRunOut})
     def post(self, request: Request, project_id: int) -> Response:
         """Start a run: the labels as they are now, trained on a gpu-queue worker."""
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        incoming = TrainingRunIn(data=request.data)
-        incoming.is_valid(raise_exception=True)
+        fields = valid_input(TrainingRunIn, request.data)
         warm_start = None
-        if incoming.validated_data.get("warm_start") is not None:
+        if fields.get("warm_start") is not None:
             warm_start = ModelVersion.objects.filter(
-                project__in=projects_for(request.user), pk=incoming.validated_data["warm_start"]
+                project__in=projects_for(request.user), pk=fields["warm_start"]
             ).first()
             if warm_start is None:
                 raise ValidationError({"warm_start": "No such model version in a project you can read."})
-        options = incoming.validated_data["config"]
-        run = create.run_create(project=project, user=request.user, options=options, warm_start=warm_start)
+        run = create.run_create(
+            project=project, user=request.user, options=fields["config"], warm_start=warm_start
+        )
         return Response(TrainingRunOut(run).data, status=201)
 
 
@@ -142,8 +156,7 @@ class RunDetail(APIView):
     serializer_class = TrainingRunOut
 
     def get(self, request: Request, run_id: int) -> Response:
-        lifecycle.sweep_stale_runs()
-        return Response(TrainingRunOut(in_project_for(TrainingRun, request.user, run_id)).data)
+        return Response(TrainingRunOut(swept_one(TrainingRun, request, run_id)).data)
 
 
 class RunCancel(APIView):
@@ -291,10 +304,10 @@ class PredictionAccept(APIView):
         """Make the prediction the image's dense mask: a new revision by you (the mask it replaces
         stays restorable); 409 with the current version when base_version is not it."""
         prediction = _prediction_for(request.user, prediction_id, needs=Role.ANNOTATOR)
-        incoming = AcceptIn(data=request.data)
-        incoming.is_valid(raise_exception=True)
         head = accept.prediction_accept(
-            prediction=prediction, author=request.user, base_version=incoming.validated_data["base_version"]
+            prediction=prediction,
+            author=request.user,
+            base_version=valid_input(AcceptIn, request.data)["base_version"],
         )
         return Response(AnnotationOut(head).data, status=201)
 
@@ -475,9 +488,7 @@ class PseudoMasks(APIView):
     def post(self, request: Request, version_id: int) -> Response:
         """Turn the version's confident predictions into derived layers, on a worker (202)."""
         version = in_project_for(ModelVersion, request.user, version_id, needs=Role.MANAGER)
-        incoming = PseudoMasksIn(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        threshold = incoming.validated_data["max_uncertainty"]
+        threshold = valid_input(PseudoMasksIn, request.data)["max_uncertainty"]
         scored = pseudo.pseudo_masks_start(version=version, author=request.user, max_uncertainty=threshold)
         return Response(
             {"model_version": version.pk, "images": scored, "max_uncertainty": threshold}, status=202
@@ -500,9 +511,7 @@ class TeacherPreview(APIView):
     def post(self, request: Request, image_id: int) -> Response:
         """Run the pipeline on one image now: an RGBA overlay PNG (data URL) and the nucleus count."""
         image = image_for(request.user, image_id, needs=Role.ANNOTATOR)
-        incoming = TeacherIn(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = valid_input(TeacherIn, request.data)
         preview = teacher.teacher_preview(
             image=image, channel=data["channel"], params=teacher.parse_params(data["params"])
         )
@@ -522,9 +531,7 @@ class TeacherApply(APIView):
         """Make teacher pseudo-masks for all (or the listed) images on a worker (202); progress on
         the socket as teacher.progress, then teacher.finished."""
         project = project_for(request.user, project_id, needs=Role.ANNOTATOR)
-        incoming = TeacherApplyIn(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = valid_input(TeacherApplyIn, request.data)
         job = teacher.teacher_apply_start(
             project=project,
             author=request.user,
@@ -550,9 +557,7 @@ class TeacherInclude(APIView):
     def post(self, request: Request, image_id: int) -> Response:
         """Bring an excluded image back: its teacher pseudo-mask is made again with these settings."""
         image = image_for(request.user, image_id, needs=Role.ANNOTATOR)
-        incoming = TeacherIn(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
+        data = valid_input(TeacherIn, request.data)
         head = teacher.teacher_include(
             image=image,
             author=request.user,
@@ -641,19 +646,14 @@ class StudyList(generics.ListAPIView[Study]):
     serializer_class = StudyOut
 
     def get_queryset(self) -> QuerySet[Study]:
-        project = project_for(self.request.user, self.kwargs["project_id"])
-        lifecycle.sweep_stale_runs()
-        return project.studies.select_related("created_by")
+        return swept_list(Study, self.request, self.kwargs["project_id"])
 
     @extend_schema(request=StudyIn, responses={201: StudyOut})
     def post(self, request: Request, project_id: int) -> Response:
         """Start a study: the same run on the first 1, 2, 4, ... labelled images, smallest first."""
         project = project_for(request.user, project_id, needs=Role.MANAGER)
-        incoming = StudyIn(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        created = study.study_create(
-            project=project, user=request.user, options=incoming.validated_data["config"]
-        )
+        options = valid_input(StudyIn, request.data)["config"]
+        created = study.study_create(project=project, user=request.user, options=options)
         return Response(StudyOut(created).data, status=201)
 
 
@@ -662,9 +662,7 @@ class StudyPlan(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         """The sizes a study would train with the labels there are now (400 and why if none)."""
         project = project_for(request.user, project_id)
-        incoming = StudyPlanIn(data=request.query_params)
-        incoming.is_valid(raise_exception=True)
-        plan = study.study_plan(project=project, options=dict(incoming.validated_data))
+        plan = study.study_plan(project=project, options=valid_input(StudyPlanIn, request.query_params))
         return Response(asdict(plan))
 
 
@@ -673,8 +671,7 @@ class StudyDetail(APIView):
 
     def get(self, request: Request, study_id: int) -> Response:
         """The study's points so far (size, run, state, pixel F1) and the last doubling's gain."""
-        lifecycle.sweep_stale_runs()
-        return Response(StudyOut(in_project_for(Study, request.user, study_id)).data)
+        return Response(StudyOut(swept_one(Study, request, study_id)).data)
 
 
 class StudyCancel(APIView):

@@ -205,23 +205,34 @@ def processor() -> str:
     return platform.processor() or "unknown processor"
 
 
+def rss_mb(process: psutil.Process, *, children: bool = False) -> float:
+    """The resident memory of `process` in MB, its children's counted in when `children`."""
+    family = [process, *process.children(recursive=True)] if children else [process]
+    return sum(member.memory_info().rss for member in family) / 2**20
+
+
 @contextmanager
-def peak_rss() -> Iterator[dict[str, float]]:
-    """Samples this process's resident memory while the block runs; 'mb' holds the peak."""
-    process, result, done = psutil.Process(), {"mb": 0.0}, threading.Event()
+def peak_rss(
+    pid: int | None = None, *, children: bool = False, every: float = 0.2
+) -> Iterator[dict[str, float]]:
+    """Samples the resident memory of process `pid` (this one by default) every `every` seconds
+    while the block runs, and once more at its end; 'mb' holds the peak (see rss_mb)."""
+    process = psutil.Process(pid)
+    found, done = {"mb": rss_mb(process, children=children)}, threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            result["mb"] = max(result["mb"], process.memory_info().rss / 2**20)
-            done.wait(0.2)
+            found["mb"] = max(found["mb"], rss_mb(process, children=children))
+            done.wait(every)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     try:
-        yield result
+        yield found
     finally:
         done.set()
-        thread.join()
+        sampler.join()
+        found["mb"] = max(found["mb"], rss_mb(process, children=children))
 
 
 @contextmanager

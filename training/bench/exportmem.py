@@ -16,11 +16,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +29,7 @@ from PIL import Image as PILImage
 from tqdm import tqdm
 
 from training.bench import stack
-from training.bench.common import machine
+from training.bench.common import machine, peak_rss, rss_mb
 from training.bench.options import Commands, add_quick_and_out
 
 GOAL_MB = 500
@@ -154,32 +151,6 @@ def _start_daphne(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-@contextmanager
-def _peak_of(pid: int, every: float = 0.01) -> Iterator[dict[str, float]]:
-    """The highest resident memory (MB) of process `pid` (and its children) while the block runs."""
-    process = psutil.Process(pid)
-    found = {"mb": _rss_mb(process)}
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            found["mb"] = max(found["mb"], _rss_mb(process))
-            time.sleep(every)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield found
-    finally:
-        done.set()
-        sampler.join()
-        found["mb"] = max(found["mb"], _rss_mb(process))
-
-
-def _rss_mb(process: psutil.Process) -> float:
-    return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20
-
-
 def _get(port: int, path: str, cookie: str) -> Any:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Cookie": cookie})
     return urllib.request.urlopen(request, timeout=600)
@@ -189,11 +160,11 @@ def _measure(port: int, pid: int, project_id: int, cookie: str, formats: str) ->
     with _get(port, f"/api/projects/{project_id}/", cookie) as warm:  # loads the app's code
         warm.read()
     time.sleep(1)
-    idle = _rss_mb(psutil.Process(pid))
+    idle = rss_mb(psutil.Process(pid), children=True)
     received, tail = 0, b""
     started = time.perf_counter()
     with (
-        _peak_of(pid) as peak,
+        peak_rss(pid, children=True, every=0.01) as peak,
         _get(port, f"/api/projects/{project_id}/export/?what=human&as={formats}", cookie) as answer,
     ):
         bar = tqdm(desc="zip", unit="B", unit_scale=True, file=sys.stderr)

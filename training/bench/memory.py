@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from training.bench.common import machine
+from training.bench.common import machine, rss_mb
 from training.bench.options import Commands, add_quick_and_out
 from training.ml.config import TrainConfig
 from training.ml.inference import predict
@@ -53,7 +53,7 @@ def prediction_memory(args: argparse.Namespace) -> dict[str, Any]:
     model = create_model(config).to(device).eval()
     # What a worker holds before it reads an image: Python, torch, the model.
     gc.collect()
-    before_mb = _rss_mb()
+    before_mb = rss_mb(psutil.Process())
     started = time.perf_counter()
     rng = np.random.default_rng(0)
     image = rng.random((args.channels, size, size), dtype=np.float32)
@@ -83,10 +83,6 @@ def prediction_memory(args: argparse.Namespace) -> dict[str, Any]:
             "machine": machine(),
         },
     }
-
-
-def _rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
 
 
 def _peak_rss_mb() -> float:

@@ -17,21 +17,18 @@ from __future__ import annotations
 import argparse
 import gc
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 import torch
 from PIL import Image as PILImage
 from tqdm import tqdm
 
 from labeling import imageio
 from labeling.synthetic import synthetic_field
+from training.bench.common import peak_rss
 from training.ml.config import TrainConfig
 from training.ml.data import Sample, channel_ranges, normalize
 from training.ml.inference import tile_starts
@@ -183,7 +180,7 @@ def job_pass(
     pixels = objects = 0
     largest = (0, 0)
     channel = context.inputs.channels[0]
-    with peak_rss() as peak:
+    with peak_rss(every=0.01) as peak:
         started = time.perf_counter()
         for path in tqdm(files, desc="job", unit="field"):
             mark = time.perf_counter()
@@ -266,25 +263,3 @@ def tile_batches(image: np.ndarray, tile: int, batch_size: int) -> list[torch.Te
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
-
-
-@contextmanager
-def peak_rss(every: float = 0.01) -> Iterator[dict[str, float]]:
-    """The largest resident set size seen while the block runs, sampled every `every` seconds."""
-    process = psutil.Process()
-    found = {"mb": process.memory_info().rss / 2**20}
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            found["mb"] = max(found["mb"], process.memory_info().rss / 2**20)
-            stop.wait(every)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        yield found
-    finally:
-        stop.set()
-        sampler.join()
-        found["mb"] = max(found["mb"], process.memory_info().rss / 2**20)

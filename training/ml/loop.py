@@ -9,7 +9,7 @@ importable from here too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -84,15 +84,9 @@ def foreground_f1(pred: np.ndarray, target: np.ndarray, num_classes: int) -> dic
 
 
 def loop_config(config: TrainConfig) -> LoopConfig:
-    """The base loop's share of a TrainConfig."""
+    """The base loop's share of a TrainConfig: every LoopConfig field, from the field of that name."""
     return LoopConfig(
-        steps=config.steps,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        weight_decay=config.weight_decay,
-        warmup_steps=config.warmup_steps,
-        steps_per_epoch=config.steps_per_epoch,
-        amp=config.amp,
+        **{loop_field.name: getattr(config, loop_field.name) for loop_field in fields(LoopConfig)}
     )
 
 

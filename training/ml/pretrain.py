@@ -35,6 +35,13 @@ TASKS = ("masked", "fluorescence")
 HEAD_PREFIX = "segmentation_head."
 
 
+# The fields a pretraining config has in common with the segmentation config of its network.
+SHARED_WITH_NETWORK = (
+    *("architecture", "encoder", "in_channels", "patch_size", "batch_size", "steps"),
+    *("learning_rate", "weight_decay", "warmup_steps", "seed"),
+)
+
+
 @dataclass(frozen=True)
 class PretrainConfig:
     """How to pretrain. `in_channels` are the inputs; the fluorescence task predicts `out_channels`."""
@@ -71,28 +78,13 @@ class PretrainConfig:
 
     def network(self) -> TrainConfig:
         """The segmentation config whose network this pretrains (same architecture and encoder)."""
-        return TrainConfig(
-            in_channels=self.in_channels,
-            architecture=self.architecture,
-            encoder=self.encoder,
-            patch_size=self.patch_size,
-            batch_size=self.batch_size,
-            steps=self.steps,
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
-            warmup_steps=self.warmup_steps,
-            seed=self.seed,
-        )
+        return TrainConfig(**{name: getattr(self, name) for name in SHARED_WITH_NETWORK})
 
     @classmethod
     def like(cls, network: TrainConfig, *, task: str, out_channels: int, **overrides: Any) -> PretrainConfig:
         """Pretrain `network`'s architecture and encoder with its patches, batch, steps, learning
         rate and seed; `overrides` change any of them."""
-        shared = (
-            *("architecture", "encoder", "in_channels", "patch_size", "batch_size", "steps"),
-            *("learning_rate", "weight_decay", "warmup_steps", "seed"),
-        )
-        values = {name: getattr(network, name) for name in shared}
+        values = {name: getattr(network, name) for name in SHARED_WITH_NETWORK}
         return cls(**{**values, "task": task, "out_channels": out_channels, **overrides})
 
     def to_dict(self) -> dict[str, Any]:

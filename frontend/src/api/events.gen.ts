@@ -14,6 +14,26 @@ export interface ScoredImage {
   counts: Record<string, number>;
 }
 
+export interface RunPoint {
+  run: number;
+  seq: number;
+  step: number;
+  epoch: number;
+}
+
+export interface PredictionJobPoint {
+  job: number;
+  model_version: number;
+  state: string;
+  done: number;
+  total: number;
+}
+
+export interface PreviewPoint {
+  image: number;
+  seq: number;
+}
+
 export interface LabelsChangedEvent {
   type: "labels.changed";
   at?: number;
@@ -96,13 +116,9 @@ export interface RunStateEvent {
   model_version: number | null;
 }
 
-export interface RunProgressEvent {
+export interface RunProgressEvent extends RunPoint {
   type: "run.progress";
   at?: number;
-  run: number;
-  seq: number;
-  step: number;
-  epoch: number;
   steps: number;
   loss: number;
   learning_rate: number;
@@ -110,36 +126,24 @@ export interface RunProgressEvent {
   eta_seconds: number;
 }
 
-export interface RunValidationEvent {
+export interface RunValidationEvent extends RunPoint {
   type: "run.validation";
   at?: number;
-  run: number;
-  seq: number;
-  step: number;
-  epoch: number;
   train_loss: number;
   metrics: Record<string, number>;
   is_best: boolean;
 }
 
-export interface RunPreviewEvent {
+export interface RunPreviewEvent extends RunPoint {
   type: "run.preview";
   at?: number;
-  run: number;
-  seq: number;
-  step: number;
-  epoch: number;
   image: number;
   url: string;
 }
 
-export interface RunStageEvent {
+export interface RunStageEvent extends RunPoint {
   type: "run.stage";
   at?: number;
-  run: number;
-  seq: number;
-  step: number;
-  epoch: number;
   stage: string;
   done: number;
   total: number;
@@ -154,24 +158,14 @@ export interface PredictionsReadyEvent {
   predictions: ScoredImage[];
 }
 
-export interface PredictionProgressEvent {
+export interface PredictionProgressEvent extends PredictionJobPoint {
   type: "prediction.progress";
   at?: number;
-  job: number;
-  model_version: number;
-  state: string;
-  done: number;
-  total: number;
 }
 
-export interface PredictionDoneEvent {
+export interface PredictionDoneEvent extends PredictionJobPoint {
   type: "prediction.done";
   at?: number;
-  job: number;
-  model_version: number;
-  state: string;
-  done: number;
-  total: number;
   skipped: number[];
   error: string;
 }
@@ -212,11 +206,9 @@ export interface TeacherFailedEvent {
   error: string;
 }
 
-export interface PreviewReadyEvent {
+export interface PreviewReadyEvent extends PreviewPoint {
   type: "preview.ready";
   at?: number;
-  image: number;
-  seq: number;
   url: string;
   labels: number[][];
   images: number;
@@ -225,19 +217,15 @@ export interface PreviewReadyEvent {
   seconds: number;
 }
 
-export interface PreviewSkippedEvent {
+export interface PreviewSkippedEvent extends PreviewPoint {
   type: "preview.skipped";
   at?: number;
-  image: number;
-  seq: number;
   detail: string;
 }
 
-export interface PreviewFailedEvent {
+export interface PreviewFailedEvent extends PreviewPoint {
   type: "preview.failed";
   at?: number;
-  image: number;
-  seq: number;
   error: string;
 }
 

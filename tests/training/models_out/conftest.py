@@ -18,11 +18,12 @@ from labeling import services
 from labeling.models import Image, Project
 from labeling.synthetic import synthetic_field
 from tests.factories import png_bytes
+from tests.versions import finished_run_version
 from training.ml.checkpoint import Checkpoint, checkpoint_bytes, cpu_state
 from training.ml.config import TrainConfig
 from training.ml.data import Sample, normalize
 from training.ml.loop import Trainer
-from training.models import ModelVersion, TrainingRun
+from training.models import ModelVersion
 from training.models_out import network, package
 from training.runs.spec import RunSpec
 
@@ -69,17 +70,8 @@ def store_version(project: Project, user: Any, *, augment: bool = False) -> Mode
         label_sources=("scribble", "dense"),
         test_time_augmentation=augment,
     )
-    run = TrainingRun.objects.create(
-        project=project, created_by=user, state="succeeded", config=spec.to_json()
-    )
-    return ModelVersion.objects.create(
-        project=project,
-        run=run,
-        kind="segmentation",
-        weights=weights,
-        config={**spec.to_json(), "ranges": [list(pair) for pair in RANGES]},
-        metrics={"validation": {"pixel_f1": 0.5}},
-    )
+    metrics = {"validation": {"pixel_f1": 0.5}}
+    return finished_run_version(project, user, spec, weights=weights, ranges=RANGES, metrics=metrics)
 
 
 @pytest.fixture
@@ -135,11 +127,3 @@ def package_bytes() -> bytes:
         normalised=x[None],
         license_id="CC-BY-4.0",
     )
-
-
-def rezipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as package_zip:
-        for name, data in files.items():
-            package_zip.writestr(name, data)
-    return buffer.getvalue()

@@ -17,7 +17,8 @@ from django.test import override_settings
 
 from labeling import services
 from labeling.labelmaps import decode_png_map
-from tests.training.models_out.conftest import SIZE, add_field, members, package_bytes, rezipped
+from tests.factories import zip_bytes
+from tests.training.models_out.conftest import SIZE, add_field, members, package_bytes
 from training import scoring
 from training.ml.models import create_model, load_weights
 from training.models import ModelVersion, TrainingRun
@@ -103,7 +104,7 @@ def test_import_model_command_imports_into_the_named_project(other, users, tmp_p
 def _traversal() -> bytes:
     files = members(package_bytes())
     files["../outside.txt"] = b"x"
-    return rezipped(files)
+    return zip_bytes(files)
 
 
 def _not_ours() -> bytes:
@@ -111,7 +112,7 @@ def _not_ours() -> bytes:
     described = yaml.safe_load(files["rdf.yaml"])
     del described["config"]["lesslabel"]
     files["rdf.yaml"] = yaml.safe_dump(described).encode()
-    return rezipped(files)
+    return zip_bytes(files)
 
 
 def _damaged_description() -> bytes:
@@ -119,13 +120,13 @@ def _damaged_description() -> bytes:
     described = yaml.safe_load(files["rdf.yaml"])
     described["config"]["lesslabel"]["ranges"] = "wide"
     files["rdf.yaml"] = yaml.safe_dump(described).encode()
-    return rezipped(files)
+    return zip_bytes(files)
 
 
 def _other_weights() -> bytes:
     files = members(package_bytes())
     files["weights.pt"] = files["weights.pt"][:-10] + b"0123456789"
-    return rezipped(files)
+    return zip_bytes(files)
 
 
 @pytest.mark.django_db
@@ -135,7 +136,7 @@ def _other_weights() -> bytes:
         (lambda: package_bytes()[: len(package_bytes()) // 2], "not a readable zip"),
         (lambda: b"not a zip at all", "not a readable zip"),
         (_traversal, "outside the zip"),
-        (lambda: rezipped({"README.md": b"hello"}), "no rdf.yaml"),
+        (lambda: zip_bytes({"README.md": b"hello"}), "no rdf.yaml"),
         (_not_ours, "not exported by Lesslabel"),
         (_damaged_description, "channel ranges"),
         (_other_weights, "sha256"),

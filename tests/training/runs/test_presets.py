@@ -8,6 +8,7 @@ import pytest
 
 from labeling.errors import InvalidInput
 from tests.live.conftest import add_labelled_images
+from tests.versions import finished_run_version
 from training.models import ModelVersion, TrainingRun
 from training.runs import create, presets
 from training.runs.presets import CPU_PRESETS, GPU_PRESETS, preset_named, with_preset
@@ -27,15 +28,9 @@ def finished_version(project, user, *, device: str) -> ModelVersion:
     spec = RunSpec.from_json(
         create.run_create(project=project, user=user, options={"preset": "quick"}).config
     )
-    run = TrainingRun.objects.create(
-        project=project, created_by=user, state="succeeded", config=spec.to_json()
-    )
-    return ModelVersion.objects.create(
-        project=project,
-        run=run,
-        weights="models/none.pt",
-        config={**spec.to_json(), "ranges": [[0.0, 255.0]]},
-        metrics={"device": device, "seconds": 60.0, "steps": spec.train.steps},
+    metrics = {"device": device, "seconds": 60.0, "steps": spec.train.steps}
+    return finished_run_version(
+        project, user, spec, weights="models/none.pt", ranges=[(0.0, 255.0)], metrics=metrics
     )
 
 
