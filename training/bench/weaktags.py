@@ -95,9 +95,10 @@ def weak_tags(args: argparse.Namespace) -> dict[str, Any]:
     tiles = [tile for image, item in zip(images, train, strict=True) for tile in tag_tiles(image, item, args)]
     present = sum(tile.present for tile in tiles)
     if present in (0, len(tiles)):
+        said = tags_said(train, args)
         raise SystemExit(
-            f"--tag-tile {args.tag_tile}: {present} of the training images' {tags_said(train, args)} tags say "
-            "present: a classifier needs some of each (as the app's tags runs do); use smaller tiles"
+            f"--tag-tile {args.tag_tile}: {present} of the training images' {said} tags say present: "
+            "a classifier needs some of each (as the app's tags runs do); use smaller tiles"
         )
     settings = {
         "tile": args.tile,
