@@ -7,6 +7,7 @@
   prediction-memory peak memory of tiled prediction on one large image (4096x4096 by default)
   predict-throughput  a prediction job's throughput (read, predict, count, measure, store) vs bare smp
   weak-tags         a U-Net from tile tags only (Score-CAM pseudo-masks) against dense labels
+  cam-thresholds    rules that turn Score-CAM maps into pseudo-masks, scored on the training images
   fluorescence-teacher  a brightfield model on fluorescence pseudo-masks against ground truth
   pretraining       the label-efficiency curve with and without self-supervised pretraining
   preview-latency   time from a stroke saved through the API to its instant preview on the socket
@@ -31,6 +32,7 @@ import json
 import sys
 
 from training.bench import (
+    camthresholds,
     efficiency,
     experiments,
     exportmem,
@@ -64,6 +66,7 @@ COMMANDS = (
     selftraining,
     teacher,
     weaktags,
+    camthresholds,
     exportmem,
     experiments,
     gpucheck,

@@ -62,6 +62,16 @@ def add_command(commands: Commands) -> None:
     add_common(command)
     add_seeds(command)
     add_prediction(command)
+    add_tag_options(command)
+    command.add_argument(
+        "--dense", action=argparse.BooleanOptionalAction, default=True, help="also train on dense labels"
+    )
+    # The app's tags runs train with these; --no-class-weights measures the network without them.
+    command.set_defaults(command=weak_tags, class_weights=PSEUDO_MASK_TRAINING["weight_classes"])
+
+
+def add_tag_options(command: argparse.ArgumentParser) -> None:
+    """The tags, the classifier and the Score-CAM maps: weak-tags' and cam-thresholds' options."""
     command.add_argument("--tile", type=int, default=128, help="Score-CAM window size in pixels")
     command.add_argument(
         "--tag-tile",
@@ -75,11 +85,6 @@ def add_command(commands: Commands) -> None:
     command.add_argument("--low", type=float, default=CAM_LOW, help="CAM at or below: background")
     command.add_argument("--high", type=float, default=CAM_HIGH, help="CAM at or above: object")
     command.add_argument("--max-maps", type=int, default=None, help="Score-CAM maps per window (speed)")
-    command.add_argument(
-        "--dense", action=argparse.BooleanOptionalAction, default=True, help="also train on dense labels"
-    )
-    # The app's tags runs train with these; --no-class-weights measures the network without them.
-    command.set_defaults(command=weak_tags, class_weights=PSEUDO_MASK_TRAINING["weight_classes"])
 
 
 def weak_tags(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,0 +1,81 @@
+"""cam-thresholds: each rule's pseudo-masks, and a quick run that scores them on generated fields."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from labeling.synthetic import synthetic_field
+from training.bench.camthresholds import multi_otsu, pseudo_scores, tag_youden, tile_relative
+from training.bench.cli import main, parser
+from training.bench.datasets import Item
+
+
+def args_for(*extra: str):
+    return parser().parse_args(["cam-thresholds", "--data", "somewhere", "--tag-tile", "32", *extra])
+
+
+@pytest.fixture
+def item() -> Item:
+    instances = np.zeros((64, 64), dtype=np.int32)
+    instances[4:12, 4:12] = 1  # the top-left tile holds an object; the other three are empty
+    return Item("x", np.zeros((1, 64, 64), np.uint16), instances)
+
+
+def test_tile_relative_labels_each_present_tile_near_its_own_peak_and_absent_tiles_background(item):
+    cam = np.full((64, 64), 0.5, dtype=np.float32)
+    cam[5:9, 5:9] = 0.6  # a dim peak: a fixed 0.85 would label nothing here
+    cam[40:50, 40:50] = 1.0  # bright, but in a tile tagged absent
+    target = tile_relative(cam, item, args_for(), 0.9)
+    assert (target[5:9, 5:9] == 1).all() and (target[:32, :32] == 1).sum() == 16
+    assert (target[:32, :32][cam[:32, :32] < 0.6] == -1).all()  # the rest of the tile is unknown
+    assert (target[32:] == 0).all() and (target[:, 32:] == 0).all()
+
+
+def test_multi_otsu_finds_the_bright_core_inside_the_present_tile(item):
+    cam = np.zeros((64, 64), dtype=np.float32)
+    cam[:32, :32] = 0.1
+    cam[2:14, 2:14] = 0.4
+    cam[5:11, 5:11] = 0.9
+    target = multi_otsu(cam, item, args_for())
+    assert (target[5:11, 5:11] == 1).all() and (target == 1).sum() == 36
+    assert (target[32:] == 0).all()
+
+
+def test_tag_youden_picks_a_threshold_between_present_and_absent_peaks(item):
+    cam = np.zeros((64, 64), dtype=np.float32)
+    cam[6, 6] = 0.8  # the present tile peaks at 0.8, the absent ones at 0.3
+    cam[40, 40] = cam[10, 40] = cam[40, 10] = 0.3
+    assert 0.3 < tag_youden([cam], [item], args_for()) <= 0.8
+
+
+def test_pseudo_scores_count_what_is_labelled_against_the_truth(item):
+    target = np.full((64, 64), -1, dtype=np.int64)
+    target[4:8, 4:12] = 1  # half the object, all correct
+    target[20:24, 20:24] = 1  # 16 wrong pixels
+    scores = pseudo_scores([target], [item])
+    assert scores["object_recall"] == 0.5
+    assert scores["object_precision"] == pytest.approx(32 / 48, abs=1e-4)
+
+
+def test_a_quick_run_scores_every_rule_on_generated_fields(tmp_path):
+    root = tmp_path / "data"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for n in range(3):
+        field = synthetic_field(seed=n, height=64, width=64, nuclei=2)
+        PILImage.fromarray(field.fluorescence).save(root / "images" / f"f{n}.png")
+        PILImage.fromarray(field.instances).save(root / "labels" / f"f{n}.png")
+    out = tmp_path / "rules.json"
+    argv = ["cam-thresholds", "--data", str(root), "--test-count", "1", "--tile", "64", "--tag-tile", "16"]
+    assert main([*argv, "--quick", "--relative", "0.9", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    names = list(result["rules"])
+    assert names[:2] == ["fixed 0.2/0.85", "multi-otsu"] and names[-1] == "tile-relative 0.9"
+    assert names[2].startswith("tag-youden (")
+    for scores in result["rules"].values():
+        assert 0.0 <= scores["object_recall"] <= 1.0 and 0.0 < scores["labelled_fraction"] <= 1.0
+    assert result["config"]["train_pool"] == ["f0", "f1"]
