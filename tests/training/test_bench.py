@@ -11,8 +11,8 @@ from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
 from training.bench import efficiency as bench
-from training.bench.cli import main
-from training.bench.common import Outcome, ensemble_run
+from training.bench.cli import main, parser
+from training.bench.common import Outcome, ensemble_run, load_split
 from training.bench.datasets import Item, load_folder
 from training.bench.seeds import spread
 from training.ml.scribbles import simulate_scribbles
@@ -56,6 +56,17 @@ def test_the_loader_reads_both_conventions(folders):
     assert pairs[0].instances.max() >= 1 and set(np.unique(pairs[0].classes)) == {0, 1}
     with pytest.raises(ValueError, match="neither"):
         load_folder(folders / "pairs", input_channel="fluorescence")
+
+
+def test_the_split_takes_half_by_default_and_refuses_a_test_count_of_zero(folders):
+    def split_of(*argv: str) -> tuple[list[str], list[str]]:
+        train, test = load_split(parser().parse_args(["peer", "--data", str(folders / "set"), *argv]))
+        return [i.name for i in train], [i.name for i in test]
+
+    assert split_of() == (["f0", "f1"], ["f2", "f3"])
+    assert split_of("--test-count", "1") == (["f0", "f1", "f2"], ["f3"])
+    with pytest.raises(ValueError, match="--test-count 0: give 1 to 3"):
+        split_of("--test-count", "0")  # once silently half
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,8 @@ def load_split(args: argparse.Namespace) -> tuple[list[Item], list[Item]]:
     items = load_folder(args.data, input_channel=args.input_channel)
     if args.test_data:
         return items, load_folder(args.test_data, input_channel=args.input_channel)
-    return split(items, test_count=args.test_count or len(items) // 2)
+    test_count = len(items) // 2 if args.test_count is None else args.test_count  # 0 is refused, not half
+    return split(items, test_count=test_count)
 
 
 def train_config(args: argparse.Namespace, in_channels: int) -> TrainConfig:

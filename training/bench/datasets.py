@@ -80,5 +80,8 @@ def _channel_and_nuclei(root: Path, channel: str) -> list[Item]:
 def split(items: list[Item], *, test_count: int) -> tuple[list[Item], list[Item]]:
     """First items by name for training, the last `test_count` for testing."""
     if not 0 < test_count < len(items):
-        raise ValueError(f"--test-count {test_count} must leave training images (there are {len(items)})")
+        raise ValueError(
+            f"--test-count {test_count}: give 1 to {len(items) - 1}, so that both test and training "
+            f"images are left ({len(items)} in all)"
+        )
     return items[:-test_count], items[-test_count:]
