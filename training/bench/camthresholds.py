@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,7 @@ def rules_of(args: argparse.Namespace, cams: list[np.ndarray], train: list[Item]
         ),
     }
     for share in (float(raw) for raw in args.relative.split(",")):
-        rules[f"tile-relative {share}"] = lambda cam, item, share=share: tile_relative(cam, item, args, share)
+        rules[f"tile-relative {share}"] = partial(tile_relative, args=args, share=share)
     return rules
 
 
