@@ -79,3 +79,33 @@ def test_a_quick_run_scores_every_rule_on_generated_fields(tmp_path):
     for scores in result["rules"].values():
         assert 0.0 <= scores["object_recall"] <= 1.0 and 0.0 < scores["labelled_fraction"] <= 1.0
     assert result["config"]["train_pool"] == ["f0", "f1"]
+
+
+def test_cam_scales_are_parsed_once_and_an_unknown_one_is_refused(capsys):
+    assert args_for("--cam-scales", "window, run").cam_scales == ("window", "run")
+    with pytest.raises(SystemExit):
+        args_for("--cam-scales", "window,tile")
+    assert "name some of window, image, run" in capsys.readouterr().err
+
+
+def test_each_cam_scale_gets_every_rule_from_one_pass(tmp_path):
+    root = tmp_path / "data"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for n in range(3):
+        field = synthetic_field(seed=n, height=64, width=64, nuclei=2)
+        PILImage.fromarray(field.fluorescence).save(root / "images" / f"f{n}.png")
+        PILImage.fromarray(field.instances).save(root / "labels" / f"f{n}.png")
+    out = tmp_path / "rules.json"
+    argv = ["cam-thresholds", "--data", str(root), "--test-count", "1", "--tile", "32", "--tag-tile", "16"]
+    assert (
+        main([*argv, "--quick", "--relative", "0.9", "--cam-scales", "window,image,run", "--out", str(out)])
+        == 0
+    )
+    result = json.loads(out.read_text())
+    for scale in ("window", "image", "run"):
+        assert (
+            f"{scale}: fixed 0.2/0.85" in result["rules"] and f"{scale}: tile-relative 0.9" in result["rules"]
+        )
+    assert len(result["rules"]) == 3 * 4
+    assert result["config"]["cam_scales"] == ["window", "image", "run"]

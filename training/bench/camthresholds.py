@@ -10,7 +10,9 @@ precision (bench/README.md, "Weak tags"). The rules:
 - tile-relative R: in each tile tagged present, object where the CAM reaches R of that tile's peak;
 - tag-youden: the threshold at which "a tile's peak CAM reaches it" best separates the tiles tagged
   present from those tagged absent (the tags themselves as the yardstick).
-Tiles tagged absent are background under every rule.
+Tiles tagged absent are background under every rule. `--cam-scales` runs every rule on the maps
+put on [0, 1] in other ways (scorecam.CAM_SCALES, and "run": the unscaled maps divided by the run's
+peak), from one Score-CAM pass.
 """
 
 from __future__ import annotations
@@ -36,9 +38,30 @@ from training.bench.weaktags import (
     tag_tiles,
 )
 from training.ml.loop import Callbacks, choose_device
-from training.ml.scorecam import BACKGROUND, OBJECT, UNKNOWN, cam_map, pseudo_mask, train_classifier
+from training.ml.scorecam import (
+    BACKGROUND,
+    CAM_SCALES,
+    OBJECT,
+    UNKNOWN,
+    cam_maps,
+    pseudo_mask,
+    train_classifier,
+)
 
 Rule = Callable[[np.ndarray, Item], np.ndarray]
+
+
+RUN = "run"
+
+
+def cam_scales(raw: str) -> tuple[str, ...]:
+    scales = tuple(part.strip() for part in raw.split(",") if part.strip())
+    unknown = [scale for scale in scales if scale not in (*CAM_SCALES, RUN)]
+    if not scales or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{raw!r}: name some of {', '.join((*CAM_SCALES, RUN))}, separated by commas"
+        )
+    return scales
 
 
 def add_command(commands: Commands) -> None:
@@ -46,6 +69,12 @@ def add_command(commands: Commands) -> None:
     add_common(command)  # the data and split (the test images are left out); --quick: a 20-step classifier
     add_tag_options(command)
     command.add_argument("--relative", default="0.85,0.95", help="tile-relative rules' fractions of the peak")
+    command.add_argument(
+        "--cam-scales",
+        type=cam_scales,
+        default=("window",),
+        help=f"how maps are put on [0, 1]: some of {', '.join((*CAM_SCALES, RUN))} (default: the app's)",
+    )
     command.set_defaults(command=cam_thresholds)
 
 
@@ -58,19 +87,27 @@ def cam_thresholds(args: argparse.Namespace) -> dict[str, Any]:
     device = choose_device()
     with progress(config.steps, "tag classifier") as on_step:
         classifier = train_classifier(tiles, config, device=device, callbacks=Callbacks(on_step=on_step))
-    cams = [
-        cam_map(classifier, image, device=device, tile=args.tile, max_maps=args.max_maps)
+    scales = tuple(scale for scale in args.cam_scales if scale != RUN)
+    maps = [
+        cam_maps(classifier, image, device=device, tile=args.tile, max_maps=args.max_maps, scales=scales)
         for image in tqdm(images, desc="Score-CAM", file=sys.stderr)
     ]
-    rules = rules_of(args, cams, train)
-    scored = {
-        name: pseudo_scores([rule(cam, item) for cam, item in zip(cams, train, strict=True)], train)
-        for name, rule in rules.items()
-    }
+    run_peak = max(float(image_maps["raw"].max()) for image_maps in maps)
+    scored = {}
+    for scale in args.cam_scales:
+        if scale == RUN:
+            cams = [m["raw"] / run_peak if run_peak > 0 else m["raw"] for m in maps]
+        else:
+            cams = [m[scale] for m in maps]
+        prefix = f"{scale}: " if len(args.cam_scales) > 1 else ""
+        for name, rule in rules_of(args, cams, train).items():
+            targets = [rule(cam, item) for cam, item in zip(cams, train, strict=True)]
+            scored[prefix + name] = pseudo_scores(targets, train)
     settings = {
         "tag_tile": args.tag_tile,
         "tile": args.tile,
         "max_maps": args.max_maps,
+        "cam_scales": list(args.cam_scales),
         "classifier": vars(config),
     }
     return {"rules": scored, "config": describe(args, settings, train, [])}

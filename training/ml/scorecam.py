@@ -199,15 +199,21 @@ def _pad_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 @torch.no_grad()
 def score_cam(
-    model: TagClassifier, x: torch.Tensor, *, batch_size: int = 32, max_maps: int | None = None
+    model: TagClassifier,
+    x: torch.Tensor,
+    *,
+    batch_size: int = 32,
+    max_maps: int | None = None,
+    scaled: bool = True,
 ) -> tuple[torch.Tensor, float]:
     """Score-CAM of one input, and the classifier's probability that the class is present.
 
     Each activation map of the last stage is upsampled to the input size and scaled to [0, 1];
     the input masked with it is scored, and the increase of the class probability over that of
     an all-zero baseline weights the map. The map is ReLU(sum of weighted maps) scaled to a
-    maximum of 1 (all zeros where no map raises the score). `max_maps` keeps only the maps with
-    the largest mean activation, for speed.
+    maximum of 1 (all zeros where no map raises the score); with `scaled=False` it is left in
+    its own units (summed probability increases), comparable between inputs. `max_maps` keeps
+    only the maps with the largest mean activation, for speed.
 
     Shape: x (C, H, W) with H, W multiples of model.stride -> cam (H, W) in [0, 1].
     """
@@ -227,8 +233,18 @@ def score_cam(
         [torch.sigmoid(model(x * chunk[:, None])) - baseline for chunk in maps.split(batch_size)]
     )
     cam = torch.relu((weights[:, None, None] * maps).sum(dim=0)) if len(maps) else x[0, 0] * 0
+    if not scaled:
+        return cam, probability
     peak = float(cam.max()) if cam.numel() else 0.0
     return (cam / peak if peak > 0 else cam * 0), probability
+
+
+# How a whole image's Score-CAM map is put on [0, 1]:
+# - "window": each window's map scaled to its own peak, times the classifier's probability for that
+#   window (the default). In a dense field every window holds objects, so every window gets a peak.
+# - "image": the windows' unscaled maps (summed probability increases) side by side, the whole map
+#   divided by its peak, so a window's values keep their size against the image's other windows.
+CAM_SCALES = ("window", "image")
 
 
 def cam_map(
@@ -238,27 +254,59 @@ def cam_map(
     device: torch.device,
     tile: int = 128,
     max_maps: int | None = None,
+    scale: str = "window",
 ) -> np.ndarray:
-    """Score-CAM over a whole image, window by window (`tile` pixels, the last ones shifted in).
-
-    Each window's map is scaled by the classifier's probability for that window, so a window
-    with no object in it (probability near 0) does not get a full-range map of noise.
+    """Score-CAM over a whole image, window by window (`tile` pixels, the last ones shifted in),
+    put on [0, 1] as `scale` says (CAM_SCALES).
 
     Shape: (C, H, W) float32 -> (H, W) float32 in [0, 1].
     """
+    return cam_maps(model, image, device=device, tile=tile, max_maps=max_maps, scales=(scale,))[scale]
+
+
+def cam_maps(
+    model: TagClassifier,
+    image: np.ndarray,
+    *,
+    device: torch.device,
+    tile: int = 128,
+    max_maps: int | None = None,
+    scales: tuple[str, ...] = CAM_SCALES,
+) -> dict[str, np.ndarray]:
+    """cam_map's map in each of `scales`, from one pass of Score-CAM (the costly part), and,
+    under "raw", the unscaled map the "image" scale divides by its peak (for scales over a run).
+
+    Shape: (C, H, W) float32 -> {scale: (H, W) float32}.
+    """
+    unknown = set(scales) - set(CAM_SCALES)
+    if unknown:
+        raise ValueError(f"CAM scale {sorted(unknown)} is not one of {', '.join(CAM_SCALES)}")
     model = model.to(device).eval()
     _, height, width = image.shape
     stride = model.stride
-    out = np.zeros((height, width), dtype=np.float32)
+    window_map = np.zeros((height, width), dtype=np.float32)
+    raw = np.zeros((height, width), dtype=np.float32)
     for top in _starts(height, tile):
         for left in _starts(width, tile):
             window = image[:, top : top + tile, left : left + tile]
             h, w = window.shape[1:]
             padded = _pad_to(window, -(-h // stride) * stride, -(-w // stride) * stride)
-            cam, probability = score_cam(model, torch.from_numpy(padded).to(device), max_maps=max_maps)
-            region = out[top : top + h, left : left + w]
-            np.maximum(region, cam[:h, :w].cpu().numpy() * probability, out=region)
-    return out
+            cam_t, probability = score_cam(
+                model, torch.from_numpy(padded).to(device), max_maps=max_maps, scaled=False
+            )
+            peak = float(cam_t.max()) if cam_t.numel() else 0.0  # over the padding too, as score_cam's
+            cam = cam_t[:h, :w].cpu().numpy()
+            scaled = cam / peak * probability if peak > 0 else cam * 0
+            for out, values in ((window_map, scaled), (raw, cam)):
+                region = out[top : top + h, left : left + w]
+                np.maximum(region, values, out=region)
+    maps = {"raw": raw}
+    if "window" in scales:
+        maps["window"] = window_map
+    if "image" in scales:
+        peak = float(raw.max())
+        maps["image"] = raw / peak if peak > 0 else raw
+    return maps
 
 
 def cut(x: np.ndarray, tile: int) -> list[np.ndarray]:

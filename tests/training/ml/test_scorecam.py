@@ -12,6 +12,7 @@ from training.ml.scorecam import (
     TagClassifier,
     TaggedTile,
     cam_map,
+    cam_maps,
     pseudo_mask,
     score_cam,
     train_classifier,
@@ -81,6 +82,22 @@ def test_cam_map_covers_a_large_image_window_by_window_and_stays_low_where_nothi
     assert cam[:40, :64].max() < 0.3  # a window without the signal: the classifier says absent
     empty = cam_map(classifier, field(rng, (64, 64), None), device=CPU, tile=64)
     assert empty.max() < 0.3
+
+
+def test_the_image_scale_divides_the_unscaled_windows_by_the_image_peak(
+    classifier: TagClassifier,
+) -> None:
+    rng = np.random.default_rng(7)
+    image = field(rng, (80, 150), (60, 120))
+    maps = cam_maps(classifier, image, device=CPU, tile=64)
+    assert np.array_equal(maps["window"], cam_map(classifier, image, device=CPU, tile=64))
+    assert maps["image"].max() == pytest.approx(1.0) and maps["image"].min() >= 0.0
+    assert np.allclose(maps["image"], maps["raw"] / maps["raw"].max())
+    peak = np.unravel_index(int(maps["image"].argmax()), maps["image"].shape)
+    assert np.hypot(peak[0] - 60, peak[1] - 120) <= RADIUS + 4
+    assert maps["image"][:40, :64].max() < 0.3  # a window without the signal stays low beside it
+    with pytest.raises(ValueError, match="not one of window, image"):
+        cam_maps(classifier, image, device=CPU, tile=64, scales=("tile",))
 
 
 def test_thresholding_makes_object_background_and_unknown() -> None:
