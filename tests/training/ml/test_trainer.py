@@ -4,6 +4,7 @@ epoch boundaries, the schedules, and the trainings that go through it."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,9 @@ from training.ml.trainer import (
     LoopResult,
     StepEvent,
     TrainingCancelled,
+    choose_device,
     cosine_factor,
+    cpu_threads,
     lr_factor,
 )
 
@@ -268,3 +271,20 @@ def test_the_tag_classifier_goes_through_the_base_loop_and_a_cancel_stops_it(run
     cancel = Callbacks(on_step=events.append, should_cancel=lambda: len(events) >= 5)
     with pytest.raises(TrainingCancelled, match="classifier cancelled at step 2"):
         train_classifier(tiles, config, device=CPU, callbacks=cancel)
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("asked", "expected"), [("1", 1), ("64", 2), ("", 2), ("two", 2), ("0", 2)])
+def test_cpu_training_uses_the_cores_it_may_run_on_or_fewer_if_asked(
+    monkeypatch, restore_threads, asked, expected
+):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", asked)
+    assert cpu_threads() == expected
+    assert choose_device("cpu").type == "cpu" and torch.get_num_threads() == expected
