@@ -153,3 +153,14 @@ def czi_bytes(array: np.ndarray, *, channels: list[str], pixel_size: float, tmp_
             scale_z=2e-6,
         )
     return path.read_bytes()
+
+
+def nuclei_folder(root: Path, *, count: int, size: int, nuclei: int) -> Path:
+    """images/ + labels/ (instance ids) of `count` generated fields, as ../shared/data/bbbc039 is laid out."""
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for n in range(count):
+        field = synthetic_field(seed=n, height=size, width=size, nuclei=nuclei)
+        PILImage.fromarray(field.fluorescence).save(root / "images" / f"f{n}.png")
+        PILImage.fromarray(field.instances).save(root / "labels" / f"f{n}.png")
+    return root

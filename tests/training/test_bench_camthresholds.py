@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image as PILImage
 
-from labeling.synthetic import synthetic_field
+from tests.factories import nuclei_folder
 from training.bench.camthresholds import multi_otsu, pseudo_scores, tag_youden, tile_relative
 from training.bench.cli import main, parser
 from training.bench.datasets import Item
@@ -23,6 +22,11 @@ def item() -> Item:
     instances = np.zeros((64, 64), dtype=np.int32)
     instances[4:12, 4:12] = 1  # the top-left tile holds an object; the other three are empty
     return Item("x", np.zeros((1, 64, 64), np.uint16), instances)
+
+
+@pytest.fixture
+def root(tmp_path):
+    return nuclei_folder(tmp_path / "data", count=3, size=64, nuclei=2)
 
 
 def test_tile_relative_labels_each_present_tile_near_its_own_peak_and_absent_tiles_background(item):
@@ -61,14 +65,7 @@ def test_pseudo_scores_count_what_is_labelled_against_the_truth(item):
     assert scores["object_precision"] == pytest.approx(32 / 48, abs=1e-4)
 
 
-def test_a_quick_run_scores_every_rule_on_generated_fields(tmp_path):
-    root = tmp_path / "data"
-    (root / "images").mkdir(parents=True)
-    (root / "labels").mkdir()
-    for n in range(3):
-        field = synthetic_field(seed=n, height=64, width=64, nuclei=2)
-        PILImage.fromarray(field.fluorescence).save(root / "images" / f"f{n}.png")
-        PILImage.fromarray(field.instances).save(root / "labels" / f"f{n}.png")
+def test_a_quick_run_scores_every_rule_on_generated_fields(tmp_path, root):
     out = tmp_path / "rules.json"
     argv = ["cam-thresholds", "--data", str(root), "--test-count", "1", "--tile", "64", "--tag-tile", "16"]
     assert main([*argv, "--quick", "--relative", "0.9", "--out", str(out)]) == 0
@@ -88,14 +85,7 @@ def test_cam_scales_are_parsed_once_and_an_unknown_one_is_refused(capsys):
     assert "name some of window, image, run" in capsys.readouterr().err
 
 
-def test_each_cam_scale_gets_every_rule_from_one_pass(tmp_path):
-    root = tmp_path / "data"
-    (root / "images").mkdir(parents=True)
-    (root / "labels").mkdir()
-    for n in range(3):
-        field = synthetic_field(seed=n, height=64, width=64, nuclei=2)
-        PILImage.fromarray(field.fluorescence).save(root / "images" / f"f{n}.png")
-        PILImage.fromarray(field.instances).save(root / "labels" / f"f{n}.png")
+def test_each_cam_scale_gets_every_rule_from_one_pass(tmp_path, root):
     out = tmp_path / "rules.json"
     argv = ["cam-thresholds", "--data", str(root), "--test-count", "1", "--tile", "32", "--tag-tile", "16"]
     assert (

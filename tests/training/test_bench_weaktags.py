@@ -7,9 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image as PILImage
 
-from labeling.synthetic import synthetic_field
+from tests.factories import nuclei_folder
 from training.bench.cli import main, parser
 from training.bench.datasets import Item
 from training.bench.weaktags import PSEUDO_MASK_SCORES, tag_tiles, tags_said, tags_target
@@ -19,14 +18,7 @@ SCORE_KEYS = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall",
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("weak")
-    (root / "images").mkdir()
-    (root / "labels").mkdir()
-    for n in range(4):
-        field = synthetic_field(seed=n, height=96, width=96, nuclei=4)
-        PILImage.fromarray(field.fluorescence).save(root / "images" / f"f{n}.png")
-        PILImage.fromarray(field.instances).save(root / "labels" / f"f{n}.png")
-    return root
+    return nuclei_folder(tmp_path_factory.mktemp("weak"), count=4, size=96, nuclei=4)
 
 
 def test_quick_weak_tags_scores_tags_and_dense_and_writes_json(folder, tmp_path, capsys):
