@@ -84,9 +84,10 @@ def choose_device(preference: str = "auto") -> torch.device:
 def cpu_threads() -> int:
     """The cores this process may run on, or fewer where OMP_NUM_THREADS asks for fewer.
 
-    A worker that shares its cores with a web process or another worker should be given fewer:
-    PyTorch's threads wait for each other at the end of every operation, so two threads on a core
-    another process keeps busy made a small training step 100 times slower (4 s instead of 0.04 s).
+    A worker that shares its cores with other busy processes can be given fewer: PyTorch's threads
+    wait for each other at the end of every operation, so one on a core another process keeps busy
+    holds up the rest (a 4x64-px step on 2 cores beside two busy processes: 0.52 s with 2 threads,
+    0.39 s with 1). Tests give their workers one thread.
     """
     cores = max(1, len(_cpu_cores()))
     asked = os.environ.get("OMP_NUM_THREADS", "").strip()
