@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
+import psutil
 import pytest
 import torch
+from django.conf import settings
 from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
@@ -220,6 +227,38 @@ def test_quick_overhead_compares_both_loops(folders, tmp_path):
     assert result["overhead"] == pytest.approx(
         result["bare_steps_per_second"] / result["ours_steps_per_second"] - 1, abs=0.01
     )
+
+
+def _is_worker(process: psutil.Process) -> bool:
+    try:
+        return "dramatiq" in " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.slow
+def test_a_terminated_bench_stops_the_services_it_started(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    out = str(tmp_path / "latency.json")
+    command = [sys.executable, "-m", "training.bench", "live-latency", "--quick", "--out", out]
+    bench = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        services: list[psutil.Process] = []
+        while time.monotonic() < deadline and bench.poll() is None:
+            services = psutil.Process(bench.pid).children(recursive=True)
+            if any(_is_worker(child) for child in services):
+                break
+            time.sleep(0.5)
+        assert any(_is_worker(child) for child in services), "no worker started"
+        bench.terminate()
+        assert bench.wait(timeout=60) == 128 + signal.SIGTERM
+        _, alive = psutil.wait_procs(services, timeout=30)
+        assert not alive, f"left running: {[' '.join(p.cmdline()) for p in alive]}"
+    finally:
+        for process in (psutil.Process(bench.pid), *services) if bench.poll() is None else services:
+            if process.is_running():
+                process.kill()
 
 
 @pytest.mark.slow
