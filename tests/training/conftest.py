@@ -31,6 +31,10 @@ def pairs(tmp_path_factory):
     return root
 
 
+# Under pytest-timeout's 600 s (pyproject.toml), so the bench is stopped here, with SIGTERM.
+BENCH_TIMEOUT = 540
+
+
 @pytest.fixture
 def quick_bench_in_own_process(tmp_path) -> Callable[[str], dict[str, Any]]:
     """Runs `python -m training.bench COMMAND --quick` in a process of its own (the live
@@ -39,17 +43,21 @@ def quick_bench_in_own_process(tmp_path) -> Callable[[str], dict[str, Any]]:
     def run(command: str) -> dict[str, Any]:
         out = tmp_path / f"{command}.json"
         env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-        finished = subprocess.run(
+        with subprocess.Popen(
             [sys.executable, "-m", "training.bench", command, "--quick", "--out", str(out)],
             cwd=settings.BASE_DIR,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=600,
-        )
-        assert finished.returncode == 0, (
-            f"{command} --quick exited {finished.returncode}:\n{finished.stderr[-4000:]}"
-        )
+        ) as bench:
+            try:
+                _, stderr = bench.communicate(timeout=BENCH_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                bench.terminate()  # not SIGKILL: on SIGTERM the bench stops the services it started
+                _, stderr = bench.communicate(timeout=60)
+                pytest.fail(f"{command} --quick did not finish in {BENCH_TIMEOUT} s:\n{stderr[-4000:]}")
+        assert bench.returncode == 0, f"{command} --quick exited {bench.returncode}:\n{stderr[-4000:]}"
         return json.loads(out.read_text())
 
     return run
