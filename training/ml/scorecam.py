@@ -215,7 +215,7 @@ def score_cam(
     its own units (summed probability increases), comparable between inputs. `max_maps` keeps
     only the maps with the largest mean activation, for speed.
 
-    Shape: x (C, H, W) with H, W multiples of model.stride -> cam (H, W) in [0, 1].
+    Shape: x (C, H, W) with H, W multiples of model.stride -> cam (H, W), in [0, 1] when `scaled`.
     """
     model.eval()
     x = x[None]
@@ -254,14 +254,13 @@ def cam_map(
     device: torch.device,
     tile: int = 128,
     max_maps: int | None = None,
-    scale: str = "window",
 ) -> np.ndarray:
     """Score-CAM over a whole image, window by window (`tile` pixels, the last ones shifted in),
-    put on [0, 1] as `scale` says (CAM_SCALES).
+    on the "window" scale (CAM_SCALES): the one the app's pseudo-masks are thresholded on.
 
     Shape: (C, H, W) float32 -> (H, W) float32 in [0, 1].
     """
-    return cam_maps(model, image, device=device, tile=tile, max_maps=max_maps, scales=(scale,))[scale]
+    return cam_maps(model, image, device=device, tile=tile, max_maps=max_maps, scales=("window",))["window"]
 
 
 def cam_maps(
