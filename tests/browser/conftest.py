@@ -69,6 +69,7 @@ VIEWPORT = {"width": 1280, "height": 800}
 EXPECT_TIMEOUT_MS = 10_000
 SERVER_START_SECONDS = 120.0  # a busy 2-core machine can take a while to start daphne
 LOG_TAIL = 6000
+PAGE_TEXT = 300  # characters of each page's text in a failure report
 HERE = Path(__file__).resolve().parent
 
 
@@ -92,7 +93,31 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         problems = getattr(item, "_browser_console", None)
         if problems:
             report.sections.append(("browser console errors", "\n".join(problems)))
+        pages = getattr(item, "_browser_pages", None)
+        if pages:
+            report.sections.append(("browser pages", "\n".join(watch.describe() for watch in pages)))
     return report
+
+
+class PageWatch:
+    """What one test page was doing: its requests still unanswered, for the failure report (a page
+    stuck on "Loading…" says which request it waits for)."""
+
+    def __init__(self, name: str, page: Page) -> None:
+        self.name, self.page = name, page
+        self.pending: dict[Any, tuple[str, float]] = {}
+        page.on("request", lambda r: self.pending.__setitem__(r, (f"{r.method} {r.url}", time.monotonic())))
+        page.on("requestfinished", lambda r: self.pending.pop(r, None))
+        page.on("requestfailed", lambda r: self.pending.pop(r, None))
+
+    def describe(self) -> str:
+        lines = [f"{self.name}: {self.page.url}"]
+        with contextlib.suppress(Exception):  # a closed or crashed page still reports its requests
+            text = self.page.locator("#app").inner_text(timeout=2000)
+            lines.append("  shows: " + " ".join(text.split())[:PAGE_TEXT])
+        now = time.monotonic()
+        lines += [f"  waiting {now - since:.1f} s for {what}" for what, since in self.pending.values()]
+        return "\n".join(lines)
 
 
 # --- the app server ----------------------------------------------------------------------------
@@ -250,12 +275,15 @@ def new_page(
     new_page(user) -> the same, signed in as `user` (a User or a user name) through the login form;
     the password defaults to the `users` fixture's "<name>-password".
 
-    Pages open at VIEWPORT, with base_url set (page.goto("/") works); their console errors and
-    uncaught exceptions are listed in the report when the test fails. Contexts close after the test.
+    Pages open at VIEWPORT, with base_url set (page.goto("/") works); their console errors,
+    uncaught exceptions, text and unanswered requests are listed in the report when the test fails.
+    Contexts close after the test.
     """
     contexts: list[BrowserContext] = []
     problems: list[str] = []
     request.node._browser_console = problems
+    watches: list[PageWatch] = []
+    request.node._browser_pages = watches
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type in ("error", "warning"):
@@ -267,6 +295,7 @@ def new_page(
         page = context.new_page()
         page.on("console", on_console)
         page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+        watches.append(PageWatch(_username(user) if user is not None else "anonymous", page))
         if user is not None:
             username = _username(user)
             sign_in(page, app_server, username, password or f"{username}-password")
