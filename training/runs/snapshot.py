@@ -36,7 +36,9 @@ def label_snapshot(
     `approved_only` keeps, of the training images, the approved ones, with their human layers at
     the versions their approval froze (selectors.approved_layers) and their derived layers as
     they are; validation images are scored as always (their masks train nothing)."""
-    rows = selectors.live_layers(project, sources)
+    # The validation images' dense masks are read whatever the sources are: a run on pseudo-masks
+    # or scribbles alone is scored on them like any other.
+    rows = selectors.live_layers(project, {*sources, AnnotationKind.DENSE})
     if approved_only:
         approved = [
             row for row in selectors.approved_layers(project, sources) if row.split != Split.VALIDATION
@@ -55,7 +57,7 @@ def label_snapshot(
         (row.annotation, row.version)
         for row in rows
         if row.split != Split.INFERENCE
-        and (row.split != Split.VALIDATION or row.kind == AnnotationKind.DENSE)
+        and (row.kind == AnnotationKind.DENSE if row.split == Split.VALIDATION else row.kind in sources)
         and (row.kind != AnnotationKind.DERIVED or derived is None or row.key in derived)
     ]
 

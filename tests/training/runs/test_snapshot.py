@@ -112,3 +112,37 @@ def test_the_planes_of_a_stack_train_like_2d_images_with_their_own_pixels(projec
     assert (data.train[0].target == np.where(mask == 2, 1, 0)).all()
     low, high = data.ranges[0]
     assert low <= 120 <= high and not low <= 40 <= high, "the ranges are of plane z02's pixels (120)"
+
+
+@pytest.mark.django_db
+def test_a_run_on_other_sources_than_dense_masks_is_still_scored_on_the_validation_masks(project, users):
+    """Validation images are scored by their dense masks whatever the run learns from: a run on
+    the teacher's pseudo-masks (or on scribbles) alone, without "dense" among its sources."""
+    owner, annotator = users["owner"], users["annotator"]
+    mask = np.ones((8, 8), np.uint8)
+    mask[:4] = 2
+    train = image_with(project, owner, "a-train", np.full((8, 8), 100, np.uint8))
+    validation = image_with(project, owner, "b-val", np.full((8, 8), 120, np.uint8), split=Split.VALIDATION)
+    painted = services.annotation_save(
+        image=train, author=owner, kind="dense", base_version=0, data={}, mask=png_bytes(mask)
+    )
+    stroke = {"class_index": 2, "radius": 1, "points": [[1, 1]]}
+    scribble = services.annotation_save(
+        image=train, author=annotator, kind="scribble", base_version=0, data={"strokes": [stroke]}
+    )
+    derived = services.annotation_save(
+        image=train,
+        author=owner,
+        kind="derived",
+        base_version=0,
+        data={"provenance": {"source": "fluorescence-teacher"}},
+        mask=png_bytes(mask),
+    )
+    truth = services.annotation_save(
+        image=validation, author=owner, kind="dense", base_version=0, data={}, mask=png_bytes(mask)
+    )
+    for sources, learnt in ((["derived"], derived), (["scribble"], scribble)):
+        snapshot = label_snapshot(project=project, sources=sources, derived=None)
+        assert sorted(snapshot) == sorted([(learnt.pk, 1), (truth.pk, 1)]), sources
+    # The training image's own dense mask stays out when "dense" is not a source.
+    assert (painted.pk, 1) not in label_snapshot(project=project, sources=["derived"], derived=None)
