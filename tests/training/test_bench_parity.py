@@ -99,7 +99,38 @@ def test_a_difference_beyond_both_sides_spread_is_reported_as_such():
 def test_it_refuses_scribbles_which_the_app_cannot_be_given(data, tmp_path):
     finished = app_parity(data, tmp_path / "no.json", "--quick", "--labels", "scribbles")
     assert finished.returncode != 0
-    assert "dense labels only" in finished.stderr
+    assert "the app's scribbles are strokes drawn in the browser" in finished.stderr
+    assert not (tmp_path / "no.json").exists()
+
+
+@pytest.mark.slow
+def test_the_teacher_s_pseudo_masks_train_both_sides_alike(pairs, tmp_path):
+    """--labels teacher: the app's teacher job and the bench's pipeline make the same pseudo-masks
+    of the training fields, and the app's brightfield run learns from them alone (derived labels)
+    and is scored on the validation fields' masks."""
+    out = tmp_path / "teacher.json"
+    common = ["--quick", "--input-channel", "brightfield", "--test-count", "2", "--sizes", "2"]
+    finished = app_parity(pairs, out, *common, "--labels", "teacher")
+    assert finished.returncode == 0, finished.stderr[-4000:]
+    result = json.loads(out.read_text())
+
+    teacher = result["config"]["teacher"]
+    assert teacher["channel"] == "fluorescence" and teacher["params"]["threshold"] == "local"
+    # The same pipeline on the same stain files: the same pseudo-masks, pixel for pixel.
+    assert teacher["pixels_alike"] == 1.0
+    assert teacher["app_pseudo_masks"] == teacher["bench_pseudo_masks"]
+    assert teacher["bench_pseudo_masks"]["pixel_f1"] > 0.8  # the generated stain is clean
+    assert result["config"]["mapping"]["label_sources"] == ["derived"]
+
+    (pair,) = result["pairs"]
+    app, bench = pair["app"], pair["bench"]
+    assert app["trained_on"] == bench["trained_on"] == ["p0", "p1"]
+    assert app["validated_on"] == ["p2", "p3"], "a run on derived labels alone is scored on the masks"
+    assert 0.0 <= app["validation_pixel_f1"] <= 1.0
+    assert bench["labels"] == "fluorescence pseudo-masks"
+    assert pair["config_differences"] == {}
+    (summary,) = result["summary"]
+    assert abs(summary["pixel_f1"]["difference"]) <= 0.02, summary
 
 
 def test_one_seed_that_differs_has_no_spread_to_judge_by():

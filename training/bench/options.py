@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias, TypeVar
 
 from training.ml.config import TrainConfig
+from training.ml.fluorescence import TeacherParams
 
 # What `add_subparsers` returns: each command module adds its sub-command to it.
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Number = TypeVar("Number", int, float)
+TEACHER_CHANNEL = "fluorescence"
 
 
-def add_common(command: argparse.ArgumentParser) -> None:
-    """Data, split, labels and training config: the options of every command that trains."""
+def add_common(command: argparse.ArgumentParser, *, labels: tuple[str, ...] = ("dense", "scribbles")) -> None:
+    """Data, split, labels (of `labels`) and training config: the options of every command that trains."""
     command.add_argument("--data", type=Path, required=True, help="data set folder (../shared/data/...)")
     test = command.add_mutually_exclusive_group()
     test.add_argument("--test-data", type=Path, help="a separate folder of test images")
     test.add_argument("--test-count", type=int, help="score on the last N images by name (default: half)")
     command.add_argument("--input-channel", default=None, help="channel folder, e.g. brightfield")
     command.add_argument("--sizes", default="1,4,8,16", help="training set sizes, e.g. 1,4,8,16")
-    command.add_argument("--labels", choices=("dense", "scribbles"), default="dense")
+    command.add_argument("--labels", choices=labels, default="dense")
     command.add_argument("--scribble-budget", type=float, default=0.05, help="fraction of pixels scribbled")
     command.add_argument("--architecture", default="unet")
     command.add_argument("--encoder", default="resnet18")
@@ -51,6 +54,24 @@ def add_common(command: argparse.ArgumentParser) -> None:
         help="share of label-centred patches centred on human labels where derived ones fill the rest",
     )
     add_quick_and_out(command, quick="smoke run: few steps, small patches")
+
+
+def add_teacher(command: argparse.ArgumentParser) -> None:
+    """The fluorescence teacher's channel folder and pipeline parameters (read by `teacher_params`)."""
+    command.add_argument(
+        "--teacher-channel", default=TEACHER_CHANNEL, help="channel folder the pseudo-masks come from"
+    )
+    command.add_argument(
+        "--teacher-params", default="{}", help='pipeline parameters as JSON, e.g. {"sigma": 1.5}'
+    )
+
+
+def teacher_params(args: argparse.Namespace) -> TeacherParams:
+    """--teacher-params, checked before anything trains."""
+    try:
+        return TeacherParams.from_dict(json.loads(args.teacher_params))
+    except (ValueError, json.JSONDecodeError) as error:
+        raise SystemExit(f"--teacher-params: {error}") from error
 
 
 def add_quick_and_out(command: argparse.ArgumentParser, *, quick: str) -> None:

@@ -13,6 +13,13 @@ maps are scored with the bench's `score` (pixel F1 pooled over the test pixels, 
 0.5 pooled over the test images), their instance maps with the same object matching. The bench's
 run of the same k and seed (efficiency_run, in this process) is scored on the same test images.
 
+With `--labels teacher` both sides learn from the fluorescence teacher's pseudo-masks instead of
+the ground truth: the app makes them with its teacher job (the teacher page's "Apply", through
+the API) on the training pool, and its runs learn from "derived" labels only; the bench makes them
+with the same pipeline and parameters from the teacher channel's files, weighted as the app weighs
+derived labels. The JSON says how many of the training pool's pixels the two sets of pseudo-masks
+label alike, and how good they are against the ground truth neither side learns from.
+
 Reported per (k, seed): both sides' scores and the images each trained and scored on; per k: the
 mean and standard deviation over the seeds of each side, the difference (app - bench) and a
 verdict: "identical" when every seed scored the same on both sides, else "within spread" when the
@@ -31,16 +38,19 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import django
 import numpy as np
 import tifffile
+import torch
 from django.core.management import call_command
 
 from training.bench import stack
 from training.bench.common import (
+    Outcome,
     describe,
     efficiency_run,
     load_split,
@@ -50,13 +60,18 @@ from training.bench.common import (
     train_config,
 )
 from training.bench.datasets import Item
-from training.bench.options import Commands, add_common, add_seeds
+from training.bench.options import Commands, add_common, add_seeds, add_teacher, teacher_params
 from training.bench.seeds import seeds_of
+from training.bench.teacher import Target, pseudo_mask_scores, pseudo_masks, train_and_score
 from training.ml.config import TrainConfig
+from training.ml.data import merge_targets
+from training.ml.fluorescence import TeacherParams
 from training.ml.loop import choose_device
 from training.ml.metrics import object_scores
 
 PROJECT = "App parity"
+TEACHER_LABELS = "fluorescence pseudo-masks"
+TEACHER_SOURCE = "fluorescence-teacher"  # the derived layers' key (training/features/teacher.py SOURCE)
 METRICS = ("pixel_f1", "object_f1")
 # What the bench does that the app does differently by design, said beside every result.
 KNOWN_DIFFERENCES = [
@@ -75,8 +90,9 @@ def add_command(commands: Commands) -> None:
     command = commands.add_parser(
         "app-parity", help="the app end to end (import, split, runs, predictions) against label-efficiency"
     )
-    add_common(command)
+    add_common(command, labels=("dense", "scribbles", "teacher"))
     add_seeds(command)
+    add_teacher(command)
     command.add_argument(
         "--run-timeout",
         type=float,
@@ -88,17 +104,22 @@ def add_command(commands: Commands) -> None:
 
 
 def app_parity(args: argparse.Namespace) -> dict[str, Any]:
-    if args.labels != "dense":
+    if args.labels == "scribbles":
         raise SystemExit(
-            "app-parity compares dense labels only: the app's scribbles are strokes drawn in the "
-            "browser, not the bench's simulated scribble maps"
+            "app-parity compares dense labels or the teacher's pseudo-masks (--labels teacher): the "
+            "app's scribbles are strokes drawn in the browser, not the bench's simulated scribble maps"
         )
+    params = teacher_params(args) if args.labels == "teacher" else None
     if args.normalization != "dataset":
         raise SystemExit(
             "app-parity needs --normalization dataset: the app fixes channel ranges on the training images"
         )
     train, test = load_split(args)
     config = train_config(args, in_channels=train[0].image.shape[0])
+    teacher = None
+    if params is not None:
+        masks = pseudo_masks(args.data, train, channel=args.teacher_channel, params=params)
+        teacher = Teacher(params, masks)
     folder = Path(tempfile.mkdtemp(prefix="lesslabel-parity-bench-"))
     env = stack.environment(folder, rate=4)
     os.environ.update(env)
@@ -110,18 +131,37 @@ def app_parity(args: argparse.Namespace) -> dict[str, Any]:
         try:
             api = _import(args, port=int(env["BENCH_PORT"]))
             stack.wait_for_http(api.port)
-            return _compare(args, api, config, train, test)
+            return _compare(args, api, config, train, test, teacher)
         finally:
             stack.stop(app)
     finally:
         stack.stop(redis)
 
 
+@dataclass(frozen=True)
+class Teacher:
+    """The teacher's parameters and the bench's pseudo-masks of the training pool (0/1 maps)."""
+
+    params: TeacherParams
+    masks: list[np.ndarray]
+
+
 def _compare(
-    args: argparse.Namespace, api: Api, config: TrainConfig, train: list[Item], test: list[Item]
+    args: argparse.Namespace,
+    api: Api,
+    config: TrainConfig,
+    train: list[Item],
+    test: list[Item],
+    teacher: Teacher | None,
 ) -> dict[str, Any]:
     """Each (k, seed) on both sides, then each k's summary; the JSON so far after every pair."""
     ids = _split(api, train, test)
+    about_teacher: dict[str, Any] = {}
+    if teacher is not None:
+        _apply_teacher(api, args, teacher.params, [ids[item.name] for item in train])
+        report = {"channel": args.teacher_channel, **_teacher_report(api, teacher, train, ids)}
+        about_teacher = {"teacher": report}
+        print(json.dumps(about_teacher), file=sys.stderr)
     seeds = seeds_of(args)
     device = choose_device()
     pairs: list[dict[str, Any]] = []
@@ -132,13 +172,14 @@ def _compare(
             **describe(args, config.to_dict(), train, test),
             "mapping": app_options(config, args),
             "known_differences": KNOWN_DIFFERENCES,
+            **about_teacher,
         },
     }
     for k in sizes(args, len(train)):
         for seed in seeds:
             seeded = config.replace(seed=seed)
             app = app_run(api, app_options(seeded, args), k=k, test=test, ids=ids, timeout=args.run_timeout)
-            bench = efficiency_run(args, seeded, train[:k], test, device, name=f"bench, seed {seed}, ")
+            bench = _bench_run(args, seeded, train[:k], test, device, teacher)
             pairs.append(
                 {
                     "train_images": k,
@@ -153,14 +194,39 @@ def _compare(
     return result
 
 
+def _bench_run(
+    args: argparse.Namespace,
+    config: TrainConfig,
+    train: list[Item],
+    test: list[Item],
+    device: torch.device,
+    teacher: Teacher | None,
+) -> Outcome:
+    """The bench's side of a pair: label-efficiency's run, or on the teacher's pseudo-masks of
+    these images at the derived weight (the app's target for derived labels alone)."""
+    name = f"bench, seed {config.seed}, "
+    if teacher is None:
+        return efficiency_run(args, config, train, test, device, name=name)
+    targets: list[Target] = [
+        merge_targets(None, mask, derived_weight=config.derived_weight)
+        for mask in teacher.masks[: len(train)]
+    ]
+    return train_and_score(
+        args, train, targets, test, seed=config.seed, labels=TEACHER_LABELS, description=f"{name}{len(train)}"
+    )
+
+
 def app_options(config: TrainConfig, args: argparse.Namespace) -> dict[str, Any]:
     """The run options that ask the app for the bench's training: every TrainConfig field but
-    those the server sets from the project (input channels, classes), dense labels only, no
-    previews (they take time and change nothing the run learns)."""
+    those the server sets from the project (input channels, classes), dense labels or the
+    teacher's derived ones only, no previews (they take time and change nothing the run learns)."""
     from training.runs.spec import SERVER_SET  # needs django.setup() first
 
     options: dict[str, Any] = {key: value for key, value in config.to_dict().items() if key not in SERVER_SET}
-    options.update(label_sources=["dense"], preview_images=0, test_time_augmentation=False)
+    sources = ["derived"] if args.labels == "teacher" else ["dense"]
+    options.update(label_sources=sources, preview_images=0, test_time_augmentation=False)
+    if args.labels == "teacher":
+        options["derived_sources"] = [TEACHER_SOURCE]
     if not (args.data / "images").is_dir():  # brightfield/ + fluorescence/: the bench reads one channel
         options["channels"] = [args.input_channel or "brightfield"]
     return options
@@ -244,6 +310,50 @@ def _split(api: Api, train: list[Item], test: list[Item]) -> dict[str, int]:
     return ids
 
 
+def _apply_teacher(api: Api, args: argparse.Namespace, params: TeacherParams, image_ids: list[int]) -> None:
+    """The teacher's job on these images, as the teacher page's "Apply" starts it; it must make
+    a layer for each."""
+    body = {"channel": args.teacher_channel, "params": params.to_dict(), "images": image_ids}
+    job = api.call(f"projects/{api.project}/fluorescence-teacher/apply/", body)["job"]
+    deadline = time.monotonic() + args.run_timeout
+    while True:
+        last = api.call(f"projects/{api.project}/fluorescence-teacher/")["job"]
+        if last["job"] == job and last["state"] == "succeeded":
+            if sorted(last["summary"]["made"]) != sorted(image_ids):
+                raise SystemExit(f"the app's teacher made layers for some images only: {last['summary']}")
+            return
+        if last["job"] == job and last["state"] in ("failed", "cancelled"):
+            raise SystemExit(f"the app's teacher job {last['state']}: {last['error']}")
+        if time.monotonic() > deadline:
+            raise SystemExit("the app's teacher job did not finish in time; see services.log")
+        time.sleep(1.0)
+
+
+def _teacher_report(api: Api, teacher: Teacher, train: list[Item], ids: dict[str, int]) -> dict[str, Any]:
+    """The two sides' pseudo-masks of the training pool: the share of pixels they label alike,
+    and each against the ground truth (which neither side learns from)."""
+    nucleus = _nucleus_index(api)
+    app_masks = []
+    for item in train:
+        (layer,) = (a for a in api.call(f"images/{ids[item.name]}/annotations/") if a["kind"] == "derived")
+        labels = _label_image(api.read(layer["mask_url"].removeprefix("/api/")))
+        app_masks.append((labels == nucleus).astype(np.int64))
+    alike = sum(int((a == b).sum()) for a, b in zip(app_masks, teacher.masks, strict=True))
+    return {
+        "params": teacher.params.to_dict(),
+        "pixels_alike": round(alike / sum(mask.size for mask in teacher.masks), 6),
+        "app_pseudo_masks": pseudo_mask_scores(app_masks, train),
+        "bench_pseudo_masks": pseudo_mask_scores(teacher.masks, train),
+    }
+
+
+def _nucleus_index(api: Api) -> int:
+    """The class index the project's nuclei have (import_dataset's class "nucleus")."""
+    return int(
+        next(c["index"] for c in api.call(f"projects/{api.project}/classes/") if c["name"] == "nucleus")
+    )
+
+
 def app_run(
     api: Api, options: dict[str, Any], *, k: int, test: list[Item], ids: dict[str, int], timeout: float
 ) -> dict[str, Any]:
@@ -260,9 +370,7 @@ def app_run(
     classes, instances = _predictions(
         api, version["id"], [ids[item.name] for item in test], deadline=time.monotonic() + timeout
     )
-    object_index = next(
-        c["index"] for c in api.call(f"projects/{api.project}/classes/") if c["name"] == "nucleus"
-    )
+    object_index = _nucleus_index(api)
     scores = score([(c == object_index).astype(np.int64) for c in classes], test)
     validation = version["metrics"]["validation"]
     epochs = [

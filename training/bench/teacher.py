@@ -32,7 +32,15 @@ from training.bench.common import (
     train_config,
 )
 from training.bench.datasets import Item, load_folder
-from training.bench.options import Commands, add_common, add_prediction, add_seeds, number_list
+from training.bench.options import (
+    Commands,
+    add_common,
+    add_prediction,
+    add_seeds,
+    add_teacher,
+    number_list,
+    teacher_params,
+)
 from training.bench.seeds import print_spread_table, seeds_of, spread
 from training.ml.data import Sample, merge_targets
 from training.ml.fluorescence import TeacherParams, nucleus_instances
@@ -40,7 +48,6 @@ from training.ml.loop import choose_device
 from training.ml.metrics import pixel_scores
 from training.ml.scribbles import simulate_scribbles
 
-TEACHER_CHANNEL = "fluorescence"
 # A training image's class map (-1 unknown) and its pixel weights (None: 1 wherever known).
 Target = tuple[np.ndarray, np.ndarray | None]
 
@@ -63,12 +70,7 @@ def add_command(commands: Commands) -> None:
     add_common(command)
     add_prediction(command)
     add_seeds(command)
-    command.add_argument(
-        "--teacher-channel", default=TEACHER_CHANNEL, help="channel folder the pseudo-masks come from"
-    )
-    command.add_argument(
-        "--teacher-params", default="{}", help='pipeline parameters as JSON, e.g. {"sigma": 1.5}'
-    )
+    add_teacher(command)
     command.add_argument(
         "--scribbles",
         nargs="?",
@@ -98,10 +100,7 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
     "ensemble_of_seeds"), and "teacher_summary" / "ground_truth_summary" each model's mean,
     spread and ensemble per metric. --scribbles adds "scribbles" and "scribbles_and_teacher" the
     same way."""
-    try:
-        params = TeacherParams.from_dict(json.loads(args.teacher_params))
-    except (ValueError, json.JSONDecodeError) as error:
-        raise SystemExit(f"--teacher-params: {error}") from error
+    params = teacher_params(args)
     seeds = seeds_of(args)
     train, test = load_split(args)
     config = _config(args, train, test)
