@@ -20,7 +20,7 @@ FIELDS = {"200101AA10": 2, "200202BB20": 1, "200303CC30": 1}
 @pytest.fixture(scope="module")
 def experiments(tmp_path_factory):
     root = tmp_path_factory.mktemp("experiments")
-    for sub in ("brightfield", "nuclei"):
+    for sub in ("brightfield", "fluorescence", "nuclei"):
         (root / sub).mkdir()
     seed = 0
     for experiment, count in FIELDS.items():
@@ -28,6 +28,7 @@ def experiments(tmp_path_factory):
             field = synthetic_field(seed=seed, height=64, width=64, nuclei=4)
             name = f"{experiment}_p{field_number:04d}_t00001_z001.png"
             PILImage.fromarray(field.brightfield).save(root / "brightfield" / name)
+            PILImage.fromarray(field.fluorescence).save(root / "fluorescence" / name)
             PILImage.fromarray((field.mask * 255).astype(np.uint8)).save(root / "nuclei" / name)
             seed += 1
     return root
@@ -84,3 +85,25 @@ def test_only_the_named_experiments_are_held_out_and_unknown_ones_are_refused(ex
 def test_recovered_is_the_share_of_the_gap_the_scribbles_close():
     assert recovered({"pixel_f1": 0.5}, {"pixel_f1": 0.6}, {"pixel_f1": 0.7}) == 0.5
     assert recovered({"pixel_f1": 0.5}, {"pixel_f1": 0.6}, {"pixel_f1": 0.5}) is None
+
+
+def test_with_the_teacher_each_adaptation_also_learns_from_scribbles_and_the_stain(experiments, tmp_path):
+    out = tmp_path / "teacher.json"
+    args = ["across-experiments", "--data", str(experiments), "--input-channel", "brightfield"]
+    tiny = ["--steps", "4", "--patch-size", "32", "--batch-size", "2", "--adapt", "1", "--adapt-steps", "2"]
+    only = ["--experiments", "200101AA10", "--with-teacher"]
+    assert main([*args, *tiny, *only, "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["teacher_channel"] == "fluorescence"
+    (run,) = result["runs"]
+    ((entry,),) = [fold["adapt"] for fold in run["folds"]]
+    assert entry["labelled"] == ["200101AA10_p0000_t00001_z001"]
+    mixed = entry["scribbles_and_teacher"]
+    assert 0.0 <= mixed["pixel_f1"] <= 1.0
+    assert entry["recovered_with_teacher"] == recovered(entry["transfer"], mixed, entry["dense"])
+
+
+def test_the_teacher_needs_its_channel_folder(experiments, tmp_path):
+    args = ["across-experiments", "--data", str(experiments), "--input-channel", "brightfield", "--quick"]
+    with pytest.raises(SystemExit, match="dapi/ does not exist"):
+        main([*args, "--experiments", "200101AA10", "--with-teacher", "--teacher-channel", "dapi"])

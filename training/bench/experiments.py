@@ -11,7 +11,10 @@ experiment E:
   - scribbles: simulated scribbles of the k fields (--scribble-budget), what a user would paint;
   - dense: the k fields' ground truth, the most those fields can teach (the "inside" score);
   - recovered: (scribbles - transfer) / (dense - transfer) in pixel F1, the share of the gap to
-    training inside the experiment that the scribbles close (None where dense gains nothing).
+    training inside the experiment that the scribbles close (None where dense gains nothing);
+  - with --with-teacher, scribbles_and_teacher: the scribbles with the fluorescence teacher's
+    pseudo-masks of the k fields filling their unknown pixels at the derived weight (the app's mix
+    of human and derived labels), and recovered_with_teacher, its share of the gap.
 "pooled" scores every held-out field's transfer prediction together. With --seeds the whole
 protocol runs once per seed and "summary" gives the mean and spread of the pooled scores.
 """
@@ -36,10 +39,19 @@ from training.bench.common import (
     train_config,
 )
 from training.bench.datasets import Item, load_folder
-from training.bench.options import Commands, add_common, add_seeds, number_list
+from training.bench.options import (
+    Commands,
+    add_common,
+    add_seeds,
+    add_teacher,
+    number_list,
+    teacher_params,
+)
 from training.bench.seeds import print_spread_table, seeds_of, spread
+from training.bench.teacher import Target, pseudo_masks
 from training.ml.config import TrainConfig
-from training.ml.data import Sample
+from training.ml.data import Sample, merge_targets
+from training.ml.fluorescence import TeacherParams
 from training.ml.inference import predict
 from training.ml.loop import choose_device
 from training.ml.scribbles import simulate_scribbles
@@ -64,6 +76,13 @@ def add_command(commands: Commands) -> None:
     command.add_argument(
         "--adapt-steps", type=int, help="training steps of each adaptation (default: half of --steps)"
     )
+    command.add_argument(
+        "--with-teacher",
+        action="store_true",
+        help="also adapt on the scribbles with the teacher's pseudo-masks (from --teacher-channel) "
+        "filling their unknown pixels, as the app mixes human and derived labels",
+    )
+    add_teacher(command)
     command.set_defaults(command=across_experiments)
 
 
@@ -84,6 +103,7 @@ def across_experiments(args: argparse.Namespace) -> dict[str, Any]:
     if len(groups) < 2:
         raise SystemExit(f"{args.data} holds one experiment only ({', '.join(groups)}): nothing to leave out")
     held_out = chosen(args, groups)
+    params = teacher_params(args) if args.with_teacher else None
     seeds = seeds_of(args)
     first = next(iter(groups.values()))[0]
     config = train_config(args, in_channels=first.image.shape[0])
@@ -95,6 +115,7 @@ def across_experiments(args: argparse.Namespace) -> dict[str, Any]:
             "held_out": held_out,
             "adapt": args.adapt,
             "adapt_steps": adapt_steps,
+            **(teacher_config(args, params) if params else {}),
         },
         "runs": [],
     }
@@ -104,13 +125,18 @@ def across_experiments(args: argparse.Namespace) -> dict[str, Any]:
         result["runs"].append(run)
         pooled: tuple[list[np.ndarray], list[Item]] = ([], [])
         for experiment in held_out:
-            folds.append(one_fold(args, groups, experiment, config.replace(seed=seed), adapt_steps, pooled))
+            seeded = config.replace(seed=seed)
+            folds.append(one_fold(args, groups, experiment, seeded, adapt_steps, pooled, params))
             save_progress(args, result)
         run["pooled"] = {**brief(score(*pooled)), "train_images": len(pooled[1]), "seed": seed}
     if len(seeds) > 1:
         result["summary"] = spread([run["pooled"] for run in result["runs"]])
         print_spread_table([("pooled, every held-out field", result["summary"])])
     return result
+
+
+def teacher_config(args: argparse.Namespace, params: TeacherParams) -> dict[str, Any]:
+    return {"teacher_channel": args.teacher_channel, "teacher_params": params.to_dict()}
 
 
 def chosen(args: argparse.Namespace, groups: dict[str, list[Item]]) -> list[str]:
@@ -130,9 +156,14 @@ def one_fold(
     config: TrainConfig,
     adapt_steps: int,
     pooled: tuple[list[np.ndarray], list[Item]],
+    teacher: TeacherParams | None,
 ) -> dict[str, Any]:
-    """Train on every other experiment, score on this one, then adapt with k of its fields."""
+    """Train on every other experiment, score on this one, then adapt with k of its fields (and,
+    given the `teacher`'s parameters, with its pseudo-masks beside the scribbles)."""
     fields = groups[experiment]
+    stained = None
+    if teacher is not None:
+        stained = pseudo_masks(args.data, fields, channel=args.teacher_channel, params=teacher)
     train = [item for name, items in groups.items() if name != experiment for item in items]
     prepare = normalizer(args, train)  # the ranges of the others' fields, kept while adapting
     device = choose_device()
@@ -159,17 +190,24 @@ def one_fold(
         before = score(transfer[k:], scored)
         entry: dict[str, Any] = {"labelled": [i.name for i in labelled], "scored": [i.name for i in scored]}
         entry["transfer"] = brief(before)
-        targets = {
-            "scribbles": [
-                simulate_scribbles(
-                    i.classes, budget=args.scribble_budget, seed=args.seed, instances=i.instances
-                )
-                for i in labelled
-            ],
-            "dense": [i.classes for i in labelled],
+        scribbles = [
+            simulate_scribbles(i.classes, budget=args.scribble_budget, seed=args.seed, instances=i.instances)
+            for i in labelled
+        ]
+        targets: dict[str, list[Target]] = {
+            "scribbles": [(scribble, None) for scribble in scribbles],
+            "dense": [(i.classes, None) for i in labelled],
         }
+        if stained is not None:
+            targets["scribbles_and_teacher"] = [
+                merge_targets(scribble, mask, derived_weight=config.derived_weight)
+                for scribble, mask in zip(scribbles, stained[:k], strict=True)
+            ]
         for labels, maps in targets.items():
-            samples = [Sample(prepare(i.image), target) for i, target in zip(labelled, maps, strict=True)]
+            samples = [
+                Sample(prepare(i.image), target, weight)
+                for i, (target, weight) in zip(labelled, maps, strict=True)
+            ]
             model, _ = fit(
                 tuned, samples, device, description=f"{experiment}: {k} {labels}", initial_weights=state
             )
@@ -177,6 +215,9 @@ def one_fold(
                 score([classes_of(model, prepare(i.image), device) for i in scored], scored)
             )
         entry["recovered"] = recovered(entry["transfer"], entry["scribbles"], entry["dense"])
+        if stained is not None:
+            mixed = entry["scribbles_and_teacher"]
+            entry["recovered_with_teacher"] = recovered(entry["transfer"], mixed, entry["dense"])
         fold["adapt"].append(entry)
     print(f"{experiment}: transfer pixel F1 {fold['transfer']['pixel_f1']:.3f}", file=sys.stderr)
     return fold

@@ -212,6 +212,10 @@ def seeded_runs(
 
 def pseudo_masks(root: Path, train: list[Item], *, channel: str, params: TeacherParams) -> list[np.ndarray]:
     """Class maps (0/1, int64) of the training fields, from their teacher channel only."""
+    if not (root / channel).is_dir():
+        raise SystemExit(
+            f"{root / channel}/ does not exist: the teacher's stain comes from --teacher-channel"
+        )
     planes = {item.name: item.image for item in load_folder(root, input_channel=channel)}
     missing = [item.name for item in train if item.name not in planes]
     if missing:
