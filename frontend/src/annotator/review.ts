@@ -25,12 +25,20 @@ export function reviewBar(projectId: number, imageId: number, name: string, stat
     h("a", { href: projectHref(projectId) }, "Leave review"),
   );
 
+  // One move opens the next image once, and only while this image is still the page shown: the
+  // queue loads after the move, and the user may have gone elsewhere meanwhile.
+  const here = reviewHref(projectId, imageId);
+  let leaving = false;
   async function next(note?: string): Promise<void> {
+    if (leaving) return;
+    leaving = true;
     try {
       const target = nextToReview(await reviewQueue(projectId), imageId);
+      if (location.hash !== here) return;
       if (note && target !== null) leaveArrivalNote(target, note);
       location.hash = reviewHref(projectId, target ?? undefined);
     } catch (error) {
+      leaving = false;
       message.error(`Review: ${errorText(error)}`);
     }
   }

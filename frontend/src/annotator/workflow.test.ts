@@ -5,7 +5,7 @@ import { shown } from "../pages/image-grid";
 import { describeDetails } from "../pages/project-audit";
 import { myQueue } from "../pages/project-team";
 import { nextToReview } from "./review";
-import { paintRefusal, submitterOf } from "./workflow";
+import { ownMoveEcho, paintRefusal, submitterOf } from "./workflow";
 
 const change = (move: string, by: string): StatusChange => ({ move, previous: "todo", status: "in_progress", by, at: "", comment: null, note: "" });
 const work = (status: ImageWork["status"], history: StatusChange[] = [], assignee: string | null = "ann"): ImageWork => ({ image: 1, status, assignee, approved_layers: [], history });
@@ -23,6 +23,16 @@ describe("who may paint an image in review", () => {
     expect(submitterOf(work("submitted", [change("submit", "bob"), change("withdraw", "bob"), change("submit", "eve")]))).toBe("eve");
     expect(submitterOf(work("in_progress", [change("start", "bob")]))).toBe("ann");
     expect(submitterOf(work("todo", [], null))).toBeNull();
+  });
+});
+
+describe("a move's live event", () => {
+  it("is this page's own echo while the move is in flight and once its status is taken, never someone else's", () => {
+    const approved = { by: "mia", status: "approved" };
+    expect(ownMoveEcho(approved, "mia", "submitted", 1)).toBe(true); // the event came before the response
+    expect(ownMoveEcho(approved, "mia", "approved", 0)).toBe(true); // after it
+    expect(ownMoveEcho(approved, "mia", "submitted", 0)).toBe(false); // the same person on another page
+    expect(ownMoveEcho(approved, "bob", "submitted", 1)).toBe(false);
   });
 });
 

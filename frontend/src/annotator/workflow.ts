@@ -21,6 +21,13 @@ export function paintRefusal(work: ImageWork, role: Role | null, name: string): 
   return `${name} is ${STATUS_LABELS[work.status]}: its labels stay as reviewed (${how}).`;
 }
 
+/** Whether a live image.status event is this page's own move coming back: made by this person
+ * and either already taken (the status it has) or still on its way (a move in flight, whose
+ * event can arrive before its response). Such an event must not count as a second move. */
+export function ownMoveEcho(event: { by: string; status: string }, me: string, status: string, movesInFlight: number): boolean {
+  return event.by === me && (movesInFlight > 0 || event.status === status);
+}
+
 export class ReviewState {
   readonly badge = h("span", { class: "status-badge", "data-testid": "image-status" });
   readonly node: HTMLElement;
@@ -29,6 +36,7 @@ export class ReviewState {
   private readonly note = h("textarea", { rows: 3, placeholder: "What should change? (sent with the image)", "data-testid": "change-note" });
   private readonly buttons: Record<Move, HTMLButtonElement>;
   private readonly listeners = new Set<(work: ImageWork, move: string, by: string) => void>();
+  private movesInFlight = 0;
   /** Run before any move: the page saves the strokes not sent yet, so what is reviewed is what was painted. */
   beforeMove: () => Promise<void> = async () => {};
 
@@ -91,7 +99,7 @@ export class ReviewState {
     });
     socket.on("image.status", async (event) => {
       if (event.image !== this.imageId) return;
-      if (event.by === this.me && event.status === this.work.status) return; // this page's own move
+      if (ownMoveEcho(event, this.me, this.work.status, this.movesInFlight)) return;
       this.work = await reload();
       this.render();
       this.listeners.forEach((listener) => listener(this.work, event.move, event.by));
@@ -104,14 +112,17 @@ export class ReviewState {
   }
 
   private async send(move: Move, comment: string): Promise<boolean> {
+    this.movesInFlight += 1;
     try {
       await this.beforeMove();
       this.work = await moveImage(this.imageId, move, comment);
+      this.movesInFlight -= 1;
       this.render();
       this.message.info(`${this.name} is ${STATUS_LABELS[this.work.status]}.`);
       this.listeners.forEach((listener) => listener(this.work, move, this.me));
       return true;
     } catch (error) {
+      this.movesInFlight -= 1;
       this.message.error(errorText(error));
       return false;
     }
