@@ -81,6 +81,7 @@ def train_config(args: argparse.Namespace, in_channels: int) -> TrainConfig:
         pairwise_sigma=args.pairwise_sigma,
         scale_range=args.scale_range,
         human_patch_fraction=args.human_patch_fraction,
+        imaging_augmentation=args.imaging_augmentation,
     )
     if args.quick:
         config = config.replace(patch_size=64, batch_size=4, steps=20, steps_per_epoch=10, warmup_steps=2)

@@ -48,6 +48,11 @@ def add_common(command: argparse.ArgumentParser, *, labels: tuple[str, ...] = ("
         help="LOW,HIGH: patches are zoomed by a factor drawn from this range (objects of other sizes)",
     )
     command.add_argument(
+        "--imaging-augmentation",
+        action="store_true",
+        help="also vary gamma, focus, noise and illumination in training patches (other microscopes, days)",
+    )
+    command.add_argument(
         "--human-patch-fraction",
         type=float,
         default=TrainConfig.human_patch_fraction,

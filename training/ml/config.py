@@ -104,6 +104,10 @@ class TrainConfig:
     human_patch_fraction: float = 0.0
     augment: bool = True
     scale_range: tuple[float, float] = (0.75, 1.33)
+    # With `augment`, also vary what differs between microscopes and days on top of the intensity
+    # jitter: a gamma, defocus blur, sensor noise and an illumination gradient across the patch
+    # (PatchSampler._imaging). Measured across aisegcell's experiments in bench/README.md.
+    imaging_augmentation: bool = False
     early_stopping_epochs: int = 0  # 0 = never stop early
     seed: int = 0
     num_workers: int = 0

@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchvision.transforms.functional import gaussian_blur
 
 from training.ml.config import TrainConfig
 from training.ml.inference import tile_starts
@@ -231,7 +232,29 @@ class PatchSampler:
         contrast = float(self.rng.uniform(0.8, 1.25))
         mean = x.mean(dim=(-2, -1), keepdim=True)
         x = ((x - mean) * contrast + mean) * gain + bias
+        # Drawn only when asked for, so the default's random stream and results stay as they were.
+        if self.config.imaging_augmentation:
+            x = self._imaging(x)
         return x, y, w
+
+    def _imaging(self, x: torch.Tensor) -> torch.Tensor:
+        """What another microscope or day changes: a gamma (0.7-1.4, on the magnitude of the
+        normalised values), defocus (Gaussian blur of sigma up to 1.5 px, half the time), sensor
+        noise (sd up to 0.05) and uneven illumination (a linear ramp of up to 0.1 across the patch).
+
+        Shape: (C, P, P) -> (C, P, P).
+        """
+        gamma = float(np.exp(self.rng.uniform(np.log(0.7), np.log(1.4))))
+        x = torch.sign(x) * x.abs() ** gamma
+        sigma = float(self.rng.uniform(0.0, 1.5)) if self.rng.random() < 0.5 else 0.0
+        if sigma >= 0.3:
+            radius = int(np.ceil(3 * sigma))
+            x = gaussian_blur(x, kernel_size=[2 * radius + 1] * 2, sigma=[sigma, sigma])
+        noise = float(self.rng.uniform(0.0, 0.05))
+        x = x + noise * torch.from_numpy(self.rng.standard_normal(x.shape).astype(np.float32))
+        slope = self.rng.uniform(-0.1, 0.1, size=2)
+        ramp = torch.linspace(-0.5, 0.5, x.shape[-1])
+        return x + float(slope[0]) * ramp[:, None] + float(slope[1]) * ramp[None, :]
 
 
 def covering_tiles(

@@ -116,6 +116,20 @@ def test_sampling_is_reproducible_for_a_seed():
     assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(first, second, strict=True))
 
 
+def test_imaging_augmentation_changes_the_pixels_of_a_patch_and_never_its_labels():
+    target = np.random.default_rng(1).integers(-1, 2, (96, 96))
+    image = np.random.default_rng(2).uniform(0, 1, size=(1, 96, 96)).astype(np.float32)
+    config = TrainConfig(patch_size=32, batch_size=1)
+    plain = PatchSampler([Sample(image, target)], config, seed=3).patch()
+    varied = PatchSampler([Sample(image, target)], config.replace(imaging_augmentation=True), seed=3).patch()
+    # The same crop, turn and flip: the same labels and weights, other pixel values.
+    assert torch.equal(plain[1], varied[1]) and torch.equal(plain[2], varied[2])
+    assert not torch.equal(plain[0], varied[0]) and bool(torch.isfinite(varied[0]).all())
+    assert float((plain[0] - varied[0]).abs().mean()) < 0.5  # the same field, seen otherwise
+    with pytest.raises(ValueError, match="imaging_augmentation"):
+        TrainConfig(imaging_augmentation="yes")
+
+
 def test_unlabelled_images_are_refused_with_a_clear_message():
     with pytest.raises(ValueError, match="no labelled pixels"):
         PatchSampler([Sample(np.zeros((1, 8, 8), np.float32), np.full((8, 8), -1))], TrainConfig(), seed=0)
