@@ -27,9 +27,10 @@ def test_a_study_started_in_the_browser_draws_its_curve_point_by_point(
 
     plan = page.get_by_test_id("study-plan")
     expect(plan).to_have_attribute("data-sizes", "1,2,3")
-    # Without dense masks the validation image cannot score anything: the page says so first.
+    # Without dense masks no training image has labels left to learn from (the validation image
+    # is still scored by its mask): the page says so first.
     page.locator('input[name="source"][value="dense"]').uncheck()
-    expect(plan).to_contain_text("validation")
+    expect(plan).to_contain_text("0 with scribble, derived labels")
     expect(page.get_by_role("button", name="Start study")).to_be_disabled()
     page.locator('input[name="source"][value="dense"]').check()
     expect(plan).to_have_attribute("data-sizes", "1,2,3")

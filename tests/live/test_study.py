@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from labeling import services
-from labeling.models import Annotation
+from labeling.models import Annotation, Split
 from tests.factories import field_png
 from training.features.study import Point, last_gain, study_sizes
 from training.models import ModelVersion, RunState, Study, TrainingRun, study_state
@@ -119,6 +119,15 @@ def test_a_study_queues_one_run_per_size_each_on_its_first_labelled_images(
 
 
 @pytest.mark.django_db
+def test_a_study_without_a_dense_mask_on_a_validation_image_is_refused(project, five_labelled, client_for):
+    _, validation = five_labelled
+    services.image_update(image=validation, split=Split.TRAIN)
+    response = start(client_for("manager"), project)
+    assert response.status_code == 400 and "none has a dense mask" in str(response.json()), response.json()
+    assert not Study.objects.exists() and not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("config", "message"),
     [
@@ -127,7 +136,9 @@ def test_a_study_queues_one_run_per_size_each_on_its_first_labelled_images(
         ({**QUICK, "train_image_limit": 2}, "train_image_limit"),
         ({**QUICK, "strategy": "tags"}, "strategy"),
         ({**QUICK, "label_sources": ["tags"]}, "label_sources"),
-        ({**QUICK, "label_sources": ["scribble"]}, "validation"),
+        # The validation image is scored by its dense mask whatever the sources; the training
+        # images have no scribbles to learn from.
+        ({**QUICK, "label_sources": ["scribble"]}, "0 with scribble labels"),
         ("not an object", "config"),
     ],
 )

@@ -62,8 +62,7 @@ def study_plan(*, project: Project, options: dict[str, Any]) -> StudyPlan:
     if not images.validation:
         raise InvalidInput(
             "A study scores every point on the validation images, and none has a dense mask: "
-            "give at least one image a dense mask and put it in the validation split "
-            "(and keep dense in label_sources)."
+            "give at least one image a dense mask and put it in the validation split."
         )
     if len(images.train) < 2:
         raise InvalidInput(
