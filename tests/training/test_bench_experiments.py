@@ -103,7 +103,7 @@ def test_with_the_teacher_each_adaptation_also_learns_from_scribbles_and_the_sta
     assert entry["recovered_with_teacher"] == recovered(entry["transfer"], mixed, entry["dense"])
 
 
-def test_the_teacher_needs_its_channel_folder(experiments, tmp_path):
+def test_the_teacher_needs_its_channel_folder(experiments):
     args = ["across-experiments", "--data", str(experiments), "--input-channel", "brightfield", "--quick"]
     with pytest.raises(SystemExit, match="dapi/ does not exist"):
         main([*args, "--experiments", "200101AA10", "--with-teacher", "--teacher-channel", "dapi"])

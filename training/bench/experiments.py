@@ -104,6 +104,11 @@ def across_experiments(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"{args.data} holds one experiment only ({', '.join(groups)}): nothing to leave out")
     held_out = chosen(args, groups)
     params = teacher_params(args) if args.with_teacher else None
+    stained = None  # every field's pseudo-mask by name, made once (the folds share them)
+    if params is not None:
+        fields = [item for items in groups.values() for item in items]
+        masks = pseudo_masks(args.data, fields, channel=args.teacher_channel, params=params)
+        stained = {item.name: mask for item, mask in zip(fields, masks, strict=True)}
     seeds = seeds_of(args)
     first = next(iter(groups.values()))[0]
     config = train_config(args, in_channels=first.image.shape[0])
@@ -126,7 +131,7 @@ def across_experiments(args: argparse.Namespace) -> dict[str, Any]:
         pooled: tuple[list[np.ndarray], list[Item]] = ([], [])
         for experiment in held_out:
             seeded = config.replace(seed=seed)
-            folds.append(one_fold(args, groups, experiment, seeded, adapt_steps, pooled, params))
+            folds.append(one_fold(args, groups, experiment, seeded, adapt_steps, pooled, stained))
             save_progress(args, result)
         run["pooled"] = {**brief(score(*pooled)), "train_images": len(pooled[1]), "seed": seed}
     if len(seeds) > 1:
@@ -156,14 +161,11 @@ def one_fold(
     config: TrainConfig,
     adapt_steps: int,
     pooled: tuple[list[np.ndarray], list[Item]],
-    teacher: TeacherParams | None,
+    stained: dict[str, np.ndarray] | None,
 ) -> dict[str, Any]:
     """Train on every other experiment, score on this one, then adapt with k of its fields (and,
-    given the `teacher`'s parameters, with its pseudo-masks beside the scribbles)."""
+    given the teacher's pseudo-masks by field name, with them beside the scribbles)."""
     fields = groups[experiment]
-    stained = None
-    if teacher is not None:
-        stained = pseudo_masks(args.data, fields, channel=args.teacher_channel, params=teacher)
     train = [item for name, items in groups.items() if name != experiment for item in items]
     prepare = normalizer(args, train)  # the ranges of the others' fields, kept while adapting
     device = choose_device()
@@ -201,7 +203,7 @@ def one_fold(
         if stained is not None:
             targets["scribbles_and_teacher"] = [
                 merge_targets(scribble, mask, derived_weight=config.derived_weight)
-                for scribble, mask in zip(scribbles, stained[:k], strict=True)
+                for scribble, mask in zip(scribbles, (stained[i.name] for i in labelled), strict=True)
             ]
         for labels, maps in targets.items():
             samples = [

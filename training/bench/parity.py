@@ -62,7 +62,13 @@ from training.bench.common import (
 from training.bench.datasets import Item
 from training.bench.options import Commands, add_common, add_seeds, add_teacher, teacher_params
 from training.bench.seeds import seeds_of
-from training.bench.teacher import Target, pseudo_mask_scores, pseudo_masks, train_and_score
+from training.bench.teacher import (
+    TEACHER_LABELS,
+    Target,
+    pseudo_mask_scores,
+    pseudo_masks,
+    train_and_score,
+)
 from training.ml.config import TrainConfig
 from training.ml.data import merge_targets
 from training.ml.fluorescence import TeacherParams
@@ -70,7 +76,6 @@ from training.ml.loop import choose_device
 from training.ml.metrics import object_scores
 
 PROJECT = "App parity"
-TEACHER_LABELS = "fluorescence pseudo-masks"
 TEACHER_SOURCE = "fluorescence-teacher"  # the derived layers' key (training/features/teacher.py SOURCE)
 METRICS = ("pixel_f1", "object_f1")
 # What the bench does that the app does differently by design, said beside every result.

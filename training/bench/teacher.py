@@ -48,6 +48,7 @@ from training.ml.loop import choose_device
 from training.ml.metrics import pixel_scores
 from training.ml.scribbles import simulate_scribbles
 
+TEACHER_LABELS = "fluorescence pseudo-masks"  # what runs on the teacher's masks say they learnt from
 # A training image's class map (-1 unknown) and its pixel weights (None: 1 wherever known).
 Target = tuple[np.ndarray, np.ndarray | None]
 
@@ -110,7 +111,7 @@ def fluorescence_teacher(args: argparse.Namespace) -> dict[str, Any]:
     print(json.dumps(result), file=sys.stderr)
     result["config"] = {**config, "teacher_channel": args.teacher_channel, "teacher_params": params.to_dict()}
     models = {
-        "teacher": Model("fluorescence pseudo-masks", [(mask, None) for mask in pseudo]),
+        "teacher": Model(TEACHER_LABELS, [(mask, None) for mask in pseudo]),
         "ground_truth": Model("dense", [(item.classes, None) for item in train]),
     }
     if args.scribbles is not None:
