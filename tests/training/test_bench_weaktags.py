@@ -11,7 +11,7 @@ import pytest
 from tests.factories import nuclei_folder
 from training.bench.cli import main, parser
 from training.bench.datasets import Item
-from training.bench.weaktags import PSEUDO_MASK_SCORES, tag_tiles, tags_said, tags_target
+from training.bench.weaktags import PSEUDO_MASK_SCORES, tag_tiles, tagged_absent, tags_said, tags_target
 
 SCORE_KEYS = {"pixel_f1", "iou", "object_f1", "pixel_precision", "pixel_recall", "train_seconds"}
 
@@ -47,7 +47,9 @@ def test_tiles_are_tagged_by_whether_any_object_pixel_is_in_them():
     assert [t.present for t in tiles] == [False, False, False, False, False, True]
     # The pseudo-mask: the CAM thresholded, and every absent tile background whatever its map says.
     cam = np.full((64, 96), 0.9, dtype=np.float32)
-    target = tags_target(cam, item, args)
+    absent = tagged_absent(item, args)
+    assert absent[:32].all() and absent[:, :64].all() and not absent[32:, 64:].any()
+    target = tags_target(cam, absent, args)
     assert (target[32:, 64:] == 1).all() and (target[:32] == 0).all() and (target[:, :64] == 0).all()
 
 
@@ -86,7 +88,9 @@ def test_image_tags_are_one_per_image_and_the_classifier_sees_its_pieces_with_th
     assert len(tiles) == 2 * 3 and all(t.present for t in tiles)  # 32-px pieces of a present image
     assert tags_said([item, item], args) == 2
     empty = Item("y", item.image, np.zeros_like(instances))
-    assert (tags_target(np.ones((64, 96), np.float32), empty, args) == 0).all()  # absent: background
+    assert (
+        tags_target(np.ones((64, 96), np.float32), tagged_absent(empty, args), args) == 0
+    ).all()  # absent: background
     with pytest.raises(SystemExit):
         parser().parse_args(["weak-tags", "--data", "somewhere", "--tag-tile", "4"])
 

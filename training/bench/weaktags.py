@@ -168,8 +168,11 @@ def seed_run(
         )
     targets = []
     for image, item in tqdm(list(zip(images, train, strict=True)), desc=f"{name}Score-CAM", file=sys.stderr):
-        cam = cam_map(classifier, image, device=device, tile=args.tile, max_maps=args.max_maps)
-        targets.append(tags_target(cam, item, args))
+        absent = tagged_absent(item, args)
+        cam = cam_map(
+            classifier, image, device=device, tile=args.tile, max_maps=args.max_maps, needed=~absent
+        )
+        targets.append(tags_target(cam, absent, args))
     pseudo_seconds = time.perf_counter() - started
     config = train_config(args, in_channels=images[0].shape[0]).replace(seed=seed)
     result: dict[str, dict[str, Any]] = {"pseudo_masks": {**pseudo_quality(targets, train), "seed": seed}}
@@ -242,13 +245,20 @@ def tag_tiles(image: np.ndarray, item: Item, args: argparse.Namespace) -> list[T
     ]
 
 
-def tags_target(cam: np.ndarray, item: Item, args: argparse.Namespace) -> np.ndarray:
-    """Thresholded CAM, with every region tagged absent set to background (what its tag says)."""
-    target = pseudo_mask(cam, present=True, low=args.low, high=args.high)
+def tagged_absent(item: Item, args: argparse.Namespace) -> np.ndarray:
+    """(H, W) bool: the pixels of the tag regions without an object, which are tagged absent."""
     classes = item.classes  # made anew on each access
+    absent = np.zeros(classes.shape, dtype=bool)
     for rows, columns in tag_regions(item, args):
         if not classes[rows, columns].any():
-            target[rows, columns] = 0
+            absent[rows, columns] = True
+    return absent
+
+
+def tags_target(cam: np.ndarray, absent: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    """Thresholded CAM, with every region tagged absent set to background (what its tag says)."""
+    target = pseudo_mask(cam, present=True, low=args.low, high=args.high)
+    target[absent] = 0
     return target
 
 

@@ -254,13 +254,20 @@ def cam_map(
     device: torch.device,
     tile: int = 128,
     max_maps: int | None = None,
+    needed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Score-CAM over a whole image, window by window (`tile` pixels, the last ones shifted in),
     on the "window" scale (CAM_SCALES): the one the app's pseudo-masks are thresholded on.
 
+    `needed` (H, W) bool says which pixels' values matter (say, those no "absent" tag covers): a
+    window without one is not scored and stays 0. A window's values depend on that window alone
+    on this scale, so the needed pixels get the same values as without it.
+
     Shape: (C, H, W) float32 -> (H, W) float32 in [0, 1].
     """
-    return cam_maps(model, image, device=device, tile=tile, max_maps=max_maps, scales=("window",))["window"]
+    return cam_maps(
+        model, image, device=device, tile=tile, max_maps=max_maps, scales=("window",), needed=needed
+    )["window"]
 
 
 def cam_maps(
@@ -271,15 +278,22 @@ def cam_maps(
     tile: int = 128,
     max_maps: int | None = None,
     scales: tuple[str, ...] = CAM_SCALES,
+    needed: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """cam_map's map in each of `scales`, from one pass of Score-CAM (the costly part), and,
     under "raw", the unscaled map the "image" scale divides by its peak (for scales over a run).
+    Windows with no `needed` pixel are skipped (cam_map); the "image" scale's peak would change
+    with them, so it refuses `needed`.
 
     Shape: (C, H, W) float32 -> {scale: (H, W) float32}.
     """
     unknown = set(scales) - set(CAM_SCALES)
     if unknown:
         raise ValueError(f"CAM scale {sorted(unknown)} is not one of {', '.join(CAM_SCALES)}")
+    if needed is not None and "image" in scales:
+        raise ValueError("the image scale needs every window's map: leave out `needed`")
+    if needed is not None and needed.shape != image.shape[1:]:
+        raise ValueError(f"needed has shape {needed.shape}, the image {image.shape[1:]}")
     model = model.to(device).eval()
     _, height, width = image.shape
     stride = model.stride
@@ -289,6 +303,8 @@ def cam_maps(
         for left in _starts(width, tile):
             window = image[:, top : top + tile, left : left + tile]
             h, w = window.shape[1:]
+            if needed is not None and not needed[top : top + h, left : left + w].any():
+                continue
             padded = _pad_to(window, -(-h // stride) * stride, -(-w // stride) * stride)
             cam_t, probability = score_cam(
                 model, torch.from_numpy(padded).to(device), max_maps=max_maps, scaled=False

@@ -228,7 +228,9 @@ def tag_stage(context: TrainContext) -> list[tuple[int, int]]:
         if context.should_cancel():
             raise TrainingCancelled("cancelled while computing Score-CAM maps")
         target = tags_target(
-            item, lambda x: cam_map(classifier, x, device=device, tile=tags.tile), **_thresholds(tags)
+            item,
+            lambda x, needed: cam_map(classifier, x, device=device, tile=tags.tile, needed=needed),
+            **_thresholds(tags),
         )
         layers.append(save_pseudo_mask(run, tags, item.image, target))
         context.reporter.stage("score-cam", done, len(tagged))
@@ -274,17 +276,27 @@ def classifier_tiles(item: TaggedImage, tile: int) -> list[TaggedTile]:
 
 
 def tags_target(
-    item: TaggedImage, cam_of: Callable[[np.ndarray], np.ndarray], *, low: float, high: float
+    item: TaggedImage,
+    cam_of: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
+    *,
+    low: float,
+    high: float,
 ) -> np.ndarray:
     """The pseudo-mask of one image from what was said of it: the image's tag over all of it
     (present: its thresholded Score-CAM map; absent: background; none: unknown), then each tile
     tagged present its thresholded map, then each tile tagged absent background. A tile is more
-    specific than its image's tag, and an absent tag is exact, so it wins where tiles overlap.
+    specific than its image's tag, and an absent tag is exact, so it wins where tiles overlap;
+    the whole image's map is asked only for the pixels no absent tile covers.
 
-    Shape: item.x (C, H, W); cam_of (C, h, w) -> (h, w) in [0, 1]; -> (H, W) int64, -1 / 0 / 1.
+    Shape: item.x (C, H, W); cam_of((C, h, w), needed (h, w) bool or None) -> (h, w) in [0, 1];
+    -> (H, W) int64, -1 / 0 / 1.
     """
     shape = item.x.shape[1:]
-    whole = cam_of(item.x) if item.present else None
+    needed = np.ones(shape, dtype=bool)
+    for tag in item.tiles:
+        if not tag.present:
+            needed[tag.y : tag.y + tag.height, tag.x : tag.x + tag.width] = False
+    whole = cam_of(item.x, needed) if item.present else None
     if item.present is None:
         target = np.full(shape, -1, dtype=np.int64)
     else:
@@ -294,7 +306,7 @@ def tags_target(
     for tag in sorted(item.tiles, key=lambda tag: tag.present, reverse=True):  # absent ones last
         region = (slice(tag.y, tag.y + tag.height), slice(tag.x, tag.x + tag.width))
         if tag.present:
-            cam = whole[region] if whole is not None else cam_of(_crop(item.x, tag))
+            cam = whole[region] if whole is not None else cam_of(_crop(item.x, tag), None)
             target[region] = pseudo_mask(cam, present=True, low=low, high=high)
         else:
             target[region] = 0

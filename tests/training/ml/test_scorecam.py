@@ -84,6 +84,24 @@ def test_cam_map_covers_a_large_image_window_by_window_and_stays_low_where_nothi
     assert empty.max() < 0.3
 
 
+def test_windows_without_a_needed_pixel_are_skipped_and_the_needed_ones_keep_their_values(
+    classifier: TagClassifier,
+) -> None:
+    rng = np.random.default_rng(7)
+    image = field(rng, (80, 150), (60, 120))  # windows start at columns 0, 64 and 86
+    full = cam_map(classifier, image, device=CPU, tile=64)
+    for columns, signal_scored in ((slice(100, None), True), (slice(None, 40), False)):
+        needed = np.zeros((80, 150), dtype=bool)
+        needed[:, columns] = True  # the windows at column 0, or those at 64 and 86
+        partial = cam_map(classifier, image, device=CPU, tile=64, needed=needed)
+        assert np.array_equal(partial[needed], full[needed])
+        assert bool(partial[60, 120] > 0.5) == signal_scored and full[60, 120] > 0.5
+    with pytest.raises(ValueError, match="image scale needs every window"):
+        cam_maps(classifier, image, device=CPU, tile=64, needed=needed)
+    with pytest.raises(ValueError, match="needed has shape"):
+        cam_map(classifier, image, device=CPU, tile=64, needed=needed[:, :100])
+
+
 def test_the_image_scale_divides_the_unscaled_windows_by_the_image_peak(
     classifier: TagClassifier,
 ) -> None:

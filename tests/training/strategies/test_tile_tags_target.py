@@ -11,8 +11,9 @@ from training.strategies.tags import TaggedImage, classifier_tiles, tags_target
 THRESHOLDS = {"low": 0.2, "high": 0.8}
 
 
-def ramp(x: np.ndarray) -> np.ndarray:
+def ramp(x: np.ndarray, needed: np.ndarray | None) -> np.ndarray:
     """A stand-in Score-CAM map: 0 at the left edge of what it is given, 1 at the right."""
+    assert needed is None or needed.shape == x.shape[1:]
     width = x.shape[2]
     return np.tile(np.linspace(0.0, 1.0, width, dtype=np.float32), (x.shape[1], 1))
 
@@ -36,6 +37,21 @@ def test_a_present_image_keeps_its_whole_map_and_absent_tiles_win():
     whole = np.linspace(0.0, 1.0, 16)
     assert (target[8:, :8] == np.where(whole[:8] <= 0.2, 0, -1)).all(), "the image's own map"
     assert (target[:, 8:] == 0).all(), "the absent tile overrides the map and the overlapping present tile"
+
+
+def test_the_whole_map_is_asked_only_for_what_no_absent_tile_covers():
+    asked = []
+
+    def recording(x: np.ndarray, needed: np.ndarray | None) -> np.ndarray:
+        asked.append(needed)
+        return ramp(x, needed)
+
+    tiles = [TileTag(8, 0, 8, 16, False), TileTag(0, 0, 8, 8, True)]
+    tags_target(item(True, tiles), recording, **THRESHOLDS)
+    assert len(asked) == 1 and asked[0] is not None
+    assert not asked[0][:, 8:].any() and asked[0][:, :8].all()
+    tags_target(item(None, tiles), recording, **THRESHOLDS)
+    assert asked[1] is None, "a present tile's own map: all of it is needed"
 
 
 def test_an_absent_image_is_background_and_its_present_tiles_are_mapped():
