@@ -292,11 +292,7 @@ def tags_target(
     -> (H, W) int64, -1 / 0 / 1.
     """
     shape = item.x.shape[1:]
-    needed = np.ones(shape, dtype=bool)
-    for tag in item.tiles:
-        if not tag.present:
-            needed[tag.y : tag.y + tag.height, tag.x : tag.x + tag.width] = False
-    whole = cam_of(item.x, needed) if item.present else None
+    whole = cam_of(item.x, _outside_absent_tiles(item)) if item.present else None
     if item.present is None:
         target = np.full(shape, -1, dtype=np.int64)
     else:
@@ -311,6 +307,15 @@ def tags_target(
         else:
             target[region] = 0
     return target
+
+
+def _outside_absent_tiles(item: TaggedImage) -> np.ndarray:
+    """(H, W) bool: the pixels no tile tagged absent covers."""
+    outside = np.ones(item.x.shape[1:], dtype=bool)
+    for tag in item.tiles:
+        if not tag.present:
+            outside[tag.y : tag.y + tag.height, tag.x : tag.x + tag.width] = False
+    return outside
 
 
 def _crop(x: np.ndarray, tag: TileTag) -> np.ndarray:
