@@ -622,6 +622,23 @@ def live_tags(project: Project, label_class: LabelClass, kind: str = AnnotationK
     )
 
 
+def tagged_megapixels(project: Project, label_class: LabelClass) -> float:
+    """The pixels, in millions, of the training images with a live tag or tile tags of a class:
+    what a tags run of that class maps with Score-CAM."""
+    images = Image.objects.filter(
+        pk__in=Annotation.objects.filter(
+            image__project=project,
+            image__archived_at__isnull=True,
+            kind__in=[AnnotationKind.TAG, AnnotationKind.TILES],
+            key=str(label_class.pk),
+            is_deleted=False,
+        )
+        .exclude(image__split__in=NOT_TRAINED_ON)
+        .values("image_id")
+    )
+    return sum(width * height for width, height in images.values_list("width", "height")) / 1e6
+
+
 def tag_present(tag: Annotation, version: int) -> bool:
     """Whether a tag said "present" at `version`."""
     return bool(revision_at(tag, version).data.get("present"))

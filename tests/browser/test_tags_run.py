@@ -32,6 +32,9 @@ def test_a_tags_run_started_from_the_form_makes_pseudo_masks_and_a_model(
     }
     for name, value in tiny.items():
         form.locator(f'input[name="{name}"]').fill(value)
+    # Before any tags run the stage before the training has no measured time.
+    estimate = page.get_by_test_id("run-estimate")
+    expect(estimate).to_contain_text("Score-CAM maps come first: unknown until a tags run has finished here")
     form.get_by_role("button", name="Start training").click()
 
     expect(page.get_by_text("is queued.")).to_be_visible()
@@ -39,5 +42,9 @@ def test_a_tags_run_started_from_the_form_makes_pseudo_masks_and_a_model(
     expect(status).to_have_attribute("data-stage", "score-cam 3/3", timeout=TIMEOUT_MS)
     expect(status).to_have_attribute("data-state", "succeeded", timeout=TIMEOUT_MS)
     screenshot(page, "training-tags")
+    # That run timed its classifier and maps: a tags run's estimate now adds them.
+    form.locator('input[name="classifier_steps"]').fill("40")
+    expect(estimate).to_contain_text("Score-CAM maps come first")
+    expect(estimate).to_contain_text("more (from 1 finished tags run here)")
     layers = Annotation.objects.filter(kind="derived", key="score-cam", image__in=images)
     assert layers.count() == 3

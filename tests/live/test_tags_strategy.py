@@ -280,3 +280,13 @@ def test_tile_tags_alone_train_the_classifier_and_shape_the_pseudo_mask(
     assert (target[64:, 64:] == 0).all(), "the untagged tile is unknown"
     assert set(np.unique(target[:, :64])) <= {0, BACKGROUND, NUCLEUS}
     assert [layer.pk, layer.version] in run.label_snapshot
+    # The version records the stage's times and sizes, and a tags run's estimate scales them.
+    stage = run.model_version.metrics["tag_stage"]
+    assert stage["classifier_megapixels"] == pytest.approx(TAGS["classifier_steps"] * 32 * 64**2 / 1e6)
+    assert stage["mapped_megapixels"] == pytest.approx(128 * 128 / 1e6)
+    assert stage["classifier_seconds"] > 0 and stage["maps_seconds"] > 0
+    doubled = {"strategy": "tags", "tag_class": nucleus.pk, "tile": 64, "classifier_steps": 60}
+    answer = client_for("viewer").get(f"/api/projects/{project.pk}/run-estimate/", doubled).json()
+    assert answer["tag_stage_runs"] == 1
+    expected = 2 * stage["classifier_seconds"] + stage["maps_seconds"]
+    assert answer["tag_stage_seconds"] == pytest.approx(expected, abs=0.05)

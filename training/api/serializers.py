@@ -74,6 +74,11 @@ class RunEstimateOut(serializers.Serializer[Any]):
     estimate = serializers.ChoiceField(choices=["measured", "unknown"])
     seconds = serializers.FloatField(allow_null=True, help_text="null while no run has been measured")
     measured_runs = serializers.IntegerField(help_text="the finished runs whose step times it uses")
+    tag_stage_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="strategy=tags: the tag classifier and Score-CAM maps; null until a tags run finished here",
+    )
+    tag_stage_runs = serializers.IntegerField(help_text="the finished tags runs whose stage times it uses")
     default_preset = serializers.CharField()
     presets = serializers.DictField(child=PresetOut(), help_text="every preset's sizes on this device")
 

@@ -55,6 +55,8 @@ from training.predict import accept, exports
 from training.predict import job as prediction_job
 from training.runs import create, lifecycle, presets, timing
 from training.runs.spec import MAX_BATCH_SIZE, MAX_PATCH_SIZE, MAX_STEPS
+from training.strategies import STRATEGIES
+from training.strategies import tags as tags_strategy
 from webapp.rest import query_int, valid_input
 
 # The sizes a run estimate takes as query parameters, with their bounds (a run's own, spec.py).
@@ -65,6 +67,10 @@ ESTIMATE_SIZES = {
     "batch_size": (1, MAX_BATCH_SIZE),
     "patch_size": (32, MAX_PATCH_SIZE),
 }
+
+# A tags run's options that its estimate takes (their bounds are the run's, training/strategies/tags.py).
+TAG_ESTIMATE_OPTIONS = ("tag_class", "tile", "classifier_steps")
+MAX_TAG_OPTION = 2**31 - 1
 
 InProject = TypeVar("InProject", TrainingRun, ModelVersion, Study, PredictionJob)
 
@@ -126,18 +132,23 @@ class RunEstimate(APIView):
         parameters=[
             OpenApiParameter("preset", str, required=False, enum=list(presets.PRESET_NAMES)),
             *(OpenApiParameter(name, int, required=False) for name in ESTIMATE_SIZES),
+            OpenApiParameter("strategy", str, required=False, enum=list(STRATEGIES)),
+            *(
+                OpenApiParameter(name, int, required=False, description="strategy=tags only")
+                for name in TAG_ESTIMATE_OPTIONS
+            ),
         ],
         responses={200: RunEstimateOut},
     )
     def get(self, request: Request, project_id: int) -> Response:
         """The presets, and the expected training time of a run with the chosen preset and sizes,
         from this installation's measured step times ("unknown" until a run has finished)."""
-        project_for(request.user, project_id)
+        project = project_for(request.user, project_id)
         options: dict[str, Any] = {"preset": request.query_params.get("preset")}
         for name, (low, high) in ESTIMATE_SIZES.items():
             if (value := query_int(request, name, minimum=low, maximum=high)) is not None:
                 options[name] = value
-        found = timing.run_estimate(options=options)
+        found = timing.run_estimate(options=options, tag_stage=_tag_stage_asked(request, project))
         sizes = {key: getattr(found.train, key) for key in presets.PRESET_KEYS}
         body = {
             "preset": found.preset,
@@ -146,10 +157,25 @@ class RunEstimate(APIView):
             "estimate": "unknown" if found.seconds is None else "measured",
             "seconds": found.seconds,
             "measured_runs": found.measured_runs,
+            "tag_stage_seconds": found.tag_stage_seconds,
+            "tag_stage_runs": found.tag_stage_runs,
             "default_preset": presets.DEFAULT_PRESET,
             "presets": presets.presets_for(found.device),
         }
         return Response(RunEstimateOut(body).data)
+
+
+def _tag_stage_asked(request: Request, project: Project) -> timing.TagStage | None:
+    """A tags run's classifier and maps, when the estimate is asked for strategy=tags."""
+    strategy = request.query_params.get("strategy", "labels")
+    if strategy not in STRATEGIES:
+        raise ValidationError({"strategy": f"must be one of {', '.join(STRATEGIES)}."})
+    if strategy != "tags":
+        return None
+    options = {name: query_int(request, name, maximum=MAX_TAG_OPTION) for name in TAG_ESTIMATE_OPTIONS}
+    return tags_strategy.estimated_stage(
+        project=project, options={name: value for name, value in options.items() if value is not None}
+    )
 
 
 class RunDetail(APIView):

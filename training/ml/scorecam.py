@@ -53,6 +53,10 @@ class ClassifierConfig:
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError("steps must be positive and batch_size at least 2 (one present, one absent)")
 
+    def megapixels(self) -> float:
+        """The tile pixels the classifier trains on, in millions: steps x batch x tile²."""
+        return self.steps * self.batch_size * self.tile_size**2 / 1e6
+
 
 @dataclass
 class TaggedTile:

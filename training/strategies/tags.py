@@ -20,8 +20,9 @@ image; for the rest, tag tiles near the classifier's size, as the bench's weak-t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from training.ml.scorecam import (
 )
 from training.models import TrainingRun
 from training.runs.spec import RunSpec, TagsOptions, fraction, label_approval, whole_number
+from training.runs.timing import TagStage
 from training.strategies.base import Made, Prepared, TrainContext
 from training.strategies.labels import LabelsStrategy, prepare_labelled
 from webapp import live
@@ -89,8 +91,9 @@ class TagsStrategy:
         }
 
     def train(self, context: TrainContext) -> Made:
-        tag_stage(context)  # adds the score-cam layers to the run's snapshot
-        return LabelsStrategy().train(context)
+        timing = tag_stage(context)  # adds the score-cam layers to the run's snapshot
+        made = LabelsStrategy().train(context)
+        return replace(made, metrics={**made.metrics, "tag_stage": asdict(timing)})
 
 
 # Parsing -------------------------------------------------------------------------------------
@@ -102,9 +105,7 @@ def parse_tags(*, project: Project, options: dict[str, Any]) -> TagsOptions:
     values = {**DEFAULTS, **given}
     tag_class = _project_class(project, values.get("tag_class"), "tag_class")
     background = _background_class(project, values.get("background_class"), tag_class)
-    tile = whole_number(values["tile"], "tile", 32, 1024)
-    if tile % 2**CLASSIFIER_DEPTH:
-        raise InvalidInput(f"tile must be a multiple of {2**CLASSIFIER_DEPTH}.")
+    tile, classifier_steps = _classifier_sizes(values)
     low, high = fraction(values["cam_low"], "cam_low"), fraction(values["cam_high"], "cam_high")
     if not low < high:
         raise InvalidInput("cam_low must be below cam_high (both between 0 and 1).")
@@ -125,7 +126,7 @@ def parse_tags(*, project: Project, options: dict[str, Any]) -> TagsOptions:
         tile=tile,
         cam_low=low,
         cam_high=high,
-        classifier_steps=whole_number(values["classifier_steps"], "classifier_steps", 1, 20_000),
+        classifier_steps=classifier_steps,
         tags=tuple(sorted(tags)),
         tile_tags=tuple(sorted(tiles)),
     )
@@ -166,6 +167,26 @@ def frozen_tile_tags(
     return {pair: selectors.tile_tags_at(*pair) for pair in versions}
 
 
+def estimated_stage(*, project: Project, options: dict[str, Any]) -> TagStage:
+    """The classifier and the maps a tags run with these options would make, for its estimate
+    (training/runs/timing.py); refuses a class, tile or step count the run would refuse."""
+    values = {**DEFAULTS, **options}
+    tag_class = _project_class(project, values.get("tag_class"), "tag_class")
+    tile, classifier_steps = _classifier_sizes(values)
+    return TagStage(
+        classifier=ClassifierConfig(depth=CLASSIFIER_DEPTH, tile_size=tile, steps=classifier_steps),
+        mapped_megapixels=selectors.tagged_megapixels(project, tag_class),
+    )
+
+
+def _classifier_sizes(values: dict[str, Any]) -> tuple[int, int]:
+    """(tile, classifier steps) from a run's options."""
+    tile = whole_number(values["tile"], "tile", 32, 1024)
+    if tile % 2**CLASSIFIER_DEPTH:
+        raise InvalidInput(f"tile must be a multiple of {2**CLASSIFIER_DEPTH}.")
+    return tile, whole_number(values["classifier_steps"], "classifier_steps", 1, 20_000)
+
+
 def _project_class(project: Project, raw: Any, name: str) -> LabelClass:
     found = selectors.label_class(project, raw)
     if found is None:
@@ -198,11 +219,18 @@ class TaggedImage:
     tiles: list[TileTag] = field(default_factory=list)
 
 
-def tag_stage(context: TrainContext) -> list[tuple[int, int]]:
-    """Train the classifier, store Score-CAM pseudo-masks, add them to the run's label snapshot.
+@dataclass(frozen=True)
+class TagStageTiming:
+    """What the tag stage did and how long it took, for the run estimate (training/runs/timing.py)."""
 
-    Returns the (annotation id, version) of the score-cam layers the run now trains on.
-    """
+    classifier_seconds: float
+    classifier_megapixels: float  # steps x batch x tile²: the tile pixels the classifier trained on
+    maps_seconds: float
+    mapped_megapixels: float  # the pixels of the tagged images the Score-CAM maps cover
+
+
+def tag_stage(context: TrainContext) -> TagStageTiming:
+    """Train the classifier, store Score-CAM pseudo-masks, add them to the run's label snapshot."""
     spec, run, device = context.spec, context.run, context.device
     tags = spec.tags
     assert tags is not None
@@ -217,12 +245,14 @@ def tag_stage(context: TrainContext) -> list[tuple[int, int]]:
     )
     tiles = [tile for item in tagged for tile in classifier_tiles(item, tags.tile)]
     on_step = context.reporter.stage_steps("classifier", tags.classifier_steps)
+    started = time.perf_counter()
     classifier = train_classifier(
         tiles,
         config,
         device=device,
         callbacks=Callbacks(on_step=on_step, should_cancel=context.should_cancel),
     )
+    trained = time.perf_counter()
     layers = []
     for done, item in enumerate(tagged, start=1):
         if context.should_cancel():
@@ -234,9 +264,15 @@ def tag_stage(context: TrainContext) -> list[tuple[int, int]]:
         )
         layers.append(save_pseudo_mask(run, tags, item.image, target))
         context.reporter.stage("score-cam", done, len(tagged))
+    mapped = time.perf_counter()
     _add_to_snapshot(run, layers)
     live.flush()
-    return layers
+    return TagStageTiming(
+        classifier_seconds=round(trained - started, 3),
+        classifier_megapixels=config.megapixels(),
+        maps_seconds=round(mapped - trained, 3),
+        mapped_megapixels=sum(item.x.shape[-2] * item.x.shape[-1] for item in tagged) / 1e6,
+    )
 
 
 def load_tagged(tags: TagsOptions, channels: tuple[str, ...]) -> list[TaggedImage]:

@@ -20,11 +20,22 @@ export interface RunEstimate extends PresetSizes {
   /** Expected training seconds; null while no run has finished on this installation. */
   seconds: number | null;
   measured_runs: number;
+  /** Asked with strategy "tags": the tag classifier and Score-CAM maps; null until a tags run finished here. */
+  tag_stage_seconds: number | null;
+  tag_stage_runs: number;
   default_preset: string;
   presets: Record<string, PresetSizes>;
 }
 
-export type EstimateQuery = Partial<PresetSizes> & { preset?: string };
+/** A tags run's options, whose classifier and maps the estimate adds (strategy "tags"). */
+export interface TagStageQuery {
+  strategy: "tags";
+  tag_class: number;
+  tile: number;
+  classifier_steps: number;
+}
+
+export type EstimateQuery = Partial<PresetSizes> & Partial<TagStageQuery> & { preset?: string };
 
 export const runEstimate = (projectId: number, query: EstimateQuery = {}): Promise<RunEstimate> =>
   getJSON(withQuery(`/api/projects/${projectId}/run-estimate/`, query));

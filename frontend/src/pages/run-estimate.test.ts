@@ -8,13 +8,15 @@ const PRESETS = {
   standard: { steps: 500, steps_per_epoch: 100, warmup_steps: 50, batch_size: 8, patch_size: 128 },
 };
 
-const answer = (seconds: number | null, runs = 0): RunEstimate => ({
+const answer = (seconds: number | null, runs = 0, tagStage: number | null = null, tagRuns = 0): RunEstimate => ({
   ...PRESETS.standard,
   preset: "standard",
   device: "cpu",
   estimate: seconds === null ? "unknown" : "measured",
   seconds,
   measured_runs: runs,
+  tag_stage_seconds: tagStage,
+  tag_stage_runs: tagRuns,
   default_preset: "standard",
   presets: PRESETS,
 });
@@ -35,6 +37,11 @@ describe("the form's sizes and a preset's", () => {
     expect(estimateQuery("quick", PRESETS.quick)).toEqual({ preset: "quick", ...PRESETS.quick });
     expect(estimateQuery(CUSTOM, PRESETS.quick)).toEqual(PRESETS.quick);
   });
+
+  it("ask for a tags run's classifier and maps with its options", () => {
+    const tags = { strategy: "tags" as const, tag_class: 3, tile: 64, classifier_steps: 200 };
+    expect(estimateQuery("quick", PRESETS.quick, tags)).toEqual({ preset: "quick", ...PRESETS.quick, ...tags });
+  });
 });
 
 describe("the expected duration", () => {
@@ -54,5 +61,17 @@ describe("the expected duration", () => {
     expect(estimateText({ ...answer(30, 3), device: "cuda" })).toBe(
       "Expected training time on the GPU: under a minute (from the step times of 3 finished runs here).",
     );
+  });
+
+  it("adds a tags run's classifier and maps, or says they are unknown", () => {
+    expect(estimateText(answer(245, 1, 130, 2), true)).toBe(
+      "Expected training time on the CPU: about 4 min (from the step times of 1 finished run here). " +
+        "The tag classifier and Score-CAM maps come first: about 2 min more (from 2 finished tags runs here).",
+    );
+    expect(estimateText(answer(245, 1), true)).toBe(
+      "Expected training time on the CPU: about 4 min (from the step times of 1 finished run here). " +
+        "The tag classifier and Score-CAM maps come first: unknown until a tags run has finished here.",
+    );
+    expect(estimateText(answer(245, 1, 130, 2))).not.toContain("tag classifier");
   });
 });

@@ -1,6 +1,6 @@
 // The run form's preset and expected duration, as pure functions of its values: which preset the
 // sizes match, the estimate query they make, and how the answer reads.
-import type { EstimateQuery, PresetSizes, RunEstimate } from "../api/estimate";
+import type { EstimateQuery, PresetSizes, RunEstimate, TagStageQuery } from "../api/estimate";
 import { warmupSteps } from "./run-config";
 
 export const CUSTOM = "custom";
@@ -36,9 +36,13 @@ export function matchingPreset(sizes: PresetSizes, presets: Record<string, Prese
   return Object.keys(presets).find((name) => same(presets[name])) ?? CUSTOM;
 }
 
-/** What to ask the server: the preset by name (none for custom sizes) and the sizes, which win. */
-export const estimateQuery = (preset: string, sizes: PresetSizes): EstimateQuery =>
-  preset === CUSTOM ? { ...sizes } : { preset, ...sizes };
+/** What to ask the server: the preset by name (none for custom sizes) and the sizes, which win;
+ * for a tags run, its classifier's options too. */
+export const estimateQuery = (preset: string, sizes: PresetSizes, tags?: TagStageQuery): EstimateQuery => ({
+  ...(preset === CUSTOM ? {} : { preset }),
+  ...sizes,
+  ...tags,
+});
 
 /** "under a minute", "about 4 min", "about 1 h 20 min". */
 export function durationText(seconds: number): string {
@@ -51,10 +55,19 @@ export function durationText(seconds: number): string {
 
 const DEVICES: Record<string, string> = { cpu: "the CPU", cuda: "the GPU" };
 
-/** The estimate line under the form's sizes: measured here, or unknown (never a guess). */
-export function estimateText(estimate: RunEstimate): string {
+const finishedRuns = (count: number, kind = ""): string => `${count} finished ${kind}run${count === 1 ? "" : "s"}`;
+
+/** The estimate line under the form's sizes: measured here, or unknown (never a guess); with
+ * `tags`, the tag classifier and maps a tags run trains first. */
+export function estimateText(estimate: RunEstimate, tags = false): string {
   const device = DEVICES[estimate.device] ?? estimate.device;
-  if (estimate.seconds === null) return `Expected training time on ${device}: unknown until a run has finished here.`;
-  const runs = estimate.measured_runs === 1 ? "1 finished run" : `${estimate.measured_runs} finished runs`;
-  return `Expected training time on ${device}: ${durationText(estimate.seconds)} (from the step times of ${runs} here).`;
+  const training =
+    estimate.seconds === null
+      ? `Expected training time on ${device}: unknown until a run has finished here.`
+      : `Expected training time on ${device}: ${durationText(estimate.seconds)} (from the step times of ${finishedRuns(estimate.measured_runs)} here).`;
+  if (!tags) return training;
+  const first = "The tag classifier and Score-CAM maps come first:";
+  if (estimate.tag_stage_seconds === null) return `${training} ${first} unknown until a tags run has finished here.`;
+  const from = finishedRuns(estimate.tag_stage_runs, "tags ");
+  return `${training} ${first} ${durationText(estimate.tag_stage_seconds)} more (from ${from} here).`;
 }

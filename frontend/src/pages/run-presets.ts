@@ -1,6 +1,6 @@
 // The run form's preset choice and expected duration: choosing a preset fills in the sizes,
 // changing a size shows which preset (or "custom") they make, and the estimate line follows both.
-import { runEstimate, type PresetSizes, type RunEstimate } from "../api/estimate";
+import { runEstimate, type PresetSizes, type RunEstimate, type TagStageQuery } from "../api/estimate";
 import { errorText, h } from "../ui";
 import { CUSTOM, estimateQuery, estimateText, fieldsOf, matchingPreset, sizesOf, type SizeFields } from "./run-estimate";
 
@@ -11,6 +11,8 @@ const FIELD_NAMES: Record<keyof SizeFields, string> = {
   batchSize: "batch_size",
 };
 const KEYS = Object.keys(FIELD_NAMES) as (keyof SizeFields)[];
+// The strategy and a tags run's options (run-form.ts): a tags run's estimate adds its classifier and maps.
+const TAG_FIELDS = ["strategy", "tag_class", "tile", "classifier_steps"];
 const ESTIMATE_DELAY_MS = 300; // ask again once typing pauses, not at every key
 
 /** The form's size inputs (found by name): read, written, and whether an event is theirs. */
@@ -32,6 +34,21 @@ function sizeInputs(form: HTMLFormElement) {
   };
 }
 
+/** The form's tags-run options when its strategy is "tags", else undefined. */
+function tagStage(form: HTMLFormElement): TagStageQuery | undefined {
+  const value = (name: string): string => (form.elements.namedItem(name) as HTMLInputElement | null)?.value ?? "";
+  if (value("strategy") !== "tags") return undefined;
+  return {
+    strategy: "tags",
+    tag_class: Number(value("tag_class")),
+    tile: Number(value("tile")),
+    classifier_steps: Number(value("classifier_steps")),
+  };
+}
+
+const isTagField = (target: EventTarget | null): boolean =>
+  target instanceof HTMLElement && TAG_FIELDS.includes(target.getAttribute("name") ?? "");
+
 export interface PresetPicker {
   /** The "Preset" label and select, for the form's options area. */
   node: HTMLElement;
@@ -49,6 +66,7 @@ export function presetPicker(projectId: number): PresetPicker {
   const failed = (error: unknown) => (line.textContent = `Expected training time: ${errorText(error)}`);
   let presets: Record<string, PresetSizes> = {};
   let fields: ReturnType<typeof sizeInputs> | null = null;
+  let tags: () => TagStageQuery | undefined = () => undefined;
   let edited = false; // sizes typed before the presets came are kept, not overwritten
   let asked = 0; // only the latest question's answer is shown
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -56,9 +74,10 @@ export function presetPicker(projectId: number): PresetPicker {
   const show = async (): Promise<void> => {
     if (!fields) return;
     const question = ++asked;
+    const stage = tags();
     try {
-      const answer = await runEstimate(projectId, estimateQuery(select.value, fields.read()));
-      if (question === asked) line.textContent = estimateText(answer);
+      const answer = await runEstimate(projectId, estimateQuery(select.value, fields.read(), stage));
+      if (question === asked) line.textContent = estimateText(answer, stage !== undefined);
     } catch (error) {
       if (question === asked) failed(error);
     }
@@ -89,6 +108,12 @@ export function presetPicker(projectId: number): PresetPicker {
     attach(form) {
       const own = sizeInputs(form);
       fields = own;
+      tags = () => tagStage(form);
+      for (const kind of ["input", "change"]) {
+        form.addEventListener(kind, (event) => {
+          if (isTagField(event.target)) later();
+        });
+      }
       form.addEventListener("input", (event) => {
         if (!own.owns(event.target)) return;
         edited = true;
