@@ -11,6 +11,7 @@ from PIL import Image as PILImage
 
 from labeling.synthetic import synthetic_field
 from training.bench.cli import main
+from training.bench.common import scores_of
 from training.bench.datasets import load_folder
 from training.bench.experiments import by_experiment, experiment_of, recovered
 
@@ -73,6 +74,15 @@ def test_each_experiment_is_left_out_scored_and_adapted_with_fewer_fields_than_i
                 assert not set(entry["labelled"]) & set(entry["scored"])
                 assert {"transfer", "scribbles", "dense", "recovered"} <= set(entry)
         assert run["pooled"]["train_images"] == sum(FIELDS.values())  # every field held out once
+        assert run["pooled"]["complete"] is True
+        # Pooled from the folds' counts: every held-out pixel and object, once.
+        added = {
+            key: sum(fold["transfer"]["counts"][key] for fold in folds.values()) for key in ("tp", "fp", "fn")
+        }
+        assert sum(added.values()) <= sum(FIELDS.values()) * 64 * 64
+        assert run["pooled"]["pixel_f1"] == pytest.approx(
+            2 * added["tp"] / (2 * added["tp"] + added["fp"] + added["fn"])
+        )
     assert set(result["summary"]["pixel_f1"]) >= {"mean", "sd", "min", "max"}
 
 
@@ -107,3 +117,42 @@ def test_the_teacher_needs_its_channel_folder(experiments):
     args = ["across-experiments", "--data", str(experiments), "--input-channel", "brightfield", "--quick"]
     with pytest.raises(SystemExit, match="dapi/ does not exist"):
         main([*args, "--experiments", "200101AA10", "--with-teacher", "--teacher-channel", "dapi"])
+
+
+TINY = ["--steps", "4", "--patch-size", "32", "--batch-size", "2", "--adapt", "1", "--adapt-steps", "2"]
+
+
+def test_a_resumed_result_keeps_its_folds_runs_the_missing_ones_and_pools_them_all(experiments, tmp_path):
+    out = tmp_path / "parts.json"
+    args = ["across-experiments", "--data", str(experiments), "--input-channel", "brightfield", *TINY]
+    assert main([*args, "--seeds", "0,1", "--experiments", "200101AA10", "--out", str(out)]) == 0
+    first = json.loads(out.read_text())
+    assert [run["pooled"]["complete"] for run in first["runs"]] == [False, False]
+    assert "summary" not in first, "no spread of seeds that lack experiments"
+    kept = first["runs"][0]["folds"][0]
+    resume = [*args, "--seeds", "0,1", "--resume", "--out", str(out)]
+    assert main([*resume, "--experiments", "200202BB20,200303CC30"]) == 0
+    result = json.loads(out.read_text())
+    for run in result["runs"]:
+        assert [fold["experiment"] for fold in run["folds"]] == list(FIELDS)
+        assert run["pooled"]["complete"] is True and run["pooled"]["train_images"] == sum(FIELDS.values())
+        counts = {
+            key: sum(fold["transfer"]["counts"][key] for fold in run["folds"])
+            for key in kept["transfer"]["counts"]
+        }
+        assert {key: run["pooled"][key] for key in scores_of(counts)} == scores_of(counts)
+    assert result["runs"][0]["folds"][0] == kept, "the kept fold is not trained again"
+    assert set(result["summary"]["pixel_f1"]) >= {"mean", "sd"}
+
+
+def test_resume_refuses_a_result_made_with_other_settings_and_needs_one(experiments, tmp_path):
+    out = tmp_path / "other.json"
+    args = ["across-experiments", "--data", str(experiments), "--input-channel", "brightfield"]
+    assert main([*args, *TINY, "--experiments", "200202BB20", "--out", str(out)]) == 0
+    before = out.read_text()
+    longer = [*TINY[:1], "5", *TINY[2:]]
+    with pytest.raises(SystemExit, match=r"made with other settings \(.*steps"):
+        main([*args, *longer, "--experiments", "200303CC30", "--resume", "--out", str(out)])
+    assert out.read_text() == before, "a refused resume writes nothing"
+    with pytest.raises(SystemExit, match="--resume needs --out"):
+        main([*args, *TINY, "--resume", "--out", str(tmp_path / "absent.json")])

@@ -29,7 +29,7 @@ from training.ml.data import Sample, channel_ranges, normalize
 from training.ml.inference import Prediction, predict
 from training.ml.instances import separate_instances
 from training.ml.loop import Callbacks, StepEvent, Trainer
-from training.ml.metrics import object_scores, pixel_scores
+from training.ml.metrics import confusion_matrix, object_scores, pixel_scores, ratios
 from training.ml.scribbles import simulate_scribbles
 
 # Writing results ---------------------------------------------------------------------------
@@ -125,31 +125,49 @@ def sizes(args: argparse.Namespace, available: int) -> list[int]:
 # Scores ------------------------------------------------------------------------------------
 
 
-def score(predictions: list[np.ndarray], test: list[Item]) -> dict[str, Any]:
+def score(predictions: list[np.ndarray], test: list[Item], *, with_counts: bool = False) -> dict[str, Any]:
     """Pixel F1 / IoU of the object class over all test pixels; object F1 at IoU 0.5, pooled.
 
     "per_image" adds each test image's pixel scores and the fraction of its pixels that are
-    objects, so a pooled number can be traced to the fields that make it.
+    objects, so a pooled number can be traced to the fields that make it. `with_counts` adds
+    "counts", what the scores are made of, so that separate runs' scores can be pooled by adding
+    them up (`scores_of`).
     """
-    pixels = pixel_scores(
+    counts = score_counts(predictions, test)
+    return {
+        **scores_of(counts),
+        **({"counts": counts} if with_counts else {}),
+        "per_image": [image_score(p, item) for p, item in zip(predictions, test, strict=True)],
+    }
+
+
+def score_counts(predictions: list[np.ndarray], test: list[Item]) -> dict[str, int]:
+    """The object class's pixel tp / fp / fn over all test pixels, and objects matched at IoU 0.5,
+    predicted and true."""
+    confusion = confusion_matrix(
         np.concatenate([p.ravel() for p in predictions]),
         np.concatenate([t.classes.ravel() for t in test]),
         num_classes=2,
     )
-    matched = predicted = true = 0
+    counts = {"tp": int(confusion[1, 1]), "fp": int(confusion[1, 0]), "fn": int(confusion[0, 1])}
+    counts |= {"matched": 0, "predicted": 0, "true": 0}
     for prediction, item in zip(predictions, test, strict=True):
         objects = object_scores(separate_instances(prediction == 1), item.instances)
-        matched += int(objects["matched"])
-        predicted += int(objects["predicted"])
-        true += int(objects["true"])
-    object_f1 = 2 * matched / (predicted + true) if predicted + true else 1.0
+        for key in ("matched", "predicted", "true"):
+            counts[key] += int(objects[key])
+    return counts
+
+
+def scores_of(counts: dict[str, int]) -> dict[str, float]:
+    """The scores `score` reports, from its counts (or from several runs' counts added up)."""
+    pixels = ratios(counts["tp"], counts["fp"], counts["fn"])
+    objects = counts["predicted"] + counts["true"]
     return {
-        "pixel_f1": pixels[1]["f1"],
-        "iou": pixels[1]["iou"],
-        "object_f1": object_f1,
-        "pixel_precision": pixels[1]["precision"],
-        "pixel_recall": pixels[1]["recall"],
-        "per_image": [image_score(p, item) for p, item in zip(predictions, test, strict=True)],
+        "pixel_f1": pixels["f1"],
+        "iou": pixels["iou"],
+        "object_f1": 2 * counts["matched"] / objects if objects else 1.0,
+        "pixel_precision": pixels["precision"],
+        "pixel_recall": pixels["recall"],
     }
 
 

@@ -15,13 +15,20 @@ experiment E:
   - with --with-teacher, scribbles_and_teacher: the scribbles with the fluorescence teacher's
     pseudo-masks of the k fields filling their unknown pixels at the derived weight (the app's mix
     of human and derived labels), and recovered_with_teacher, its share of the gap.
-"pooled" scores every held-out field's transfer prediction together. With --seeds the whole
-protocol runs once per seed and "summary" gives the mean and spread of the pooled scores.
+"pooled" scores every held-out field's transfer prediction together (from the folds' counts). With
+--seeds the whole protocol runs once per seed and "summary" gives the mean and spread of the pooled
+scores.
+
+The whole protocol takes hours on a CPU, so it can be run in parts: --resume keeps the folds
+already in --out (made with the same settings, on any machine: each fold records its own) and runs
+only the (seed, experiment) folds asked for that it lacks; the result holds them all, and a seed's
+"pooled" says whether every experiment is in it yet.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import defaultdict
 from typing import Any
@@ -32,10 +39,12 @@ import torch
 from training.bench.common import (
     describe,
     fit,
+    machine,
     normalizer,
     peak_rss,
     save_progress,
     score,
+    scores_of,
     train_config,
 )
 from training.bench.datasets import Item, load_folder
@@ -77,6 +86,11 @@ def add_command(commands: Commands) -> None:
         "--adapt-steps", type=int, help="training steps of each adaptation (default: half of --steps)"
     )
     command.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the folds already in --out (same settings) and run only the missing ones",
+    )
+    command.add_argument(
         "--with-teacher",
         action="store_true",
         help="also adapt on the scribbles with the teacher's pseudo-masks (from --teacher-channel) "
@@ -102,42 +116,92 @@ def across_experiments(args: argparse.Namespace) -> dict[str, Any]:
     groups = by_experiment(load_folder(args.data, input_channel=args.input_channel))
     if len(groups) < 2:
         raise SystemExit(f"{args.data} holds one experiment only ({', '.join(groups)}): nothing to leave out")
-    held_out = chosen(args, groups)
     params = teacher_params(args) if args.with_teacher else None
-    stained = None  # every field's pseudo-mask by name, made once (the folds share them)
-    if params is not None:
-        fields = [item for items in groups.values() for item in items]
-        masks = pseudo_masks(args.data, fields, channel=args.teacher_channel, params=params)
-        stained = {item.name: mask for item, mask in zip(fields, masks, strict=True)}
-    seeds = seeds_of(args)
     first = next(iter(groups.values()))[0]
     config = train_config(args, in_channels=first.image.shape[0])
     adapt_steps = args.adapt_steps or max(1, config.steps // 2)
-    result: dict[str, Any] = {
-        "config": {
-            **describe(args, config.to_dict(), [], []),
-            "experiments": {name: [item.name for item in items] for name, items in groups.items()},
-            "held_out": held_out,
-            "adapt": args.adapt,
-            "adapt_steps": adapt_steps,
-            **(teacher_config(args, params) if params else {}),
-        },
-        "runs": [],
+    settings: dict[str, Any] = {
+        **describe(args, config.to_dict(), [], []),
+        "experiments": {name: [item.name for item in items] for name, items in groups.items()},
+        "adapt": args.adapt,
+        "adapt_steps": adapt_steps,
+        **(teacher_config(args, params) if params else {}),
     }
-    for seed in seeds:
-        folds: list[dict[str, Any]] = []
-        run: dict[str, Any] = {"seed": seed, "folds": folds}
-        result["runs"].append(run)
-        pooled: tuple[list[np.ndarray], list[Item]] = ([], [])
-        for experiment in held_out:
-            seeded = config.replace(seed=seed)
-            folds.append(one_fold(args, groups, experiment, seeded, adapt_steps, pooled, stained))
-            save_progress(args, result)
-        run["pooled"] = {**brief(score(*pooled)), "train_images": len(pooled[1]), "seed": seed}
-    if len(seeds) > 1:
-        result["summary"] = spread([run["pooled"] for run in result["runs"]])
+    done = resumed_folds(args, settings)
+    seeds = seeds_of(args)
+    asked = [(seed, experiment) for seed in seeds for experiment in chosen(args, groups)]
+    stained = None  # every field's pseudo-mask by name, made once (the folds share them)
+    if params is not None and any(pair not in done for pair in asked):
+        fields = [item for items in groups.values() for item in items]
+        masks = pseudo_masks(args.data, fields, channel=args.teacher_channel, params=params)
+        stained = {item.name: mask for item, mask in zip(fields, masks, strict=True)}
+    folds = dict(done)
+    result: dict[str, Any] = {"config": settings, "runs": []}
+    for seed, experiment in asked:
+        if (seed, experiment) in folds:
+            print(f"seed {seed}, {experiment}: kept from {args.out}", file=sys.stderr)
+            continue
+        seeded = config.replace(seed=seed)
+        folds[seed, experiment] = {
+            **one_fold(args, groups, experiment, seeded, adapt_steps, stained),
+            "machine": machine(),
+        }
+        result["runs"] = runs_of(folds, groups)
+        save_progress(args, result)
+    result["runs"] = runs_of(folds, groups)
+    complete = [run["pooled"] for run in result["runs"] if run["pooled"]["complete"]]
+    if len(complete) > 1:
+        result["summary"] = spread(complete)
         print_spread_table([("pooled, every held-out field", result["summary"])])
     return result
+
+
+# Settings that may differ between the parts of one resumed result.
+PER_PART = ("date", "machine", "seed")
+
+
+def resumed_folds(
+    args: argparse.Namespace, settings: dict[str, Any]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """With --resume, the folds already in --out by (seed, experiment); refuses a file made with
+    other settings, and leaves out folds written before folds kept their counts."""
+    if not args.resume:
+        return {}
+    if not args.out or not args.out.exists():
+        raise SystemExit("--resume needs --out naming the result to continue")
+    saved = json.loads(args.out.read_text())
+    ours = {key: value for key, value in settings.items() if key not in PER_PART}
+    theirs = {key: value for key, value in saved.get("config", {}).items() if key not in PER_PART}
+    differ = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
+    if differ:
+        raise SystemExit(f"--resume: {args.out} was made with other settings ({', '.join(differ)})")
+    return {
+        (run["seed"], fold["experiment"]): fold
+        for run in saved.get("runs", [])
+        for fold in run["folds"]
+        if "counts" in fold["transfer"]
+    }
+
+
+def runs_of(
+    folds: dict[tuple[int, str], dict[str, Any]], groups: dict[str, list[Item]]
+) -> list[dict[str, Any]]:
+    """The folds by seed, in the experiments' order, each seed's transfer pooled over its folds."""
+    runs = []
+    for seed in sorted({seed for seed, _ in folds}):
+        mine = [folds[seed, name] for name in groups if (seed, name) in folds]
+        counts = {
+            key: sum(fold["transfer"]["counts"][key] for fold in mine)
+            for key in mine[0]["transfer"]["counts"]
+        }
+        pooled = {
+            **scores_of(counts),
+            "train_images": sum(len(fold["fields"]) for fold in mine),
+            "seed": seed,
+            "complete": len(mine) == len(groups),
+        }
+        runs.append({"seed": seed, "folds": mine, "pooled": pooled})
+    return runs
 
 
 def teacher_config(args: argparse.Namespace, params: TeacherParams) -> dict[str, Any]:
@@ -160,7 +224,6 @@ def one_fold(
     experiment: str,
     config: TrainConfig,
     adapt_steps: int,
-    pooled: tuple[list[np.ndarray], list[Item]],
     stained: dict[str, np.ndarray] | None,
 ) -> dict[str, Any]:
     """Train on every other experiment, score on this one, then adapt with k of its fields (and,
@@ -174,13 +237,11 @@ def one_fold(
         base, seconds = fit(config, samples, device, description=f"{experiment}: others")
     cost = {"train_seconds": seconds, "peak_rss_mb": round(memory["mb"])}
     transfer = [classes_of(base, prepare(item.image), device) for item in fields]
-    pooled[0].extend(transfer)
-    pooled[1].extend(fields)
     fold: dict[str, Any] = {
         "experiment": experiment,
         "fields": [item.name for item in fields],
         "train_images": len(train),
-        "transfer": {**score(transfer, fields), **cost},
+        "transfer": {**score(transfer, fields, with_counts=True), **cost},
         "adapt": [],
     }
     state = {name: tensor.detach().clone() for name, tensor in base.state_dict().items()}

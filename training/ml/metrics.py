@@ -30,7 +30,7 @@ def pixel_scores(
     tp = np.diag(confusion).astype(np.float64)
     fp = confusion.sum(axis=1) - tp  # predicted c, truly something else
     fn = confusion.sum(axis=0) - tp  # truly c, predicted something else
-    return {c: _ratios(float(tp[c]), float(fp[c]), float(fn[c])) for c in range(num_classes)}
+    return {c: ratios(float(tp[c]), float(fp[c]), float(fn[c])) for c in range(num_classes)}
 
 
 def confusion_matrix(
@@ -75,7 +75,8 @@ def _check_range(values: np.ndarray, num_classes: int, ignore: int | None, name:
         raise ValueError(f"{name} holds {bad}, outside {allowed}; check num_classes or the ignore value")
 
 
-def _ratios(tp: float, fp: float, fn: float) -> dict[str, float]:
+def ratios(tp: float, fp: float, fn: float) -> dict[str, float]:
+    """Precision, recall, F1 and IoU from true positives, false positives and false negatives."""
     if tp + fp + fn == 0:
         return {"precision": 1.0, "recall": 1.0, "f1": 1.0, "iou": 1.0}
     return {
@@ -108,7 +109,7 @@ def object_scores(
     true, n_true = _consecutive(true_instances, "true_instances")
     pred_ids, true_ids, iou = _pair_ious(pred, true, n_true)
     matched = _match(pred_ids, true_ids, iou, iou_threshold)
-    result = _ratios(float(matched), float(predicted - matched), float(n_true - matched))
+    result = ratios(float(matched), float(predicted - matched), float(n_true - matched))
     return {
         "precision": result["precision"],
         "recall": result["recall"],
