@@ -13,7 +13,7 @@ from labeling.synthetic import synthetic_field
 from training.bench.cli import main
 from training.bench.common import scores_of
 from training.bench.datasets import load_folder
-from training.bench.experiments import by_experiment, experiment_of, recovered
+from training.bench.experiments import adapted, by_experiment, experiment_of, recovered
 
 FIELDS = {"200101AA10": 2, "200202BB20": 1, "200303CC30": 1}
 
@@ -84,6 +84,11 @@ def test_each_experiment_is_left_out_scored_and_adapted_with_fewer_fields_than_i
             2 * added["tp"] / (2 * added["tp"] + added["fp"] + added["fn"])
         )
     assert set(result["summary"]["pixel_f1"]) >= {"mean", "sd", "min", "max"}
+    # Only 200101AA10 has a field to spare: k = 1 in one fold, per seed and over the seeds.
+    assert [[row["folds"] for row in run["adapted"]] for run in result["runs"]] == [[["200101AA10"]]] * 2
+    ((k1,),) = [[row for row in result["adapted_summary"]]]
+    assert k1["k"] == 1 and k1["seeds"] == [0, 1]
+    assert k1["scribbles"]["values"] == [run["adapted"][0]["scribbles"] for run in result["runs"]]
 
 
 def test_only_the_named_experiments_are_held_out_and_unknown_ones_are_refused(experiments):
@@ -156,3 +161,53 @@ def test_resume_refuses_a_result_made_with_other_settings_and_needs_one(experime
     assert out.read_text() == before, "a refused resume writes nothing"
     with pytest.raises(SystemExit, match="--resume needs --out"):
         main([*args, *TINY, "--resume", "--out", str(tmp_path / "absent.json")])
+
+
+def fold(experiment: str, transfer: float, scribbles: float, dense: float) -> dict:
+    entry = {
+        "labelled": [f"{experiment}_p0000"],
+        "transfer": {"pixel_f1": transfer},
+        "scribbles": {"pixel_f1": scribbles},
+        "dense": {"pixel_f1": dense},
+    }
+    entry["recovered"] = recovered(entry["transfer"], entry["scribbles"], entry["dense"])
+    return {"experiment": experiment, "adapt": [entry]}
+
+
+def test_the_adaptations_are_summed_up_per_k_as_the_gap_their_means_close():
+    # A: half the gap (0.5 -> 0.6 of 0.7); B: an eighth (0.1 -> 0.2 of 0.9).
+    (row,) = adapted([fold("A", 0.5, 0.6, 0.7), fold("B", 0.1, 0.2, 0.9)])
+    assert row["k"] == 1 and row["folds"] == ["A", "B"]
+    assert (row["transfer"], row["scribbles"], row["dense"]) == pytest.approx((0.3, 0.4, 0.8))
+    assert row["recovered"] == pytest.approx(0.2)  # (0.4 - 0.3) / (0.8 - 0.3), not the shares' mean
+    assert row["recovered_folds_at_half"] == 1
+    assert "recovered_with_teacher" not in row, "no teacher in these folds"
+
+
+def test_parts_run_side_by_side_into_their_own_files_come_together_with_include(experiments, tmp_path):
+    args = ["across-experiments", "--data", str(experiments), "--input-channel", "brightfield", *TINY]
+    parts = [tmp_path / "seed0.json", tmp_path / "seed1.json"]
+    for seed, part in enumerate(parts):
+        assert main([*args, "--seeds", str(seed), "--out", str(part)]) == 0
+    merged = tmp_path / "merged.json"
+    included = ",".join(str(part) for part in parts)
+    assert main([*args, "--seeds", "0,1", "--include", included, "--out", str(merged)]) == 0
+    result = json.loads(merged.read_text())
+    for part, run in zip(parts, result["runs"], strict=True):
+        (own,) = json.loads(part.read_text())["runs"]
+        assert run["folds"] == own["folds"], "every fold comes from its part, none is trained again"
+        assert run["pooled"]["complete"] is True
+    assert result["summary"]["seeds"] == [0, 1] and "incomplete" not in result
+
+
+def test_include_refuses_a_missing_file_or_other_settings_and_writes_nothing(experiments, tmp_path):
+    args = ["across-experiments", "--data", str(experiments), "--input-channel", "brightfield"]
+    part = tmp_path / "part.json"
+    assert main([*args, *TINY, "--experiments", "200202BB20", "--out", str(part)]) == 0
+    out = tmp_path / "out.json"
+    with pytest.raises(SystemExit, match=r"absent\.json does not exist"):
+        main([*args, *TINY, "--include", str(tmp_path / "absent.json"), "--out", str(out)])
+    longer = [*TINY[:1], "5", *TINY[2:]]
+    with pytest.raises(SystemExit, match=r"--include: .*part.json was made with other settings \(.*steps"):
+        main([*args, *longer, "--include", str(part), "--out", str(out)])
+    assert not out.exists()

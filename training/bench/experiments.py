@@ -19,10 +19,15 @@ experiment E:
 --seeds the whole protocol runs once per seed and "summary" gives the mean and spread of the pooled
 scores.
 
+Each seed's "adapted" gives, per k, the folds' mean pixel F1 of every adaptation and the share of the
+gap closed by those means (one small gap cannot swing it, as it swings a mean of the folds' shares),
+with how many folds close at least half of it; "adapted_summary" spreads that share over the seeds.
+
 The whole protocol takes hours on a CPU, so it can be run in parts: --resume keeps the folds
 already in --out (made with the same settings, on any machine: each fold records its own) and runs
 only the (seed, experiment) folds asked for that it lacks; the result holds them all, and a seed's
-"pooled" says whether every experiment is in it yet.
+"pooled" says whether every experiment is in it yet. Parts run side by side (one a core) write
+their own files, and --include brings their folds into --out.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import argparse
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,6 +97,12 @@ def add_command(commands: Commands) -> None:
         help="keep the folds already in --out (same settings) and run only the missing ones",
     )
     command.add_argument(
+        "--include",
+        type=lambda text: [Path(part) for part in text.split(",") if part],
+        default=[],
+        help="comma-separated results of other parts (same settings) whose folds --out keeps too",
+    )
+    command.add_argument(
         "--with-teacher",
         action="store_true",
         help="also adapt on the scribbles with the teacher's pseudo-masks (from --teacher-channel) "
@@ -149,10 +161,12 @@ def across_experiments(args: argparse.Namespace) -> dict[str, Any]:
         result["runs"] = runs_of(folds, groups)
         save_progress(args, result)
     result["runs"] = runs_of(folds, groups)
-    complete = [run["pooled"] for run in result["runs"] if run["pooled"]["complete"]]
+    complete = [run for run in result["runs"] if run["pooled"]["complete"]]
     if len(complete) > 1:
-        result["summary"] = spread(complete)
+        result["summary"] = spread([run["pooled"] for run in complete])
+        result["adapted_summary"] = adapted_spread(complete)
         print_spread_table([("pooled, every held-out field", result["summary"])])
+    print_adapted(result["runs"])
     return result
 
 
@@ -163,24 +177,31 @@ PER_PART = ("date", "machine", "seed")
 def resumed_folds(
     args: argparse.Namespace, settings: dict[str, Any]
 ) -> dict[tuple[int, str], dict[str, Any]]:
-    """With --resume, the folds already in --out by (seed, experiment); refuses a file made with
-    other settings, and leaves out folds written before folds kept their counts."""
-    if not args.resume:
-        return {}
-    if not args.out or not args.out.exists():
+    """The folds already measured by (seed, experiment): with --resume those in --out, then those
+    of the --include files (a fold in two files is taken from the first). Refuses a file made with
+    other settings before reading any fold, and leaves out folds written before folds kept their
+    counts."""
+    if args.resume and (not args.out or not args.out.exists()):
         raise SystemExit("--resume needs --out naming the result to continue")
-    saved = json.loads(args.out.read_text())
+    missing = [str(path) for path in args.include if not path.exists()]
+    if missing:
+        raise SystemExit(f"--include: {', '.join(missing)} does not exist")
+    sources = [("--resume", args.out)] if args.resume else []
+    sources += [("--include", path) for path in args.include]
+    saved = [(option, path, json.loads(path.read_text())) for option, path in sources]
     ours = {key: value for key, value in settings.items() if key not in PER_PART}
-    theirs = {key: value for key, value in saved.get("config", {}).items() if key not in PER_PART}
-    differ = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
-    if differ:
-        raise SystemExit(f"--resume: {args.out} was made with other settings ({', '.join(differ)})")
-    return {
-        (run["seed"], fold["experiment"]): fold
-        for run in saved.get("runs", [])
-        for fold in run["folds"]
-        if "counts" in fold["transfer"]
-    }
+    for option, path, result in saved:
+        theirs = {key: value for key, value in result.get("config", {}).items() if key not in PER_PART}
+        differ = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
+        if differ:
+            raise SystemExit(f"{option}: {path} was made with other settings ({', '.join(differ)})")
+    folds: dict[tuple[int, str], dict[str, Any]] = {}
+    for _, _, result in saved:
+        for run in result.get("runs", []):
+            for fold in run["folds"]:
+                if "counts" in fold["transfer"]:
+                    folds.setdefault((run["seed"], fold["experiment"]), fold)
+    return folds
 
 
 def runs_of(
@@ -200,8 +221,67 @@ def runs_of(
             "seed": seed,
             "complete": len(mine) == len(groups),
         }
-        runs.append({"seed": seed, "folds": mine, "pooled": pooled})
+        runs.append({"seed": seed, "folds": mine, "pooled": pooled, "adapted": adapted(mine)})
     return runs
+
+
+ADAPTATIONS = ("transfer", "scribbles", "scribbles_and_teacher", "dense")
+SHARES = (("scribbles", "recovered"), ("scribbles_and_teacher", "recovered_with_teacher"))
+
+
+def adapted(folds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per k, over the folds that adapted with k fields: each adaptation's mean pixel F1, the share
+    of the gap the means close (`recovered`, with the teacher `recovered_with_teacher`), and how
+    many folds close at least half of it on their own (`..._folds_at_half`)."""
+    by_k: dict[int, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for fold in folds:
+        for entry in fold["adapt"]:
+            by_k[len(entry["labelled"])].append((fold["experiment"], entry))
+    rows = []
+    for k, pairs in sorted(by_k.items()):
+        entries = [entry for _, entry in pairs]
+        row: dict[str, Any] = {"k": k, "folds": [experiment for experiment, _ in pairs]}
+        for labels in ADAPTATIONS:
+            if all(labels in entry for entry in entries):
+                row[labels] = round(float(np.mean([entry[labels]["pixel_f1"] for entry in entries])), 4)
+        for labels, share in SHARES:
+            if labels in row:
+                row[share] = recovered(
+                    {"pixel_f1": row["transfer"]}, {"pixel_f1": row[labels]}, {"pixel_f1": row["dense"]}
+                )
+                row[f"{share}_folds_at_half"] = sum((entry.get(share) or 0.0) >= 0.5 for entry in entries)
+        rows.append(row)
+    return rows
+
+
+def adapted_spread(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per k, over the seeds: the mean pixel F1 of each adaptation and the share of the gap closed,
+    each seed's value, mean and spread (the shares only where every seed has one)."""
+    rows = []
+    for k in sorted({row["k"] for run in runs for row in run["adapted"]}):
+        per_seed = [{"seed": run["seed"], **row} for run in runs for row in run["adapted"] if row["k"] == k]
+        metrics = [
+            key
+            for key in (*ADAPTATIONS, *(share for _, share in SHARES))
+            if all(row.get(key) is not None for row in per_seed)
+        ]
+        if len(per_seed) > 1:
+            rows.append({"k": k, **spread(per_seed, metrics=metrics, keep=())})
+    return rows
+
+
+def print_adapted(runs: list[dict[str, Any]]) -> None:
+    """Each seed's adaptations per k as a table on stderr."""
+    columns = (*ADAPTATIONS, *(share for _, share in SHARES))
+    lines = ["seed  k  folds  " + "  ".join(columns) + "  folds >= 0.5 (scribbles / with the teacher)"]
+    for run in runs:
+        for row in run["adapted"]:
+            numbers = ["-" if row.get(key) is None else f"{row[key]:.3f}" for key in columns]
+            at_half = " / ".join(str(row[f"{share}_folds_at_half"]) for _, share in SHARES if share in row)
+            cells = [str(run["seed"]), str(row["k"]), str(len(row["folds"])), *numbers, at_half]
+            lines.append("  ".join(cells))
+    if len(lines) > 1:
+        print("\n".join(lines), file=sys.stderr)
 
 
 def teacher_config(args: argparse.Namespace, params: TeacherParams) -> dict[str, Any]:
