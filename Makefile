@@ -9,15 +9,15 @@ NPM_STAMP := frontend/node_modules/.installed
 FRONTEND_BUILD := frontend/dist/app.js
 FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run test test-models-out test-bench test-api gpu-check test-cluster install frontend frontend-test browser lint typecheck clean
+.PHONY: run test test-embedded-live test-models-out test-bench test-api gpu-check test-cluster install frontend frontend-test browser lint typecheck clean
 
 run: install frontend
 	$(PY) manage.py migrate --noinput
 	$(PY) -m webapp.launcher --seed-demo
 
 # The suite runs on the machine's PostgreSQL and Redis when they are reachable (as on CI), then
-# its fast part and the worker tests again on the embedded defaults (SQLite, embedded Redis), so
-# both paths stay real. The browser tests (tests/browser: Playwright driving Chromium against a
+# its fast part again on the embedded defaults (SQLite, embedded Redis; the worker tests there:
+# `make test-embedded-live`), so both paths stay real. The browser tests (tests/browser: Playwright driving Chromium against a
 # daphne on the test database) are part of the first pass. The model exports (tests/training/
 # models_out: ONNX, TorchScript and BioImage.IO packages made and checked, minutes on 2 cores) have
 # their own target, `make test-models-out`, and so have the benchmarks' quick runs on tiny
@@ -28,6 +28,11 @@ test: install frontend frontend-test browser lint typecheck
 	$(PY) -m pytest --durations=20 --ignore=tests/training/models_out --ignore-glob='tests/training/test_bench*.py' \
 		--ignore=tests/api/test_schema_conformance.py
 	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q -m "not slow" tests/labeling tests/webapp
+
+# The worker tests again on the embedded defaults (SQLite, embedded Redis): about 7 minutes on 2
+# cores, so apart from `make test` (which runs them on PostgreSQL and Redis, and `make run`'s
+# launcher on the embedded defaults); CI runs it after `make test`.
+test-embedded-live: install
 	TEST_DATABASE=sqlite TEST_REDIS=embedded $(PY) -m pytest -q tests/live
 
 test-models-out: install
