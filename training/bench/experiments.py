@@ -227,6 +227,7 @@ def runs_of(
 
 ADAPTATIONS = ("transfer", "scribbles", "scribbles_and_teacher", "dense")
 SHARES = (("scribbles", "recovered"), ("scribbles_and_teacher", "recovered_with_teacher"))
+COLUMNS = (*ADAPTATIONS, *(share for _, share in SHARES))  # a seed's summary per k, as printed
 
 
 def adapted(folds: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -260,11 +261,7 @@ def adapted_spread(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for k in sorted({row["k"] for run in runs for row in run["adapted"]}):
         per_seed = [{"seed": run["seed"], **row} for run in runs for row in run["adapted"] if row["k"] == k]
-        metrics = [
-            key
-            for key in (*ADAPTATIONS, *(share for _, share in SHARES))
-            if all(row.get(key) is not None for row in per_seed)
-        ]
+        metrics = [key for key in COLUMNS if all(row.get(key) is not None for row in per_seed)]
         if len(per_seed) > 1:
             rows.append({"k": k, **spread(per_seed, metrics=metrics, keep=())})
     return rows
@@ -272,11 +269,10 @@ def adapted_spread(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def print_adapted(runs: list[dict[str, Any]]) -> None:
     """Each seed's adaptations per k as a table on stderr."""
-    columns = (*ADAPTATIONS, *(share for _, share in SHARES))
-    lines = ["seed  k  folds  " + "  ".join(columns) + "  folds >= 0.5 (scribbles / with the teacher)"]
+    lines = ["seed  k  folds  " + "  ".join(COLUMNS) + "  folds >= 0.5 (scribbles / with the teacher)"]
     for run in runs:
         for row in run["adapted"]:
-            numbers = ["-" if row.get(key) is None else f"{row[key]:.3f}" for key in columns]
+            numbers = ["-" if row.get(key) is None else f"{row[key]:.3f}" for key in COLUMNS]
             at_half = " / ".join(str(row[f"{share}_folds_at_half"]) for _, share in SHARES if share in row)
             cells = [str(run["seed"]), str(row["k"]), str(len(row["folds"])), *numbers, at_half]
             lines.append("  ".join(cells))
